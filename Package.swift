@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "plansync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "plansync", targets: ["plansync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O.
+        .target(name: "PlanCore"),
+        // Feed body parsers (native csv/json; foreign formats later) and charset decoding.
+        .target(name: "FeedFormats", dependencies: ["PlanCore"]),
+        // Daemon configuration and plan files (TOML): loading and validation.
+        .target(
+            name: "Configuration",
+            dependencies: [
+                "PlanCore", "FeedFormats",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "plansync",
+            dependencies: [
+                "PlanCore", "FeedFormats", "Configuration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
+        .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "Configuration"]),
+    ]
+)

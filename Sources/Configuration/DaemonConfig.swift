@@ -1,0 +1,331 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import FeedFormats
+import PlanCore
+
+/// Per-feed fetch and alert settings; `[defaults]` gives them to every feed, a feed may override each.
+public struct FeedSettings: Sendable, Equatable {
+    /// Seconds between scheduled fetches.
+    public var interval: Double = 6 * 3600
+    /// Up to this many random seconds are added to each scheduled fetch.
+    public var jitter: Double = 300
+    /// Total seconds one attempt may take.
+    public var timeout: Double = 30
+    /// Seconds to establish a connection.
+    public var connectTimeout: Double = 10
+    /// Largest decoded body accepted.
+    public var maxBytes: Int = 64 << 20
+    /// Attempts after the first, with exponential backoff and jitter.
+    public var retries: Int = 3
+    /// No successful fetch for this many seconds raises `feed_stale`.
+    public var staleAfter: Double = 3 * 86400
+    /// This many failed cycles in a row raise `feed_failing`.
+    public var failingAfter: Int = 3
+
+    public init() {}
+
+    static let keys = ["interval", "jitter", "timeout", "connect_timeout", "max_bytes", "retries", "stale_after", "failing_after"]
+
+    /// These settings with any keys present in `table` overridden.
+    func overridden(by table: TableReader) throws(ConfigError) -> FeedSettings {
+        var s = self
+        if let v = try table.duration("interval") {
+            guard v >= 0.1 else { throw table.error("interval", "interval must be at least 100ms") }
+            s.interval = v
+        }
+        if let v = try table.duration("jitter") { s.jitter = v }
+        if let v = try table.duration("timeout") {
+            guard v > 0, v <= 86400 else { throw table.error("timeout", "timeout must be between 1ms and 1d") }
+            s.timeout = v
+        }
+        if let v = try table.duration("connect_timeout") {
+            guard v > 0 else { throw table.error("connect_timeout", "connect_timeout must be more than 0") }
+            s.connectTimeout = v
+        }
+        if let v = try table.size("max_bytes") {
+            guard v >= 1, v <= 1 << 34 else { throw table.error("max_bytes", "max_bytes must be between 1 byte and 16GiB") }
+            s.maxBytes = v
+        }
+        if let v = try table.int("retries", range: 0...10) { s.retries = v }
+        if let v = try table.duration("stale_after") {
+            guard v > 0 else { throw table.error("stale_after", "stale_after must be more than 0") }
+            s.staleAfter = v
+        }
+        if let v = try table.int("failing_after", range: 1...1000) { s.failingAfter = v }
+        return s
+    }
+}
+
+/// Routes records of a foreign feed to a plan indicator (DESIGN §5).
+public struct FeedMap: Sendable, Equatable {
+    /// Dimension → code; a record matches when all are equal.
+    public var match: [String: String]
+    public var indicator: String
+    public var measure: Measure
+    public var scale: Figure?
+    public var cumulative: Bool?
+    public var baseYear: Int?
+}
+
+/// One `[[feed]]` entry, validated and with its URL resolved.
+public struct FeedConfig: Sendable, Equatable {
+    public var id: String
+    public var plan: String
+    /// The URL as fetched (relative `file:` paths resolved to absolute `file://` URLs).
+    public var url: String
+    public var format: FeedFormat
+    public var priority: Int
+    public var charset: Charset
+    public var caFile: String?
+    public var settings: FeedSettings
+    public var maps: [FeedMap]
+    /// `table-csv`: the names of the period and value columns.
+    public var columns: [String: String]?
+
+    /// The URL safe to show: credentials and secret query parameters masked.
+    public var displayURL: String { Redaction.url(url) }
+}
+
+/// The daemon configuration (DESIGN §3.1) with every path resolved and every plan loaded.
+public struct DaemonConfig: Sendable {
+    /// Absolute path of the config file.
+    public var path: String
+    public var database: String
+    public var socket: String
+    /// Permission bits of the status socket, e.g. 0o660.
+    public var socketMode: Int
+    public var alertLog: String
+    /// Plan files matched by `plans`, absolute.
+    public var planFiles: [String]
+    public var plans: [Plan]
+    public var logLevel: String
+    public var maxConcurrentFetches: Int
+    public var defaults: FeedSettings
+    public var feeds: [FeedConfig]
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    static let topKeys = ["database", "socket", "socket_mode", "alert_log", "plans", "log_level",
+                          "max_concurrent_fetches", "defaults", "feed"]
+    static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
+
+    /// The plan with this id.
+    public func plan(_ id: String) -> Plan? { plans.first { $0.id == id } }
+
+    /// Loads and validates a config file and every plan it names. Reads files only.
+    /// - Parameter environment: supplies `STATE_DIRECTORY`, `RUNTIME_DIRECTORY`, `LOGS_DIRECTORY` defaults.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigError) -> DaemonConfig
+    {
+        let absolute = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
+        let text = try readText(absolute)
+        return try parse(text, path: absolute, environment: environment)
+    }
+
+    /// Validates config text; `path` is the (absolute) file it came from, for relative paths and errors.
+    public static func parse(_ text: String, path: String, environment: [String: String]) throws(ConfigError) -> DaemonConfig {
+        let folder = (path as NSString).deletingLastPathComponent
+        let root = TableReader(try TOMLNode.parse(text, file: path), file: path)
+        try root.rejectUnknownKeys(allowed: topKeys)
+
+        func location(_ key: String, env: String, file: String) throws(ConfigError) -> String {
+            if let value = try root.string(key) {
+                guard !value.isEmpty else { throw root.error(key, "must not be empty") }
+                return absolutePath(value, relativeTo: folder)
+            }
+            if let dir = environment[env], !dir.isEmpty {
+                // systemd may pass several directories separated by ':'; the first is ours.
+                let first = dir.split(separator: ":").first.map(String.init) ?? dir
+                return absolutePath(first, relativeTo: folder) + "/" + file
+            }
+            throw root.error(key, "not set, and $\(env) is not set either (systemd sets it); add \(key) = \"/path/\(file)\"")
+        }
+        let database = try location("database", env: "STATE_DIRECTORY", file: "mirror.sqlite")
+        let socket = try location("socket", env: "RUNTIME_DIRECTORY", file: "status.sock")
+        guard socket.utf8.count < 108 else {
+            throw root.error("socket", "path '\(socket)' is \(socket.utf8.count) bytes; a Unix socket path must be under 108")
+        }
+        let alertLog = try location("alert_log", env: "LOGS_DIRECTORY", file: "alerts.jsonl")
+
+        var socketMode = 0o660
+        if let text = try root.string("socket_mode") {
+            guard text.count >= 3, text.count <= 4, let mode = Int(text, radix: 8), mode <= 0o777 else {
+                throw root.error("socket_mode", "'\(text)' is not an octal file mode like \"0660\"")
+            }
+            socketMode = mode
+        }
+        let logLevel = try root.string("log_level") ?? "info"
+        guard logLevels.contains(logLevel) else {
+            throw root.error("log_level", "unknown log level '\(logLevel)' (allowed: \(logLevels.joined(separator: ", ")))")
+        }
+        let maxConcurrent = try root.int("max_concurrent_fetches", range: 1...256) ?? 8
+
+        var defaults = FeedSettings()
+        if let table = try root.table("defaults") {
+            try table.rejectUnknownKeys(allowed: FeedSettings.keys)
+            defaults = try defaults.overridden(by: table)
+        }
+
+        // Plans.
+        guard let patterns = try root.strings("plans"), !patterns.isEmpty else {
+            throw root.error("plans", "missing required key 'plans' (e.g. plans = [\"plans/*.toml\"])")
+        }
+        var planFiles: [String] = []
+        for (i, pattern) in patterns.enumerated() {
+            let matches = glob(absolutePath(pattern, relativeTo: folder))
+            guard !matches.isEmpty else {
+                throw ConfigError(file: path, keyPath: "plans[\(i)]",
+                                  message: "'\(pattern)' matches no file (relative paths start from \(folder))")
+            }
+            planFiles += matches.filter { !planFiles.contains($0) }
+        }
+        var plans: [Plan] = []
+        for file in planFiles {
+            let plan = try PlanFile.load(path: file)
+            if let other = plans.firstIndex(where: { $0.id == plan.id }) {
+                throw ConfigError(file: file, keyPath: "id",
+                                  message: "plan id '\(plan.id)' is also used by \(planFiles[other]); plan ids must be unique")
+            }
+            plans.append(plan)
+        }
+
+        // Feeds.
+        var feeds: [FeedConfig] = []
+        for table in try root.tables("feed") {
+            let feed = try parseFeed(table, defaults: defaults, plans: plans, folder: folder)
+            if feeds.contains(where: { $0.id == feed.id }) {
+                throw table.error("id", "duplicate feed id '\(feed.id)'; feed ids must be unique")
+            }
+            feeds.append(feed)
+        }
+
+        return DaemonConfig(path: path, database: database, socket: socket, socketMode: socketMode, alertLog: alertLog,
+                            planFiles: planFiles, plans: plans, logLevel: logLevel, maxConcurrentFetches: maxConcurrent,
+                            defaults: defaults, feeds: feeds)
+    }
+
+    private static func parseFeed(_ table: TableReader, defaults: FeedSettings, plans: [Plan],
+                                  folder: String) throws(ConfigError) -> FeedConfig {
+        try table.rejectUnknownKeys(allowed: feedKeys)
+        let id = try table.requiredString("id", example: "\"annex\"")
+        guard PlanFile.isIdentifier(id) else {
+            throw table.error("id", "'\(id)' is not a valid feed id (letters, digits, '-', '_', '.')")
+        }
+        let planID = try table.requiredString("plan", example: "\"\(plans.first?.id ?? "my-plan")\"")
+        guard let plan = plans.first(where: { $0.id == planID }) else {
+            throw table.error("plan", "no plan with id '\(planID)' (loaded plans: \(plans.map(\.id).joined(separator: ", ")))")
+        }
+        let url = try resolveURL(try table.requiredString("url", example: "\"https://example.org/data.csv\""),
+                                 folder: folder, table: table)
+        let formatText = try table.requiredString("format", example: "\"csv\"")
+        guard let format = FeedFormat(rawValue: formatText) else {
+            throw table.error("format", "unknown format '\(formatText)' (allowed: \(FeedFormat.allowed))")
+        }
+        guard format.isImplemented else {
+            throw table.error("format", "format '\(formatText)' is not supported by this version of plansync (supported: \(FeedFormat.allCases.filter(\.isImplemented).map(\.rawValue).joined(separator: ", ")))")
+        }
+        var charset = Charset.utf8
+        if let name = try table.string("charset") {
+            guard let c = Charset(name: name) else {
+                throw table.error("charset", "unknown charset '\(name)' (allowed: utf-8, gb18030)")
+            }
+            charset = c
+        }
+        var caFile: String?
+        if let ca = try table.string("ca_file") {
+            let resolved = absolutePath(ca, relativeTo: folder)
+            guard FileManager.default.isReadableFile(atPath: resolved) else {
+                throw table.error("ca_file", "'\(resolved)' does not exist or cannot be read")
+            }
+            caFile = resolved
+        }
+        var columns: [String: String]?
+        if let t = try table.table("columns") {
+            guard format == .tableCSV else {
+                throw t.error(nil, "'columns' is only for format \"table-csv\"; format \"\(format.rawValue)\" has no columns to name")
+            }
+            try t.rejectUnknownKeys(allowed: ["period", "value"])
+            columns = ["period": try t.requiredString("period", example: "\"时间\""),
+                       "value": try t.requiredString("value", example: "\"数值\"")]
+        }
+        var maps: [FeedMap] = []
+        for m in try table.tables("map") {
+            guard !format.isNative else {
+                throw m.error(nil, "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (table-csv, sdmx-csv, sdmx-json, nbs-json)")
+            }
+            maps.append(try parseMap(m, plan: plan))
+        }
+        return FeedConfig(id: id, plan: planID, url: url, format: format,
+                          priority: try table.int("priority", range: -1_000_000...1_000_000) ?? 0,
+                          charset: charset, caFile: caFile, settings: try defaults.overridden(by: table),
+                          maps: maps, columns: columns)
+    }
+
+    private static func parseMap(_ table: TableReader, plan: Plan) throws(ConfigError) -> FeedMap {
+        try table.rejectUnknownKeys(allowed: ["match", "indicator", "measure", "scale", "cumulative", "base_year"])
+        guard let matchTable = try table.table("match"), !matchTable.values.isEmpty else {
+            throw table.error("match", "missing or empty 'match' (e.g. match = { REF_AREA = \"440304\", INDICATOR = \"GDP_YOY\" })")
+        }
+        var match: [String: String] = [:]
+        for key in matchTable.values.keys.sorted() {
+            guard let value = try matchTable.string(key) else { continue }
+            match[key] = value
+        }
+        let code = try table.requiredString("indicator", example: "\"gdp\"")
+        guard plan.indicator(code) != nil else {
+            throw table.error("indicator", "plan '\(plan.id)' has no indicator '\(code)' (it has: \(plan.indicators.map(\.code).joined(separator: ", ")))")
+        }
+        let measureText = try table.requiredString("measure", example: "\"growth\"")
+        guard let measure = Measure(rawValue: measureText) else {
+            throw table.error("measure", "unknown measure '\(measureText)' (allowed: \(Measure.allowed))")
+        }
+        let baseYear = try table.int("base_year", range: Period.validYears)
+        if measure == .changeVsBase, baseYear == nil {
+            throw table.error("base_year", "measure change_vs_base needs base_year (e.g. base_year = 2020)")
+        }
+        return FeedMap(match: match, indicator: code, measure: measure, scale: try table.figure("scale"),
+                       cumulative: try table.bool("cumulative"), baseYear: baseYear)
+    }
+
+    private static func resolveURL(_ url: String, folder: String, table: TableReader) throws(ConfigError) -> String {
+        guard let colon = url.firstIndex(of: ":") else {
+            throw table.error("url", "'\(Redaction.url(url))' has no scheme; use http://, https:// or file:")
+        }
+        let scheme = url[..<colon].lowercased()
+        switch scheme {
+        case "http", "https":
+            guard url.hasPrefix("\(url[..<colon])://"), url.count > scheme.count + 3 else {
+                throw table.error("url", "'\(Redaction.url(url))' is not a valid \(scheme) URL")
+            }
+            return url
+        case "file":
+            var rest = String(url[url.index(after: colon)...])
+            if rest.hasPrefix("//") {
+                rest.removeFirst(2)
+                guard rest.hasPrefix("/") else {
+                    throw table.error("url", "'\(url)': file URLs are file:///absolute/path or file:relative/path")
+                }
+            }
+            let decoded = rest.removingPercentEncoding ?? rest
+            let absolute = absolutePath(decoded, relativeTo: folder)
+            return URL(fileURLWithPath: absolute).absoluteString
+        default:
+            throw table.error("url", "scheme '\(scheme)' is not allowed (allowed: http, https, file)")
+        }
+    }
+}
+
+/// `path` made absolute against `folder` and normalised (`..` removed).
+func absolutePath(_ path: String, relativeTo folder: String) -> String {
+    let joined = path.hasPrefix("/") ? path : folder + "/" + path
+    return (joined as NSString).standardizingPath
+}
+
+/// Sorted paths matching a glob pattern (no match: empty).
+func glob(_ pattern: String) -> [String] {
+    var result = glob_t()
+    defer { globfree(&result) }
+    guard Glibc.glob(pattern, 0, nil, &result) == 0 else { return [] }
+    return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].flatMap { String(cString: $0) } }.sorted()
+}

@@ -1,0 +1,115 @@
+import Foundation
+import PlanCore
+
+/// Reads and validates plan files (DESIGN §3.2).
+public enum PlanFile {
+    /// Target years a plan may name.
+    public static let targetYears = 1950...2100
+
+    /// Loads a plan file from disk.
+    public static func load(path: String) throws(ConfigError) -> Plan {
+        let text = try readText(path)
+        return try parse(text, file: path)
+    }
+
+    /// Parses plan TOML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> Plan {
+        let root = TableReader(try TOMLNode.parse(text, file: file), file: file)
+        try root.rejectUnknownKeys(allowed: ["id", "title", "title_en", "region", "indicator"])
+        let id = try root.requiredString("id", example: "\"futian-2023\"")
+        guard isIdentifier(id) else {
+            throw root.error("id", "'\(id)' is not a valid plan id (use letters, digits, '-', '_' and '.')")
+        }
+        let title = try root.requiredString("title", example: "\"福田区2023年计划\"")
+        var indicators: [Indicator] = []
+        var codes: [String: String] = [:]
+        let tables = try root.tables("indicator")
+        guard !tables.isEmpty else {
+            throw root.error(nil, "the plan has no [[indicator]] sections; add at least one")
+        }
+        for table in tables {
+            try table.rejectUnknownKeys(allowed: ["code", "name", "name_en", "category", "unit", "targets"])
+            let code = try table.requiredString("code", example: "\"gdp\"")
+            guard code.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression) != nil else {
+                throw table.error("code", "'\(code)' is not a valid indicator code (lower-case letters, digits and '_', starting with a letter)")
+            }
+            if let first = codes[code] {
+                throw table.error("code", "duplicate indicator code '\(code)' (already used by \(first)); codes must be unique within a plan")
+            }
+            codes[code] = table.path
+            let name = try table.requiredString("name", example: "\"地区生产总值\"")
+            let categoryText = try table.requiredString("category", example: "\"expected\"")
+            guard let category = Category(rawValue: categoryText) else {
+                throw table.error("category", "unknown category '\(categoryText)' (allowed: expected, binding)")
+            }
+            let unit = try table.requiredString("unit", example: "\"亿元\"")
+            var targets: [Target] = []
+            for target in try table.tables("targets") {
+                let parsed = try parseTarget(target, code: code)
+                if targets.contains(where: { $0.year == parsed.year }) {
+                    throw target.error("year", "indicator '\(code)' already has a target for \(parsed.year); give one target per year")
+                }
+                targets.append(parsed)
+            }
+            indicators.append(Indicator(code: code, name: name, nameEN: try table.string("name_en"),
+                                        category: category, unit: unit, targets: targets))
+        }
+        return Plan(id: id, title: title, titleEN: try root.string("title_en"), region: try root.string("region"),
+                    indicators: indicators)
+    }
+
+    private static func parseTarget(_ table: TableReader, code: String) throws(ConfigError) -> Target {
+        try table.rejectUnknownKeys(allowed: ["year", "rule", "value", "base_year", "text"])
+        guard let year = try table.int("year", range: Int.min...Int.max) else {
+            throw table.error("year", "missing required key 'year' (e.g. year = 2023)")
+        }
+        guard targetYears.contains(year) else {
+            throw table.error("year", "target year \(year) is out of range (allowed: \(targetYears.lowerBound)–\(targetYears.upperBound))")
+        }
+        let ruleName = try table.requiredString("rule", example: "\"growth_at_least\"")
+        guard TargetRule.names.contains(ruleName) else {
+            throw table.error("rule", RuleError.unknown(ruleName).description)
+        }
+        let value = try table.figure("value")
+        if value != nil, !TargetRule.needsValue(ruleName) {
+            throw table.error("value", "rule '\(ruleName)' takes no value; remove it")
+        }
+        if let value, value.value < 0, ruleName.hasPrefix("decline") {
+            throw table.error("value", "a decline is written as a positive percentage (decline_at_least 4.0 means growth ≤ −4.0%), found \(value)")
+        }
+        let baseYear = try table.int("base_year", range: Int.min...Int.max)
+        if let baseYear {
+            guard ruleName == "decline_vs_base_at_least" else {
+                throw table.error("base_year", "base_year is only used by rule 'decline_vs_base_at_least'; remove it")
+            }
+            guard targetYears.contains(baseYear), baseYear < year else {
+                throw table.error("base_year", "base_year \(baseYear) must be a year before the target year \(year)")
+            }
+        }
+        let rule: TargetRule
+        do {
+            rule = try TargetRule(name: ruleName, value: value, baseYear: baseYear)
+        } catch {
+            throw table.error(error == .missingBaseYear ? "base_year" : "value", error.description)
+        }
+        return Target(year: year, rule: rule, text: try table.string("text"))
+    }
+
+    static func isIdentifier(_ text: String) -> Bool {
+        text.range(of: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", options: .regularExpression) != nil
+    }
+}
+
+/// Reads a UTF-8 text file, mapping failures to a `ConfigError` for that file.
+func readText(_ path: String) throws(ConfigError) -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let reason = !exists ? "no such file" : isDirectory.boolValue ? "is a directory" : "cannot be read (permission denied?)"
+        throw ConfigError(file: path, message: reason)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ConfigError(file: path, message: "not valid UTF-8 text; save the file as UTF-8")
+    }
+    return text
+}

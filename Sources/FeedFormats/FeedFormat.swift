@@ -1,0 +1,105 @@
+import PlanCore
+
+/// The body formats a feed may declare (DESIGN §3.3, §5).
+public enum FeedFormat: String, Sendable, CaseIterable {
+    case csv
+    case json
+    case tableCSV = "table-csv"
+    case sdmxCSV = "sdmx-csv"
+    case sdmxJSON = "sdmx-json"
+    case nbsJSON = "nbs-json"
+
+    /// The spellings allowed in a config file.
+    public static let allowed = allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// Native formats name indicators themselves; foreign formats need `[[feed.map]]`.
+    public var isNative: Bool { self == .csv || self == .json }
+
+    /// Formats this build can parse.
+    public var isImplemented: Bool { isNative }
+}
+
+/// Text encodings a feed body may use.
+public enum Charset: String, Sendable, CaseIterable {
+    case utf8 = "utf-8"
+    /// GB18030, a superset of GBK and GB2312 (Chinese statistics bureaus).
+    case gb18030
+
+    /// Accepts common spellings: `utf8`, `UTF-8`, `gbk`, `gb2312`, `GB18030`.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "utf-8", "utf8": self = .utf8
+        case "gb18030", "gbk", "gb2312", "cp936": self = .gb18030
+        default: return nil
+        }
+    }
+}
+
+/// Where and why a feed body could not be read. Nothing from such a body is used.
+public struct FeedParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var line: Int?
+    public var column: Int?
+    /// JSON path for JSON formats.
+    public var path: String?
+
+    public init(_ message: String, line: Int? = nil, column: Int? = nil, path: String? = nil) {
+        self.message = message
+        self.line = line
+        self.column = column
+        self.path = path
+    }
+
+    public var description: String {
+        var location: [String] = []
+        if let line { location.append("line \(line)") }
+        if let column { location.append("column \(column)") }
+        if let path { location.append(path.isEmpty ? "top level" : path) }
+        return location.isEmpty ? message : location.joined(separator: ", ") + ": " + message
+    }
+}
+
+/// The result of parsing one feed body.
+public struct ParsedFeed: Sendable {
+    /// Figures for indicators of the feed's plan.
+    public var observations: [Observation]
+    /// Records skipped because the plan has no such indicator (or no map matched).
+    public var skipped: Int
+    /// Things worth telling an operator that did not stop the parse.
+    public var warnings: [String]
+
+    public init(observations: [Observation] = [], skipped: Int = 0, warnings: [String] = []) {
+        self.observations = observations
+        self.skipped = skipped
+        self.warnings = warnings
+    }
+}
+
+/// What a parser needs to know besides the body.
+public struct ParseOptions: Sendable {
+    /// The feed id stamped on every observation.
+    public var feed: String
+    /// Indicator codes of the feed's plan; records for others are skipped (nil keeps all).
+    public var indicators: Set<String>?
+    public var charset: Charset
+
+    public init(feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8) {
+        self.feed = feed
+        self.indicators = indicators
+        self.charset = charset
+    }
+}
+
+/// Parses a feed body in any implemented format.
+public enum FeedParser {
+    /// - Throws: `FeedParseError` with the position of the first problem.
+    public static func parse(_ body: [UInt8], format: FeedFormat, options: ParseOptions) throws(FeedParseError) -> ParsedFeed {
+        let text = try TextDecoding.utf8(body, charset: options.charset)
+        switch format {
+        case .csv: return try NativeCSV.parse(text, options: options)
+        case .json: return try NativeJSON.parse(text, options: options)
+        case .tableCSV, .sdmxCSV, .sdmxJSON, .nbsJSON:
+            throw FeedParseError("format '\(format.rawValue)' is not supported by this version of plansync")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import PlanCore
+
+/// plansync's own CSV format (DESIGN §3.3):
+/// `indicator,period,measure,value,unit,cumulative,base_year,note`, one figure per row.
+public enum NativeCSV {
+    static let required = ["indicator", "period", "measure", "value"]
+    static let optional = ["unit", "cumulative", "base_year", "note"]
+
+    /// Parses a UTF-8 body. A malformed row fails the whole body.
+    public static func parse(_ utf8: [UInt8], options: ParseOptions) throws(FeedParseError) -> ParsedFeed {
+        var reader = CSVReader(utf8)
+        guard let header = reader.next() else {
+            if let error = reader.error { throw error }
+            throw FeedParseError("empty body: expected a header row '\((required + optional).joined(separator: ","))'", line: 1)
+        }
+        let names = header.fields.map { $0.trimmingASCIISpaces().lowercased() }
+        var columns: [String: Int] = [:]
+        var feed = ParsedFeed()
+        for (i, name) in names.enumerated() {
+            if columns[name] != nil {
+                throw FeedParseError("duplicate column '\(name)' in the header", line: header.line, column: i + 1)
+            }
+            columns[name] = i
+            if !required.contains(name), !optional.contains(name) {
+                feed.warnings.append("column \(i + 1) '\(name)' is not a plansync column and is ignored")
+            }
+        }
+        for name in required where columns[name] == nil {
+            throw FeedParseError(
+                "missing column '\(name)' in the header (found: \(names.joined(separator: ",")); required: \(required.joined(separator: ",")))",
+                line: header.line)
+        }
+        var builder = ObservationBuilder(options: options)
+        while let record = reader.next() {
+            func field(_ name: String) -> String? {
+                guard let i = columns[name], i < record.fields.count else { return nil }
+                let value = record.fields[i].trimmingASCIISpaces()
+                return value.isEmpty ? nil : value
+            }
+            func fail(_ name: String, _ message: String) -> FeedParseError {
+                FeedParseError(message, line: record.line, column: (columns[name] ?? 0) + 1)
+            }
+            if record.fields.count > names.count {
+                throw FeedParseError("\(record.fields.count) fields but the header has \(names.count) (quote fields that contain commas)",
+                                     line: record.line, column: names.count + 1)
+            }
+            let row = RawRow(indicator: field("indicator"), period: field("period"), measure: field("measure"),
+                             value: field("value"), unit: field("unit"), cumulative: field("cumulative"),
+                             baseYear: field("base_year"), note: field("note"))
+            try builder.add(row, location: "line \(record.line)") { name, message in fail(name, message) }
+        }
+        if let error = reader.error { throw error }
+        feed.observations = builder.observations
+        feed.skipped = builder.skipped
+        return feed
+    }
+}
+
+/// One native row before validation, with every field as text.
+struct RawRow {
+    var indicator: String?
+    var period: String?
+    var measure: String?
+    var value: String?
+    var unit: String?
+    var cumulative: String?
+    var baseYear: String?
+    var note: String?
+}
+
+/// Validates native rows into observations, shared by the CSV and JSON readers.
+struct ObservationBuilder {
+    let options: ParseOptions
+    private(set) var observations: [Observation] = []
+    private(set) var skipped = 0
+    private var seen: [ObservationKey: (value: Figure, location: String)] = [:]
+
+    init(options: ParseOptions) { self.options = options }
+
+    /// Validates a row; `fail(field, message)` builds the positioned error.
+    mutating func add(_ row: RawRow, location: String,
+                      fail: (String, String) -> FeedParseError) throws(FeedParseError) {
+        guard let indicator = row.indicator else { throw fail("indicator", "missing indicator code") }
+        guard let periodText = row.period else { throw fail("period", "missing period (e.g. 2023, 2023-Q2, 2023-06)") }
+        let period: Period
+        do { period = try Period(parsing: periodText) } catch { throw fail("period", error.description) }
+        guard let measureText = row.measure else { throw fail("measure", "missing measure (allowed: \(Measure.allowed))") }
+        guard let measure = Measure(rawValue: measureText) else {
+            throw fail("measure", "unknown measure '\(measureText)' (allowed: \(Measure.allowed))")
+        }
+        guard let valueText = row.value else { throw fail("value", "missing value") }
+        guard let value = Figure(valueText) else {
+            throw fail("value", "value '\(valueText)' is not a number (write it like -11.6: no %, units or thousands separators)")
+        }
+        var cumulative = false
+        if let text = row.cumulative {
+            switch text.lowercased() {
+            case "true", "1", "yes": cumulative = true
+            case "false", "0", "no": cumulative = false
+            default: throw fail("cumulative", "cumulative '\(text)' must be true or false (or empty)")
+            }
+        }
+        var baseYear: Int?
+        if let text = row.baseYear {
+            guard let year = Int(text), Period.validYears.contains(year) else {
+                throw fail("base_year", "base_year '\(text)' is not a year between \(Period.validYears.lowerBound) and \(Period.validYears.upperBound)")
+            }
+            guard measure == .changeVsBase else {
+                throw fail("base_year", "base_year is only meaningful with measure change_vs_base (this row has \(measure))")
+            }
+            baseYear = year
+        } else if measure == .changeVsBase {
+            throw fail("base_year", "measure change_vs_base needs a base_year (e.g. 2020)")
+        }
+        let observation = Observation(indicator: indicator, period: period, measure: measure, value: value,
+                                      unit: row.unit, cumulative: cumulative, baseYear: baseYear, note: row.note,
+                                      feed: options.feed)
+        if let previous = seen[observation.key] {
+            guard previous.value == value else {
+                throw fail("value", "\(observation.key) is given twice with different values (\(previous.value) at \(previous.location), \(value) here)")
+            }
+            return
+        }
+        seen[observation.key] = (value, location)
+        if let known = options.indicators, !known.contains(indicator) {
+            skipped += 1
+            return
+        }
+        observations.append(observation)
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces and tabs.
+    func trimmingASCIISpaces() -> String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

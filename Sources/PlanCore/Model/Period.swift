@@ -1,0 +1,104 @@
+/// A statistical reference period: a year, half-year, quarter or month.
+///
+/// Native text forms: `2023`, `2023-S1`, `2023-Q2`, `2023-06`. Periods order by year,
+/// then by the month they end in, coarser periods first.
+public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
+    case year(Int)
+    case half(Int, Int)
+    case quarter(Int, Int)
+    case month(Int, Int)
+
+    /// Years accepted anywhere in plansync.
+    public static let validYears = 1900...2999
+
+    /// The calendar year the period falls in.
+    public var year: Int {
+        switch self {
+        case .year(let y), .half(let y, _), .quarter(let y, _), .month(let y, _): y
+        }
+    }
+
+    /// The last month (1–12) the period covers.
+    public var endMonth: Int {
+        switch self {
+        case .year: 12
+        case .half(_, let h): h * 6
+        case .quarter(_, let q): q * 3
+        case .month(_, let m): m
+        }
+    }
+
+    /// True for a whole calendar year.
+    public var isFullYear: Bool { if case .year = self { true } else { false } }
+
+    /// The same period one or more years earlier.
+    public func shifted(years: Int) -> Period {
+        switch self {
+        case .year(let y): .year(y + years)
+        case .half(let y, let h): .half(y + years, h)
+        case .quarter(let y, let q): .quarter(y + years, q)
+        case .month(let y, let m): .month(y + years, m)
+        }
+    }
+
+    private var granularity: Int {
+        switch self {
+        case .year: 0
+        case .half: 1
+        case .quarter: 2
+        case .month: 3
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .year(let y): String(y)
+        case .half(let y, let h): "\(y)-S\(h)"
+        case .quarter(let y, let q): "\(y)-Q\(q)"
+        case .month(let y, let m): "\(y)-" + (m < 10 ? "0\(m)" : String(m))
+        }
+    }
+
+    public static func < (lhs: Period, rhs: Period) -> Bool {
+        (lhs.year, lhs.endMonth, lhs.granularity) < (rhs.year, rhs.endMonth, rhs.granularity)
+    }
+
+    /// Parses the native forms `2023`, `2023-S1`, `2023-Q2`, `2023-06`.
+    /// - Throws: `PeriodError` saying what is wrong and which forms are allowed.
+    public init(parsing text: String) throws(PeriodError) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard let first = parts.first, first.count == 4, let year = Int(first), first.allSatisfy(\.isASCII) else {
+            throw PeriodError(text: text, reason: "expected a 4-digit year first")
+        }
+        guard Period.validYears.contains(year) else {
+            throw PeriodError(text: text, reason: "year \(year) is outside \(Period.validYears.lowerBound)–\(Period.validYears.upperBound)")
+        }
+        if parts.count == 1 { self = .year(year); return }
+        guard parts.count == 2 else { throw PeriodError(text: text, reason: "too many '-' separators") }
+        let rest = parts[1]
+        if rest.count == 2, let q = rest.first, q == "Q" || q == "S", let n = Int(rest.dropFirst()) {
+            if q == "Q" {
+                guard (1...4).contains(n) else { throw PeriodError(text: text, reason: "quarter must be Q1–Q4") }
+                self = .quarter(year, n)
+            } else {
+                guard (1...2).contains(n) else { throw PeriodError(text: text, reason: "half-year must be S1 or S2") }
+                self = .half(year, n)
+            }
+            return
+        }
+        guard rest.count == 2, rest.allSatisfy({ $0.isASCII && $0.isNumber }), let month = Int(rest) else {
+            throw PeriodError(text: text, reason: "expected a quarter (Q1–Q4), half-year (S1, S2) or 2-digit month after '-'")
+        }
+        guard (1...12).contains(month) else { throw PeriodError(text: text, reason: "month must be 01–12") }
+        self = .month(year, month)
+    }
+}
+
+/// A period that could not be read.
+public struct PeriodError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let text: String
+    public let reason: String
+    public var description: String {
+        "invalid period '\(text)': \(reason) (allowed forms: 2023, 2023-S1, 2023-Q2, 2023-06)"
+    }
+}

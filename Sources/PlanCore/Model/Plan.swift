@@ -1,0 +1,179 @@
+/// A development plan: its indicators and their yearly targets. Loaded from a plan file.
+public struct Plan: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var titleEN: String?
+    public var region: String?
+    public var indicators: [Indicator]
+
+    public init(id: String, title: String, titleEN: String? = nil, region: String? = nil, indicators: [Indicator]) {
+        self.id = id
+        self.title = title
+        self.titleEN = titleEN
+        self.region = region
+        self.indicators = indicators
+    }
+
+    /// The indicator with this code, if the plan has it.
+    public func indicator(_ code: String) -> Indicator? {
+        indicators.first { $0.code == code }
+    }
+
+    /// Every target year the plan mentions, ascending.
+    public var years: [Int] {
+        Array(Set(indicators.flatMap { $0.targets.map(\.year) })).sorted()
+    }
+}
+
+/// Whether an indicator's target is a forecast (预期性) or an obligation (约束性).
+public enum Category: String, Sendable, CaseIterable {
+    case expected
+    case binding
+}
+
+/// One plan indicator, e.g. `gdp` 地区生产总值 in 亿元.
+public struct Indicator: Sendable, Equatable {
+    public var code: String
+    public var name: String
+    public var nameEN: String?
+    public var category: Category
+    public var unit: String
+    public var targets: [Target]
+
+    public init(code: String, name: String, nameEN: String? = nil, category: Category, unit: String, targets: [Target]) {
+        self.code = code
+        self.name = name
+        self.nameEN = nameEN
+        self.category = category
+        self.unit = unit
+        self.targets = targets
+    }
+}
+
+/// A target for one year, with the plan's own words for it.
+public struct Target: Sendable, Equatable {
+    public var year: Int
+    public var rule: TargetRule
+    public var text: String?
+
+    public init(year: Int, rule: TargetRule, text: String? = nil) {
+        self.year = year
+        self.rule = rule
+        self.text = text
+    }
+}
+
+/// The nine kinds of target (DESIGN §3.2). Growth and decline values are percent;
+/// level values are in the indicator's unit.
+public enum TargetRule: Sendable, Equatable {
+    /// Year-on-year growth ≥ v.
+    case growthAtLeast(Figure)
+    /// Year-on-year growth > 0.
+    case growthPositive
+    /// Year-on-year growth ≤ −v.
+    case declineAtLeast(Figure)
+    /// Change against the base year's level ≤ −v.
+    case declineVsBaseAtLeast(Figure, baseYear: Int)
+    /// Level ≤ v.
+    case atMost(Figure)
+    /// Level ≥ v.
+    case atLeast(Figure)
+    /// Level > v.
+    case moreThan(Figure)
+    /// Level < the previous year's level.
+    case belowPrevious
+    /// Set later by a higher authority (完成市下达目标).
+    case assigned
+
+    /// The rule names as written in plan files.
+    public static let names = [
+        "growth_at_least", "growth_positive", "decline_at_least", "decline_vs_base_at_least",
+        "at_most", "at_least", "more_than", "below_previous", "assigned",
+    ]
+
+    /// The name as written in plan files.
+    public var name: String {
+        switch self {
+        case .growthAtLeast: "growth_at_least"
+        case .growthPositive: "growth_positive"
+        case .declineAtLeast: "decline_at_least"
+        case .declineVsBaseAtLeast: "decline_vs_base_at_least"
+        case .atMost: "at_most"
+        case .atLeast: "at_least"
+        case .moreThan: "more_than"
+        case .belowPrevious: "below_previous"
+        case .assigned: "assigned"
+        }
+    }
+
+    /// True when the rule takes a `value`.
+    public static func needsValue(_ name: String) -> Bool {
+        !["growth_positive", "below_previous", "assigned"].contains(name)
+    }
+
+    /// The measure the rule reads (nil for `assigned`).
+    public var measure: Measure? {
+        switch self {
+        case .growthAtLeast, .growthPositive, .declineAtLeast: .growth
+        case .declineVsBaseAtLeast: .changeVsBase
+        case .atMost, .atLeast, .moreThan, .belowPrevious: .level
+        case .assigned: nil
+        }
+    }
+
+    /// The value given in the plan file (nil for rules without one).
+    public var value: Figure? {
+        switch self {
+        case .growthAtLeast(let v), .declineAtLeast(let v), .atMost(let v), .atLeast(let v), .moreThan(let v): v
+        case .declineVsBaseAtLeast(let v, _): v
+        case .growthPositive, .belowPrevious, .assigned: nil
+        }
+    }
+
+    /// The base year of `decline_vs_base_at_least`.
+    public var baseYear: Int? {
+        if case .declineVsBaseAtLeast(_, let base) = self { base } else { nil }
+    }
+
+    /// Builds a rule from its file form.
+    /// - Throws: `RuleError` when the name is unknown or the value/base year is missing.
+    public init(name: String, value: Figure?, baseYear: Int?) throws(RuleError) {
+        func required() throws(RuleError) -> Figure {
+            guard let value else { throw .missingValue(rule: name) }
+            return value
+        }
+        switch name {
+        case "growth_at_least": self = .growthAtLeast(try required())
+        case "growth_positive": self = .growthPositive
+        case "decline_at_least": self = .declineAtLeast(try required())
+        case "decline_vs_base_at_least":
+            let v = try required()
+            guard let baseYear else { throw .missingBaseYear }
+            self = .declineVsBaseAtLeast(v, baseYear: baseYear)
+        case "at_most": self = .atMost(try required())
+        case "at_least": self = .atLeast(try required())
+        case "more_than": self = .moreThan(try required())
+        case "below_previous": self = .belowPrevious
+        case "assigned": self = .assigned
+        default: throw .unknown(name)
+        }
+    }
+}
+
+/// Why a target rule could not be built.
+public enum RuleError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknown(String)
+    case missingValue(rule: String)
+    case missingBaseYear
+
+    public var description: String {
+        switch self {
+        case .unknown(let name):
+            "unknown rule '\(name)' (allowed: \(TargetRule.names.joined(separator: ", ")))"
+        case .missingValue(let rule):
+            "rule '\(rule)' needs a numeric 'value' (e.g. value = 6.5)"
+        case .missingBaseYear:
+            "rule 'decline_vs_base_at_least' needs 'base_year' (e.g. base_year = 2020)"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Configuration
+import FeedFormats
+import Foundation
+import PlanCore
+
+/// `plansync check`: validate the config, its plans and mappings without changing anything.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate the configuration, its plans and feed mappings; change nothing."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The daemon configuration file.", valueName: "file"))
+    var config: String = "/etc/plansync/plansync.toml"
+
+    func run() throws {
+        let loaded: DaemonConfig
+        do { loaded = try DaemonConfig.load(path: config) } catch { fail(error.description) }
+        print("\(loaded.path): OK")
+        print("  database   \(loaded.database)")
+        print("  socket     \(loaded.socket) (mode \(String(loaded.socketMode, radix: 8)))")
+        print("  alert log  \(loaded.alertLog)")
+        for (plan, file) in zip(loaded.plans, loaded.planFiles) {
+            let targets = plan.indicators.reduce(0) { $0 + $1.targets.count }
+            print("  plan       \(plan.id): \(plan.indicators.count) indicators, \(targets) targets (\(file))")
+        }
+        for feed in loaded.feeds {
+            var line = "  feed       \(feed.id) → \(feed.plan): \(feed.format.rawValue), priority \(feed.priority), every \(DurationText.format(feed.settings.interval)), \(feed.displayURL)"
+            if feed.url.hasPrefix("file://"), let path = URL(string: feed.url)?.path {
+                // A local feed can be read without side effects: say whether it parses.
+                if let data = FileManager.default.contents(atPath: path) {
+                    do {
+                        let parsed = try FeedParser.parse(
+                            Array(data), format: feed.format,
+                            options: ParseOptions(feed: feed.id, indicators: Set(loaded.plan(feed.plan)?.indicators.map(\.code) ?? []),
+                                                  charset: feed.charset))
+                        line += " — \(parsed.observations.count) observations, \(parsed.skipped) skipped"
+                    } catch {
+                        line += "\n    warning: \(path): \(error.description)"
+                    }
+                } else {
+                    line += "\n    warning: \(path) cannot be read yet"
+                }
+            }
+            print(line)
+        }
+        if loaded.feeds.isEmpty { print("  warning: no [[feed]] entries; nothing will be fetched") }
+    }
+}

@@ -1,0 +1,77 @@
+import PlanCore
+
+/// Renders verdicts as an aligned text table a planning officer can read.
+enum VerdictTable {
+    static func render(_ verdicts: [Verdict], plan: Plan) -> String {
+        var rows: [[String]] = [["indicator", "name", "year", "status", "actual", "target", "short by", "period", "feed"]]
+        for v in verdicts {
+            let indicator = plan.indicator(v.indicator)
+            let unit = v.unit ?? ""
+            let suffix = unit == "%" ? "%" : unit.isEmpty ? "" : " \(unit)"
+            var actual = v.actual.map { "\(v.measure.map { "\($0) " } ?? "")\($0)\(suffix)" } ?? "—"
+            if v.derived { actual += " (derived)" }
+            var shortfall = "—"
+            if let s = v.shortfall, v.status == .missed || v.status == .atRisk {
+                shortfall = unit == "%" ? "\(s) pp" : "\(s)\(suffix)"
+            }
+            var period = v.period.map(\.description) ?? "—"
+            if v.cumulative { period += " YTD" }
+            var feed = v.feed ?? "—"
+            if !v.conflicts.isEmpty {
+                feed += " (conflict: " + v.conflicts.flatMap(\.others).map { "\($0.feed) \($0.value)" }.joined(separator: ", ") + ")"
+            }
+            rows.append([v.indicator, indicator?.name ?? "", String(v.year), label(v), actual, target(v, suffix: suffix),
+                         shortfall, period, feed])
+        }
+        return align(rows)
+    }
+
+    static func label(_ v: Verdict) -> String {
+        switch v.status {
+        case .met: "met"
+        case .missed: v.severity == .critical ? "MISSED (critical)" : "MISSED"
+        case .onTrack: "on track"
+        case .atRisk: v.severity == .critical ? "AT RISK (critical)" : "AT RISK"
+        case .noData: "no data"
+        case .awaitingTarget: "awaiting target"
+        }
+    }
+
+    static func target(_ v: Verdict, suffix: String) -> String {
+        let t = v.threshold.map { "\($0)\(suffix)" } ?? ""
+        switch v.rule {
+        case "growth_at_least", "at_least": return "≥ \(t)"
+        case "growth_positive", "more_than": return "> \(t)"
+        case "decline_at_least", "at_most": return "≤ \(t)"
+        case "decline_vs_base_at_least": return "≤ \(t)"
+        case "below_previous": return v.threshold == nil ? "below previous year" : "< \(t)"
+        case "assigned": return "set by higher authority"
+        default: return t
+        }
+    }
+
+    /// Pads columns by display width (CJK characters count two).
+    static func align(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        var widths = Array(repeating: 0, count: columns)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], displayWidth(cell)) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - displayWidth(cell))
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    /// Terminal columns a string takes: East Asian wide and fullwidth characters take two.
+    static func displayWidth(_ text: String) -> Int {
+        text.unicodeScalars.reduce(0) { width, scalar in
+            let v = scalar.value
+            if scalar.properties.generalCategory == .nonspacingMark || v == 0x200B { return width }
+            let wide = (0x1100...0x115F).contains(v) || (0x2E80...0x303E).contains(v) || (0x3041...0x33FF).contains(v)
+                || (0x3400...0x4DBF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0xA000...0xA4CF).contains(v)
+                || (0xAC00...0xD7A3).contains(v) || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v)
+                || (0xFF00...0xFF60).contains(v) || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)
+            return width + (wide ? 2 : 1)
+        }
+    }
+}
