@@ -1,0 +1,154 @@
+import FeedFormats
+import Foundation
+import Testing
+@testable import Configuration
+@testable import PlanCore
+
+/// A temporary folder with a plan, for config tests.
+struct ConfigFolder {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "plansync-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path + "/plans", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: repositoryRoot.appendingPathComponent("Config/plans/futian-2023.toml").path,
+                                         toPath: path + "/plans/futian-2023.toml")
+    }
+
+    func load(_ text: String, environment: [String: String] = [:]) throws -> DaemonConfig {
+        let file = path + "/plansync.toml"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return try DaemonConfig.load(path: file, environment: environment)
+    }
+}
+
+private let minimal = """
+database = "state/mirror.sqlite"
+socket = "/run/plansync/status.sock"
+alert_log = "/var/log/plansync/alerts.jsonl"
+plans = ["plans/*.toml"]
+
+[[feed]]
+id = "annex"
+plan = "futian-2023"
+url = "file:feeds/annex.csv"
+format = "csv"
+"""
+
+@Suite struct DaemonConfigTests {
+    @Test func resolvesRelativePathsAndAppliesDefaults() throws {
+        let folder = try ConfigFolder()
+        let config = try folder.load(minimal)
+        #expect(config.database == folder.path + "/state/mirror.sqlite")
+        #expect(config.feeds[0].url == "file://" + folder.path + "/feeds/annex.csv")
+        #expect(config.feeds[0].settings == FeedSettings())
+        #expect(config.feeds[0].settings.interval == 6 * 3600)
+        #expect(config.socketMode == 0o660)
+        #expect(config.maxConcurrentFetches == 8)
+        #expect(config.plans.map(\.id) == ["futian-2023"])
+    }
+
+    @Test func takesDefaultLocationsFromSystemdDirectories() throws {
+        let folder = try ConfigFolder()
+        let config = try folder.load("plans = [\"plans/*.toml\"]\n", environment: [
+            "STATE_DIRECTORY": "/var/lib/plansync", "RUNTIME_DIRECTORY": "/run/plansync", "LOGS_DIRECTORY": "/var/log/plansync",
+        ])
+        #expect(config.database == "/var/lib/plansync/mirror.sqlite")
+        #expect(config.socket == "/run/plansync/status.sock")
+        #expect(config.alertLog == "/var/log/plansync/alerts.jsonl")
+        #expect(config.feeds.isEmpty)
+    }
+
+    @Test func feedsOverrideDefaults() throws {
+        let folder = try ConfigFolder()
+        let config = try folder.load(minimal.replacingOccurrences(of: "plans = [\"plans/*.toml\"]", with: """
+        plans = ["plans/*.toml"]
+        [defaults]
+        interval = "1h"
+        max_bytes = "1MiB"
+        retries = 1
+        """) + "\ninterval = \"30s\"\npriority = 5\nurl_note_is_not_a_key_so_removed = 1\n"
+            .replacingOccurrences(of: "url_note_is_not_a_key_so_removed = 1\n", with: ""))
+        #expect(config.feeds[0].settings.interval == 30)
+        #expect(config.feeds[0].settings.maxBytes == 1 << 20)
+        #expect(config.feeds[0].settings.retries == 1)
+        #expect(config.feeds[0].priority == 5)
+        #expect(config.defaults.interval == 3600)
+    }
+
+    @Test func theDemoConfigLoads() throws {
+        let config = try DaemonConfig.load(path: repositoryRoot.appendingPathComponent("Config/demo/plansync.toml").path, environment: [:])
+        #expect(config.feeds.map(\.id) == ["futian-annex", "futian-report"])
+        #expect(config.feeds.allSatisfy { $0.url.hasPrefix("file:///") })
+        #expect(config.feeds.allSatisfy { FileManager.default.fileExists(atPath: URL(string: $0.url)!.path) })
+    }
+
+    @Test func displayURLsHideCredentials() throws {
+        let folder = try ConfigFolder()
+        let config = try folder.load(minimal.replacingOccurrences(of: "file:feeds/annex.csv", with: "https://bot:hunter2@stats.example.org/a.csv?token=s3cret"))
+        #expect(config.feeds[0].displayURL == "https://***@stats.example.org/a.csv?token=***")
+        #expect(!config.feeds[0].displayURL.contains("hunter2"))
+    }
+
+    static let bad: [(String, String, String)] = [
+        ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nsocket_mode = \"rw\"", "socket_mode: 'rw' is not an octal file mode"),
+        ("plans = [\"plans/*.toml\"]", "plans = [\"nowhere/*.toml\"]", "plans[0]: 'nowhere/*.toml' matches no file"),
+        ("format = \"csv\"", "format = \"xml\"", "feed[0].format: unknown format 'xml' (allowed: csv, json, table-csv"),
+        ("url = \"file:feeds/annex.csv\"", "url = \"ftp://example.org/a.csv\"", "feed[0].url: scheme 'ftp' is not allowed (allowed: http, https, file)"),
+        ("plan = \"futian-2023\"", "plan = \"shenzhen\"", "feed[0].plan: no plan with id 'shenzhen'"),
+        ("format = \"csv\"", "format = \"csv\"\ninterval = \"6 hours\"", "feed[0].interval: '6 hours' is not a duration"),
+        ("format = \"csv\"", "format = \"csv\"\nmax_bytes = \"lots\"", "feed[0].max_bytes: 'lots' is not a size"),
+        ("format = \"csv\"", "format = \"csv\"\nretries = 99", "feed[0].retries: 99 is out of range (allowed: 0–10)"),
+        ("format = \"csv\"", "format = \"csv\"\nintervall = \"1h\"", "feed[0].intervall: unknown key 'intervall' (did you mean 'interval'?)"),
+        ("format = \"csv\"", "format = \"csv\"\n[[feed]]\nid = \"annex\"\nplan = \"futian-2023\"\nurl = \"file:b.csv\"\nformat = \"csv\"",
+         "feed[1].id: duplicate feed id 'annex'"),
+        ("format = \"csv\"", "format = \"csv\"\ncolumns = { period = \"时间\", value = \"数值\" }", "'columns' is only for format \"table-csv\""),
+        ("format = \"csv\"", "format = \"csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"", "[[feed.map]] is only for foreign formats"),
+        ("format = \"csv\"", "format = \"sdmx-csv\"", "not supported by this version"),
+        ("database = \"state/mirror.sqlite\"", "database = 5", "database: expected a string in quotes, found an integer"),
+        ("database = \"state/mirror.sqlite\"", "database = \"m.sqlite\"\nlog_level = \"loud\"", "log_level: unknown log level 'loud'"),
+        ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nmax_concurrent_fetches = 0", "max_concurrent_fetches: 0 is out of range"),
+        ("id = \"annex\"", "id = \"annex feed\"", "feed[0].id: 'annex feed' is not a valid feed id"),
+        ("alert_log = \"/var/log/plansync/alerts.jsonl\"", "alert_log = \"/var/log/plansync/alerts.jsonl\"\n[defaults\n", "TOML syntax error"),
+    ]
+
+    @Test(arguments: bad)
+    func rejectsMalformedConfigsWithFileLocationAndReason(old: String, new: String, message: String) throws {
+        let folder = try ConfigFolder()
+        #expect(minimal.contains(old))
+        #expect {
+            try folder.load(minimal.replacingOccurrences(of: old, with: new))
+        } throws: { error in
+            let text = (error as? ConfigError)?.description ?? ""
+            return text.hasPrefix(folder.path + "/plansync.toml") && text.contains(message)
+        }
+    }
+
+    @Test func missingLocationsWithoutSystemdNameTheVariable() throws {
+        let folder = try ConfigFolder()
+        #expect {
+            try folder.load("plans = [\"plans/*.toml\"]\n")
+        } throws: { error in
+            (error as? ConfigError)?.description.contains("database: not set, and $STATE_DIRECTORY is not set either") == true
+        }
+    }
+
+    @Test func aBrokenPlanIsReportedWithItsOwnFile() throws {
+        let folder = try ConfigFolder()
+        try "id = \"x\"\ntitle = \"t\"\n[[indicator]]\ncode = \"a\"\nname = \"a\"\ncategory = \"maybe\"\nunit = \"%\"\n"
+            .write(toFile: folder.path + "/plans/broken.toml", atomically: true, encoding: .utf8)
+        #expect {
+            try folder.load(minimal)
+        } throws: { error in
+            (error as? ConfigError)?.description.hasPrefix(folder.path + "/plans/broken.toml: indicator[0].category: unknown category 'maybe'") == true
+        }
+    }
+
+    @Test func aMissingConfigFileSaysSo() {
+        #expect {
+            try DaemonConfig.load(path: "/nonexistent/plansync.toml", environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.description == "/nonexistent/plansync.toml: no such file"
+        }
+    }
+}

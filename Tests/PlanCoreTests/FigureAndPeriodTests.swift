@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import PlanCore
+
+@Suite struct FigureTests {
+    @Test(arguments: [
+        ("3.0", "3.0", 1), ("-11.6", "-11.6", 1), ("5515", "5515", 0), ("+2.0", "2.0", 1),
+        ("0.0001", "0.0001", 4), ("1.5E3", "1500", 0), ("2.5e-1", "0.25", 2), ("-0.0", "0.0", 1),
+    ])
+    func parsesPublishedNumbersKeepingTheirPrecision(text: String, printed: String, scale: Int) throws {
+        let figure = try #require(Figure(text))
+        #expect(figure.description == printed)
+        #expect(figure.scale == scale)
+    }
+
+    @Test(arguments: ["", "abc", "3.0%", "1,000", "NaN", ".", "1.", "--1", "1e", "0x10", " 3", "3 "])
+    func rejectsAnythingThatIsNotAPlainNumber(text: String) {
+        #expect(Figure(text) == nil)
+    }
+
+    @Test func comparesExactlyInDecimal() throws {
+        // 0.1 + 0.2 style binary errors must not exist: -3.5 equals -3.50 exactly.
+        #expect(try #require(Figure("-3.5")) == #require(Figure("-3.50")))
+        #expect(try #require(Figure("0.3")) == Figure(Decimal(string: "0.1")! + Decimal(string: "0.2")!, scale: 1))
+        #expect(try #require(Figure("-3.49")) > #require(Figure("-3.5")))
+    }
+
+    @Test func roundsHalfAwayFromZero() {
+        #expect(Figure(Decimal(string: "2.25")!, scale: 1).description == "2.3")
+        #expect(Figure(Decimal(string: "-2.25")!, scale: 1).description == "-2.3")
+    }
+}
+
+@Suite struct PeriodTests {
+    @Test(arguments: [
+        ("2023", Period.year(2023)), ("2023-Q2", .quarter(2023, 2)), ("2023-06", .month(2023, 6)),
+        ("2023-12", .month(2023, 12)), ("2023-S1", .half(2023, 1)),
+    ])
+    func parsesNativeForms(text: String, period: Period) throws {
+        #expect(try Period(parsing: text) == period)
+        #expect(period.description == text)
+    }
+
+    @Test(arguments: [
+        ("2024-13", "month must be 01–12"), ("2024-00", "month must be 01–12"), ("2023-Q5", "quarter must be Q1–Q4"),
+        ("23", "4-digit year"), ("2023-6", "2-digit month"), ("2023-06-01", "too many"), ("", "4-digit year"),
+        ("1800", "outside"), ("2023-S3", "S1 or S2"), ("２０２３", "4-digit year"),
+    ])
+    func rejectsInvalidPeriodsWithAReason(text: String, reason: String) {
+        #expect {
+            try Period(parsing: text)
+        } throws: { error in
+            let message = (error as? PeriodError)?.description ?? ""
+            return message.contains(reason) && message.contains("'\(text)'") && message.contains("2023-Q2")
+        }
+    }
+
+    @Test func ordersByEndMonthThenGranularity() {
+        let sorted = [Period.month(2023, 6), .year(2022), .quarter(2023, 2), .year(2023), .month(2023, 1)].sorted()
+        #expect(sorted == [.year(2022), .month(2023, 1), .quarter(2023, 2), .month(2023, 6), .year(2023)])
+        #expect(Period.quarter(2023, 3).endMonth == 9)
+        #expect(Period.month(2023, 6).shifted(years: -1) == .month(2022, 6))
+    }
+}
+
+@Suite struct UnitsTests {
+    @Test(arguments: [("500ms", 0.5), ("30s", 30.0), ("5m", 300.0), ("6h", 21600.0), ("1d", 86400.0), ("1h30m", 5400.0)])
+    func parsesDurations(text: String, seconds: Double) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test(arguments: ["", "6", "6x", "h", "-5m", "5 m m"])
+    func rejectsBadDurations(text: String) {
+        #expect(DurationText.seconds(text) == nil)
+    }
+
+    @Test(arguments: [("65536", 65536), ("64MiB", 64 << 20), ("1GiB", 1 << 30), ("10MB", 10_000_000), ("512KiB", 512 << 10)])
+    func parsesSizes(text: String, bytes: Int) {
+        #expect(ByteSizeText.bytes(text) == bytes)
+    }
+
+    @Test(arguments: ["", "MiB", "64XB", "-1", "99999999999999999999GiB"])
+    func rejectsBadSizes(text: String) {
+        #expect(ByteSizeText.bytes(text) == nil)
+    }
+
+    @Test(arguments: [
+        ("https://user:secret@stats.example.org/feed.csv", "https://***@stats.example.org/feed.csv"),
+        ("https://stats.example.org/api?token=abc&year=2023", "https://stats.example.org/api?token=***&year=2023"),
+        ("https://stats.example.org/a@b/feed.csv", "https://stats.example.org/a@b/feed.csv"),
+        ("file:///etc/plansync/feeds/a.csv", "file:///etc/plansync/feeds/a.csv"),
+    ])
+    func redactsCredentialsFromURLs(url: String, shown: String) {
+        #expect(Redaction.url(url) == shown)
+    }
+}

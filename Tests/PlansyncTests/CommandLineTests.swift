@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+
+/// Runs the built `plansync` binary as a user would and captures what it prints.
+struct PlansyncProcess {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary: `$PLANSYNC_BIN`, else next to the test bundle, else `.build/debug/plansync`.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["PLANSYNC_BIN"] { return path }
+        let candidates = [
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("plansync").path,
+            Bundle.main.bundleURL.appendingPathComponent("plansync").path,
+            root.appendingPathComponent(".build/debug/plansync").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs plansync with arguments from the repository root, with a time limit.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        // Read both pipes concurrently so a large output cannot block the child.
+        let outData = LockedData(), errData = LockedData()
+        let group = DispatchGroup()
+        for (pipe, sink) in [(out, outData), (err, errData)] {
+            group.enter()
+            DispatchQueue.global().async {
+                sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+                group.leave()
+            }
+        }
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        group.wait()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A scratch folder for files a test writes.
+func scratchFolder() throws -> String {
+    let path = NSTemporaryDirectory() + "plansync-e2e-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct EvaluateCommandTests {
+    @Test func theSeedAnnexGivesSixMissesAndFourMets() throws {
+        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
+                                         "--observations", "Config/feeds/futian-2022-annex.csv", "--year", "2022", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let verdicts = try #require(json?["verdicts"] as? [[String: Any]])
+        var status: [String: String] = [:]
+        for v in verdicts { status[v["indicator"] as! String] = v["status"] as? String }
+        #expect(status == [
+            "gdp": "missed", "modern_services": "missed", "retail_sales": "missed", "foreign_trade": "missed",
+            "budget_revenue": "missed", "land_per_gdp": "missed",
+            "fixed_asset_investment": "met", "unemployment_rate": "met", "water_per_gdp": "met", "energy_per_gdp": "met",
+        ])
+        let gdp = try #require(verdicts.first { $0["indicator"] as? String == "gdp" })
+        #expect(gdp["actual"] as? Double == 3.0)
+        #expect(gdp["threshold"] as? Double == 6.0)
+        #expect(gdp["shortfall"] as? Double == 3.0)
+        #expect(gdp["severity"] as? String == "warning")
+        #expect(gdp["feed"] as? String == "futian-2022-annex")
+        #expect(r.stdout.contains(#""actual":3.0,"threshold":6.0,"shortfall":3.0,"unit":"%""#))
+    }
+
+    @Test func theTableShowsChineseNamesAlignedWithStatusAndShortfall() throws {
+        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
+                                         "--observations", "Config/feeds/futian-2022-annex.csv",
+                                         "Config/feeds/futian-2022-report.csv", "--year", "2022"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let gdp = try #require(lines.first { $0.hasPrefix("gdp ") })
+        #expect(gdp.contains("地区生产总值") && gdp.contains("MISSED") && gdp.contains("3.0 pp"))
+        let land = try #require(lines.first { $0.hasPrefix("land_per_gdp") })
+        #expect(land.contains("MISSED (critical)"))
+        let services = try #require(lines.first { $0.hasPrefix("modern_services") })
+        #expect(services.contains("conflict: futian-2022-report 5.3"))
+        // Columns line up: "year" starts at the same display column in every row.
+        let yearColumns = lines.prefix(11).map { line -> Int in
+            let prefix = line.components(separatedBy: "  20")[0]
+            return prefix.unicodeScalars.reduce(0) { $0 + ($1.value >= 0x4E00 && $1.value <= 0x9FFF ? 2 : 1) }
+        }
+        #expect(Set(yearColumns.dropFirst()).count == 1)
+    }
+
+    @Test func allYearsIncludeAwaitingAndNoDataTargets() throws {
+        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
+                                         "--observations", "Config/feeds/futian-2022-report.csv", "--json"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains(#""indicator":"water_per_gdp","year":2023,"status":"awaiting_target""#))
+        #expect(r.stdout.contains(#""indicator":"gdp","year":2023,"status":"no_data""#))
+    }
+
+    @Test func aMalformedObservationsFileExitsTwoNamingFileLineAndReason() throws {
+        let dir = try scratchFolder()
+        let file = dir + "/bad.csv"
+        try "indicator,period,measure,value\ngdp,2022,growth,3.0\ngdp,2024-13,growth,1.0\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml", "--observations", file])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(file): line 3, column 2: invalid period '2024-13': month must be 01–12"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func aMalformedPlanExitsTwo() throws {
+        let dir = try scratchFolder()
+        let file = dir + "/plan.toml"
+        try "id = \"x\"\ntitle = \"t\"\n[[indicator]]\ncode = \"a\"\nname = \"a\"\ncategory = \"expected\"\nunit = \"%\"\ntargets = [{ year = 2023, rule = \"grow\" }]\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try PlansyncProcess.run(["evaluate", "--plan", file, "--observations", "Config/feeds/futian-2022-annex.csv"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(file): indicator[0].targets[0].rule: unknown rule 'grow'"))
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        #expect(try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml"]).status == 2)
+        #expect(try PlansyncProcess.run(["frobnicate"]).status == 2)
+        let missing = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml", "--observations", "/nonexistent.csv"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("/nonexistent.csv"))
+        let help = try PlansyncProcess.run(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("evaluate"))
+    }
+}
+
+@Suite struct CheckCommandTests {
+    @Test func theDemoConfigIsValid() throws {
+        let r = try PlansyncProcess.run(["check", "--config", "Config/demo/plansync.toml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("plansync.toml: OK"))
+        #expect(r.stdout.contains("futian-2023: 18 indicators, 28 targets"))
+        #expect(r.stdout.contains("futian-annex") && r.stdout.contains("11 observations"))
+    }
+
+    @Test func anInvalidConfigExitsTwoAndChangesNothing() throws {
+        let dir = try scratchFolder()
+        try FileManager.default.createDirectory(atPath: dir + "/plans", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+                                         toPath: dir + "/plans/futian-2023.toml")
+        let config = dir + "/plansync.toml"
+        try """
+        database = "state/mirror.sqlite"
+        socket = "state/status.sock"
+        alert_log = "state/alerts.jsonl"
+        plans = ["plans/*.toml"]
+        [[feed]]
+        id = "a"
+        plan = "futian-2023"
+        url = "https://user:hunter2@stats.example.org/a.csv"
+        format = "csv"
+        retries = "three"
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try PlansyncProcess.run(["check", "--config", config])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(config): feed[0].retries: expected a whole number, found a string"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state"))
+        // A valid config shows the URL without its password.
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "retries = \"three\"", with: "retries = 3")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let ok = try PlansyncProcess.run(["check", "--config", config])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("https://***@stats.example.org/a.csv"))
+        #expect(!ok.stdout.contains("hunter2") && !ok.stderr.contains("hunter2"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state"))
+    }
+
+    @Test func aMissingConfigExitsTwo() throws {
+        let r = try PlansyncProcess.run(["check", "--config", "/nonexistent/plansync.toml"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("/nonexistent/plansync.toml: no such file"))
+    }
+}
