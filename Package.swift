@@ -17,6 +17,14 @@ let package = Package(
         .target(name: "PlanCore"),
         // Feed body parsers (native csv/json; foreign formats later) and charset decoding.
         .target(name: "FeedFormats", dependencies: ["PlanCore"]),
+        // libcurl, with typed wrappers for its variadic calls.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Fetching feeds over http, https and file with libcurl's multi interface.
+        .target(name: "Fetch", dependencies: ["CCurl", "PlanCore"]),
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(
             name: "Configuration",
@@ -36,6 +44,9 @@ let package = Package(
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
         .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
         .testTarget(name: "PlansyncTests", dependencies: ["plansync", "Configuration"]),
     ]
 )

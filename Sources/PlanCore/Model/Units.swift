@@ -1,3 +1,5 @@
+import Foundation
+
 /// Durations as written in config files: `500ms`, `30s`, `5m`, `6h`, `1d` (also combined: `1h30m`).
 public enum DurationText {
     /// Seconds for a duration text, or nil when it is not one.
@@ -67,6 +69,11 @@ extension StringProtocol {
 
 /// Removes secrets from URLs before they are logged or shown.
 public enum Redaction {
+    /// Free text (an error message) with credentials of any URL in it masked.
+    public static func text(_ text: String) -> String {
+        text.replacingOccurrences(of: "([A-Za-z][A-Za-z0-9+.-]*://)[^/@\\s]+@", with: "$1***@", options: .regularExpression)
+    }
+
     /// The URL with any `user:password@` replaced by `***@` and secret-looking query
     /// parameters (`token`, `key`, `apikey`, `password`, `secret`, `signature`) masked.
     public static func url(_ text: String) -> String {

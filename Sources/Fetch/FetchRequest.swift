@@ -1,0 +1,94 @@
+import Foundation
+
+/// One feed to fetch, with the validators of its last successful fetch and its limits.
+public struct FetchRequest: Sendable {
+    /// Names the feed in results and logs.
+    public var id: String
+    /// `http://`, `https://` or `file://` URL; may carry credentials (never shown).
+    public var url: String
+    /// ETag of the last successful fetch, sent as If-None-Match.
+    public var etag: String?
+    /// Last-Modified of the last successful fetch, sent as If-Modified-Since.
+    public var lastModified: String?
+    /// Seconds one attempt may take in total.
+    public var timeout: Double = 30
+    /// Seconds to connect.
+    public var connectTimeout: Double = 10
+    /// A transfer slower than this many bytes per second for `lowSpeedTime` is a timeout.
+    public var lowSpeedLimit: Int = 64
+    public var lowSpeedTime: Double = 15
+    /// Largest decoded body accepted.
+    public var maxBytes: Int = 64 << 20
+    /// Attempts after the first for transient failures.
+    public var retries: Int = 3
+    /// Backoff: attempt n waits a random time up to min(retryMaxDelay, retryBaseDelay × 2^(n−1)).
+    public var retryBaseDelay: Double = 1
+    /// Longest wait between attempts, also the cap on a server's Retry-After.
+    public var retryMaxDelay: Double = 60
+    /// PEM bundle of trusted CAs for this feed (system store otherwise).
+    public var caFile: String?
+    public var userAgent: String = "plansync"
+
+    public init(id: String, url: String) {
+        self.id = id
+        self.url = url
+    }
+}
+
+/// How a fetch ended. Everything but `ok` and `notModified` is a failure class.
+public enum FetchOutcome: String, Sendable, CaseIterable {
+    case ok
+    case notModified = "not_modified"
+    case dns
+    case connect
+    case timeout
+    case tls
+    case tooLarge = "too_large"
+    case httpStatus = "http_status"
+    case redirects
+    case protocolError = "protocol"
+    case truncated
+    case refusedScheme = "refused_scheme"
+
+    /// The fetch gave a usable answer (a body, or "unchanged").
+    public var isSuccess: Bool { self == .ok || self == .notModified }
+}
+
+/// Seconds from the start of the last attempt.
+public struct FetchTimings: Sendable, Equatable {
+    public var connect: Double
+    public var firstByte: Double
+    public var total: Double
+
+    public init(connect: Double = 0, firstByte: Double = 0, total: Double = 0) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.total = total
+    }
+}
+
+/// Everything an operator needs to know about one fetch.
+public struct FetchResult: Sendable {
+    public var id: String
+    public var outcome: FetchOutcome
+    /// HTTP status of the last response (nil for file: URLs and failures before a response).
+    public var httpStatus: Int?
+    /// The decoded body (empty unless `ok`).
+    public var body: [UInt8]
+    /// Decoded bytes received in the last attempt.
+    public var bytes: Int
+    /// SHA-256 of the body, hex (nil unless `ok`).
+    public var sha256: String?
+    public var timings: FetchTimings
+    /// Seconds from the first attempt's start to the end, backoff included.
+    public var elapsed: Double
+    /// The URL finally fetched after redirects, credentials removed.
+    public var effectiveURL: String
+    /// Validators to send next time (the old ones are kept on `not_modified`).
+    public var etag: String?
+    public var lastModified: String?
+    public var contentType: String?
+    public var attempts: Int
+    /// One line saying what happened, without credentials.
+    public var message: String
+}

@@ -1,0 +1,309 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Fetch
+
+/// A request with short limits, so every failure case ends in seconds.
+func request(_ url: String, retries: Int = 0, maxBytes: Int = 1 << 20, timeout: Double = 10) -> FetchRequest {
+    var r = FetchRequest(id: "test", url: url)
+    r.retries = retries
+    r.maxBytes = maxBytes
+    r.timeout = timeout
+    r.connectTimeout = 3
+    r.lowSpeedLimit = 100
+    r.lowSpeedTime = 2
+    r.retryBaseDelay = 0.05
+    r.retryMaxDelay = 3
+    r.userAgent = "plansync/test"
+    return r
+}
+
+/// A CSV body big enough for nginx to gzip.
+let bigCSV = "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + $0 % 100)-\(String(format: "%02d", $0 % 12 + 1)),level,\($0).5" }.joined(separator: "\n") + "\n"
+
+@Suite(.serialized) struct NginxFetchTests {
+    @Test func anUnchangedFeedFetchedTwiceCostsOne200AndOne304() async throws {
+        let nginx = try NginxServer()
+        try nginx.write("feed.csv", bigCSV)
+        let engine = FetchEngine(maxConcurrent: 2)
+        let first = await engine.fetch(request(nginx.url("/feed.csv")))
+        #expect(first.outcome == .ok, "\(first.message)")
+        #expect(first.httpStatus == 200)
+        #expect(first.body == Array(bigCSV.utf8))
+        #expect(first.sha256 == SHA256.hex(Array(bigCSV.utf8)))
+        let etag = try #require(first.etag)
+        #expect(first.lastModified != nil)
+        #expect(first.contentType?.hasPrefix("text/csv") == true)
+        var again = request(nginx.url("/feed.csv"))
+        again.etag = etag
+        again.lastModified = first.lastModified
+        let second = await engine.fetch(again)
+        #expect(second.outcome == .notModified, "\(second.message)")
+        #expect(second.httpStatus == 304)
+        #expect(second.body.isEmpty)
+        #expect(second.etag == etag)
+        let statuses = nginx.accessLog(atLeast: 2).map { $0.components(separatedBy: "\" ")[1].prefix(3) }
+        #expect(statuses == ["200", "304"])
+    }
+
+    @Test func gzipBodiesAreDecodedAndCountedDecoded() async throws {
+        let nginx = try NginxServer()
+        try nginx.write("feed.csv", bigCSV)
+        let result = await FetchEngine().fetch(request(nginx.url("/feed.csv")))
+        #expect(result.outcome == .ok)
+        #expect(result.body == Array(bigCSV.utf8))
+        #expect(result.bytes == bigCSV.utf8.count)
+        // nginx logged far fewer bytes on the wire than the decoded body: it was gzipped.
+        let sent = Int(nginx.accessLog(atLeast: 1).last?.components(separatedBy: "\" ")[1].split(separator: " ")[1] ?? "") ?? 0
+        #expect(sent > 0 && sent < bigCSV.utf8.count / 2)
+    }
+
+    @Test func redirectsAreFollowedAndTheEffectiveURLReported() async throws {
+        let nginx = try NginxServer()
+        try nginx.write("feed.csv", bigCSV)
+        let result = await FetchEngine().fetch(request(nginx.url("/moved.csv")))
+        #expect(result.outcome == .ok)
+        #expect(result.effectiveURL == nginx.url("/feed.csv"))
+    }
+
+    @Test func aMissingFileIsAPermanentHTTPStatusFailure() async throws {
+        let nginx = try NginxServer()
+        let result = await FetchEngine().fetch(request(nginx.url("/nope.csv"), retries: 3))
+        #expect(result.outcome == .httpStatus)
+        #expect(result.httpStatus == 404)
+        #expect(result.attempts == 1)
+        #expect(result.message.contains("HTTP 404"))
+    }
+
+    @Test func twoHundredFeedsCompleteWithBoundedConcurrencyAndNoThreadPerFeed() async throws {
+        let nginx = try NginxServer()
+        for i in 0..<200 { try nginx.write("f\(i).csv", "indicator,period,measure,value\ngdp,2023,growth,\(i).0\n") }
+        let engine = FetchEngine(maxConcurrent: 8)
+        let threadsBefore = threadCount()
+        let requests = (0..<200).map { request(nginx.url("/f\($0).csv")) }
+        let results = await Task.detached { engine.fetchAll(requests) }.value
+        #expect(results.count == 200)
+        #expect(results.allSatisfy { $0.outcome == .ok })
+        #expect(results[137].body == Array("indicator,period,measure,value\ngdp,2023,growth,137.0\n".utf8))
+        #expect(engine.peakConcurrency <= 8)
+        #expect(engine.peakConcurrency >= 2)
+        #expect(threadCount() - threadsBefore < 20)
+    }
+}
+
+@Suite struct FileFetchTests {
+    @Test func fileURLsUseModificationTimeAsTheirValidator() async throws {
+        let dir = NSTemporaryDirectory() + "plansync-fetch-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/feed.csv"
+        try bigCSV.write(toFile: path, atomically: true, encoding: .utf8)
+        let url = URL(fileURLWithPath: path).absoluteString
+        let engine = FetchEngine()
+        let first = await engine.fetch(request(url))
+        #expect(first.outcome == .ok, "\(first.message)")
+        #expect(first.body == Array(bigCSV.utf8))
+        #expect(first.httpStatus == nil)
+        var again = request(url)
+        again.etag = first.etag
+        let second = await engine.fetch(again)
+        #expect(second.outcome == .notModified)
+        // Touch the file: it is fetched again.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: path)
+        let third = await engine.fetch(again)
+        #expect(third.outcome == .ok)
+        #expect(third.etag != first.etag)
+        let missing = await engine.fetch(request(URL(fileURLWithPath: dir + "/missing.csv").absoluteString))
+        #expect(missing.outcome == .protocolError)
+        #expect(missing.message.contains("No such file"))
+    }
+}
+
+@Suite struct FaultFetchTests {
+    /// 100 MiB of zeros, gzipped (about 650 KiB).
+    static let server = try! FaultServer(bomb: gzipBombOfZeros(size: 100 << 20))
+
+    let engine = FetchEngine(maxConcurrent: 4)
+    var server: FaultServer { Self.server }
+
+    @Test func serverErrorsAreRetriedThenReported() async {
+        let result = await engine.fetch(request(server.url("/status/500?a"), retries: 2))
+        #expect(result.outcome == .httpStatus)
+        #expect(result.httpStatus == 500)
+        #expect(result.attempts == 3)
+        #expect(server.requests("/status/500?a") == 3)
+    }
+
+    @Test func clientErrorsAreNotRetried() async {
+        let result = await engine.fetch(request(server.url("/status/403"), retries: 3))
+        #expect(result.outcome == .httpStatus && result.httpStatus == 403 && result.attempts == 1)
+    }
+
+    @Test func aTransientFailureThatRecoversSucceeds() async {
+        let result = await engine.fetch(request(server.url("/flaky/2"), retries: 3))
+        #expect(result.outcome == .ok)
+        #expect(result.attempts == 3)
+        #expect(result.body == Array(FaultServer.csv.utf8))
+    }
+
+    @Test func retryAfterInSecondsIsHonoured() async {
+        let result = await engine.fetch(request(server.url("/retry-after/1"), retries: 1))
+        #expect(result.outcome == .httpStatus && result.httpStatus == 503)
+        #expect(result.attempts == 2)
+        #expect(result.elapsed >= 0.9)
+    }
+
+    @Test func retryAfterAsAnHTTPDateIsHonoured() async {
+        let result = await engine.fetch(request(server.url("/retry-after-date"), retries: 1))
+        #expect(result.attempts == 2)
+        #expect(result.elapsed >= 0.5)
+    }
+
+    @Test func retryAfterIsCapped() async {
+        var r = request(server.url("/retry-after/3600"), retries: 1)
+        r.retryMaxDelay = 0.2
+        let result = await engine.fetch(r)
+        #expect(result.attempts == 2)
+        #expect(result.elapsed < 30)
+    }
+
+    @Test func tooManyRequestsIsRetried() async {
+        let result = await engine.fetch(request(server.url("/too-many"), retries: 2))
+        #expect(result.httpStatus == 429 && result.attempts == 3)
+    }
+
+    @Test func aBodyShorterThanItsContentLengthIsTruncated() async {
+        let result = await engine.fetch(request(server.url("/truncated")))
+        #expect(result.outcome == .truncated, "\(result.message)")
+        #expect(result.body.isEmpty)
+    }
+
+    @Test func anEndlessBodyStopsAtMaxBytes() async {
+        let before = peakRSS()
+        let result = await engine.fetch(request(server.url("/endless"), maxBytes: 1 << 20))
+        #expect(result.outcome == .tooLarge, "\(result.message)")
+        #expect(result.bytes <= 1 << 20)
+        #expect(result.message.contains("max_bytes"))
+        #expect(peakRSS() - before < 64 << 20)
+    }
+
+    @Test func aGzipBombStopsAtMaxBytesOfDecodedBody() async {
+        let before = peakRSS()
+        let result = await engine.fetch(request(server.url("/bomb"), maxBytes: 1 << 20))
+        #expect(result.outcome == .tooLarge, "\(result.message)")
+        #expect(result.bytes <= 1 << 20)
+        #expect(peakRSS() - before < 64 << 20)
+    }
+
+    @Test func aTricklingServerIsATimeoutNotAHang() async {
+        let started = Date()
+        let result = await engine.fetch(request(server.url("/trickle"), timeout: 20))
+        #expect(result.outcome == .timeout, "\(result.message)")
+        #expect(Date().timeIntervalSince(started) < 15)
+    }
+
+    @Test func theTotalTimeoutStopsASlowServer() async {
+        let started = Date()
+        let result = await engine.fetch(request(server.url("/slow-headers"), timeout: 1))
+        #expect(result.outcome == .timeout)
+        #expect(Date().timeIntervalSince(started) < 6)
+    }
+
+    @Test func aRedirectLoopStopsAfterFiveRedirects() async {
+        let result = await engine.fetch(request(server.url("/loop")))
+        #expect(result.outcome == .redirects)
+        #expect(server.requests("/loop") + (1...6).reduce(0) { $0 + server.requests("/loop/\($1)") } <= 7)
+    }
+
+    @Test func anHTMLErrorPageWithStatus200IsFetchedForTheParserToReject() async {
+        let result = await engine.fetch(request(server.url("/html")))
+        #expect(result.outcome == .ok)
+        #expect(result.contentType?.hasPrefix("text/html") == true)
+    }
+
+    @Test func aRefusedConnectionIsAConnectFailure() async throws {
+        let port = try freeTCPPort()
+        let result = await engine.fetch(request("http://127.0.0.1:\(port)/feed.csv", retries: 1))
+        #expect(result.outcome == .connect, "\(result.message)")
+        #expect(result.attempts == 2)
+    }
+
+    @Test func ftpIsRefusedBeforeAnyConnection() async {
+        let result = await engine.fetch(request("ftp://127.0.0.1:\(server.port)/data.csv", retries: 3))
+        #expect(result.outcome == .refusedScheme)
+        #expect(result.attempts == 1)
+        #expect(server.requests("/data.csv") == 0)
+    }
+
+    @Test(arguments: ["/to-file", "/to-ftp"])
+    func redirectsToOtherSchemesAreRefused(path: String) async {
+        let result = await engine.fetch(request(server.url(path)))
+        #expect(result.outcome == .refusedScheme, "\(result.message)")
+        #expect(result.body.isEmpty)
+    }
+
+    @Test func aNonHTTPReplyIsAProtocolError() async {
+        let result = await engine.fetch(request(server.url("/garbage")))
+        #expect(result.outcome == .protocolError, "\(result.message)")
+    }
+
+    @Test func serverValidatorsGiveA304() async {
+        let first = await engine.fetch(request(server.url("/validators")))
+        #expect(first.etag == "\"v1\"")
+        var again = request(server.url("/validators"))
+        again.etag = first.etag
+        let second = await engine.fetch(again)
+        #expect(second.outcome == .notModified && second.httpStatus == 304)
+    }
+
+    @Test func aServerWithoutValidatorsSendingTheSameBytesHasTheSameHash() async {
+        let a = await engine.fetch(request(server.url("/ok")))
+        let b = await engine.fetch(request(server.url("/ok")))
+        #expect(a.sha256 != nil && a.sha256 == b.sha256)
+        #expect(a.etag == nil)
+    }
+
+    @Test func credentialsNeverAppearInResults() async {
+        let result = await engine.fetch(request("http://bot:hunter2@127.0.0.1:\(server.port)/status/401?token=s3cret"))
+        #expect(result.httpStatus == 401)
+        for text in [result.message, result.effectiveURL] {
+            #expect(!text.contains("hunter2") && !text.contains("s3cret"))
+        }
+        #expect(result.effectiveURL.contains("***@"))
+    }
+}
+
+@Suite struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func matchesTheStandardVectors(input: String, digest: String) {
+        #expect(SHA256.hex(Array(input.utf8)) == digest)
+    }
+
+    @Test func incrementalUpdatesEqualOneShot() {
+        let bytes = (0..<1000).map { UInt8($0 % 251) }
+        var hash = SHA256()
+        for chunk in stride(from: 0, to: bytes.count, by: 37) { hash.update(Array(bytes[chunk..<min(chunk + 37, bytes.count)])) }
+        #expect(hash.finalizeHex() == SHA256.hex(bytes))
+        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite struct GzipBombTests {
+    @Test func theHandMadeBombInflatesWithGzip() throws {
+        let bomb = gzipBombOfZeros(size: 1_000_003)
+        let path = NSTemporaryDirectory() + "bomb-\(UUID().uuidString).gz"
+        try Data(bomb).write(to: URL(fileURLWithPath: path))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // gzip checks the (zero) CRC at the end, so count bytes and ignore its complaint.
+        process.arguments = ["-c", "gzip -dc < \(path) 2>/dev/null | wc -c > \(path).count"]
+        try process.run()
+        process.waitUntilExit()
+        let count = try String(contentsOfFile: path + ".count", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(count == "1000003")
+        #expect(bomb.count < 10_000)
+    }
+}
