@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O.
@@ -25,6 +26,11 @@ let package = Package(
         ),
         // Fetching feeds over http, https and file with libcurl's multi interface.
         .target(name: "Fetch", dependencies: ["CCurl", "PlanCore"]),
+        // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
+        .target(
+            name: "Mirror",
+            dependencies: ["PlanCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(
             name: "Configuration",
@@ -33,10 +39,18 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // The sync pipeline, the alert log and (later) the scheduler and status socket.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "PlanCore", "FeedFormats", "Configuration", "Fetch", "Mirror",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "plansync",
             dependencies: [
-                "PlanCore", "FeedFormats", "Configuration",
+                "PlanCore", "FeedFormats", "Configuration", "Daemon", "Mirror",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,6 +61,8 @@ let package = Package(
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
+        .testTarget(name: "MirrorTests", dependencies: ["Mirror"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
         .testTarget(name: "PlansyncTests", dependencies: ["plansync", "Configuration"]),
     ]
 )

@@ -1,24 +1,30 @@
 import ArgumentParser
+import Daemon
 import Foundation
+import Logging
 
 /// The `plansync` command line (DESIGN §8).
 @main
-struct Plansync: ParsableCommand {
-    static let version = "0.1.0"
+struct Plansync: AsyncParsableCommand {
+    static let version = PlansyncVersion.string
 
     static let configuration = CommandConfiguration(
         commandName: "plansync",
         abstract: "Keep a development plan's indicators in sync with statistics feeds and flag targets at risk.",
         version: version,
-        subcommands: [Evaluate.self, Check.self]
+        subcommands: [Sync.self, Check.self, Evaluate.self, History.self]
     )
 
     /// Runs a command; usage and configuration errors exit 2, runtime failures 1 (DESIGN §8).
-    static func main() {
+    static func main() async {
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
@@ -38,4 +44,13 @@ struct Plansync: ParsableCommand {
 func fail(_ message: String, code: Int32 = 2) -> Never {
     FileHandle.standardError.write(Data(("plansync: " + message + "\n").utf8))
     exit(code)
+}
+
+/// Sends swift-log output to stderr at `level` (only `main` bootstraps logging).
+func bootstrapLogging(level: String) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: level) ?? .info
+        return handler
+    }
 }

@@ -1,0 +1,190 @@
+import Configuration
+import FeedFormats
+import Fetch
+import Foundation
+import Logging
+import Mirror
+import PlanCore
+
+/// What one sync did to one feed.
+public struct FeedReport: Sendable {
+    public var id: String
+    /// A fetch outcome (`ok`, `not_modified`, `timeout`, ...) or `parse_error`.
+    public var outcome: String
+    public var httpStatus: Int?
+    public var bytes: Int
+    public var durationMs: Double
+    public var counts: ReconcileCounts
+    public var message: String
+    public var url: String
+
+    /// The feed gave a usable answer.
+    public var succeeded: Bool { outcome == "ok" || outcome == "not_modified" }
+
+    public var json: JSONValue {
+        .object([
+            ("id", .string(id)), ("outcome", .string(outcome)), ("http_status", httpStatus.map(JSONValue.int) ?? .null),
+            ("bytes", .int(bytes)), ("duration_ms", .number(String(format: "%.1f", durationMs))),
+            ("inserted", .int(counts.inserted)), ("revised", .int(counts.revised)), ("unchanged", .int(counts.unchanged)),
+            ("skipped", .int(counts.skipped)), ("url", .string(url)), ("message", .string(message)),
+        ])
+    }
+}
+
+/// The result of one sync cycle.
+public struct SyncReport: Sendable {
+    public var feeds: [FeedReport]
+    public var verdicts: [Verdict]
+    public var events: [StoredEvent]
+    /// Set when the alert log could not be written (the events are kept for next time).
+    public var alertLogError: String?
+
+    public var allSucceeded: Bool { feeds.allSatisfy(\.succeeded) && alertLogError == nil }
+}
+
+/// One sync cycle: fetch feeds concurrently, reconcile each into the mirror in its own
+/// transaction, judge every plan, record alert events, then write them to the alert log.
+public final class Syncer: Sendable {
+    public let config: DaemonConfig
+    public let mirror: Mirror
+    let engine: FetchEngine
+    let alertLog: AlertLog
+    let logger: Logger
+    public static let userAgent = "plansync/\(PlansyncVersion.string)"
+
+    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger) {
+        self.config = config
+        self.mirror = mirror
+        self.engine = engine
+        self.alertLog = AlertLog(path: config.alertLog)
+        self.logger = logger
+    }
+
+    /// Runs one cycle over `only` these feeds (all when nil).
+    public func run(only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() }) async throws(MirrorError) -> SyncReport {
+        let config = self.config
+        try await mirror.mirrorConfiguration(
+            plans: zip(config.plans, config.planFiles).map { ($0, $1) },
+            feeds: config.feeds.map { FeedDescription(id: $0.id, plan: $0.plan, url: $0.displayURL, format: $0.format.rawValue,
+                                                      priority: $0.priority, interval: $0.settings.interval) },
+            now: now())
+        let states = try await mirror.feedStates()
+        let selected = config.feeds.filter { only?.contains($0.id) ?? true }
+        var reports: [FeedReport] = []
+        var firstError: MirrorError?
+        await withTaskGroup(of: Result<FeedReport, MirrorError>.self) { group in
+            for feed in selected {
+                group.addTask { [self] in
+                    do throws(MirrorError) { return .success(try await syncFeed(feed, state: states[feed.id], now: now)) }
+                    catch { return .failure(error) }
+                }
+            }
+            for await result in group {
+                switch result {
+                case .success(let report): reports.append(report)
+                case .failure(let error): firstError = firstError ?? error
+                }
+            }
+        }
+        if let firstError { throw firstError }
+        reports.sort { a, b in
+            (selected.firstIndex { $0.id == a.id } ?? 0) < (selected.firstIndex { $0.id == b.id } ?? 0)
+        }
+        let judgement = try await mirror.judge(
+            plans: config.plans,
+            feeds: config.feeds.map { FeedPolicy(id: $0.id, plan: $0.plan, priority: $0.priority,
+                                                  failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter) },
+            now: now())
+        for event in judgement.events {
+            logger.notice("alert event", metadata: ["alert.seq": "\(event.seq)", "alert.key": "\(event.action?.key ?? "")",
+                                                    "alert.event": "\(event.action?.event.rawValue ?? "")"])
+        }
+        FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
+        var logError: String?
+        do {
+            try await alertLog.deliver(from: mirror)
+        } catch {
+            logError = "\(error)"
+            logger.error("cannot write the alert log; events are kept and written later",
+                         metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
+        }
+        return SyncReport(feeds: reports, verdicts: judgement.verdicts, events: judgement.events, alertLogError: logError)
+    }
+
+    /// Fetches, parses and reconciles one feed; failures are recorded, never thrown.
+    func syncFeed(_ feed: FeedConfig, state: FeedState?, now: @Sendable () -> Date) async throws(MirrorError) -> FeedReport {
+        var request = FetchRequest(id: feed.id, url: feed.url)
+        request.etag = state?.etag
+        request.lastModified = state?.lastModified
+        request.timeout = feed.settings.timeout
+        request.connectTimeout = feed.settings.connectTimeout
+        request.lowSpeedTime = min(feed.settings.timeout, 30)
+        request.maxBytes = feed.settings.maxBytes
+        request.retries = feed.settings.retries
+        request.retryMaxDelay = min(60, max(1, feed.settings.interval / 4))
+        request.caFile = feed.caFile
+        request.userAgent = Syncer.userAgent
+        let started = now()
+        let result = await engine.fetch(request)
+        var record = FetchRecord(
+            feed: feed.id, startedAt: started, finishedAt: now(), outcome: result.outcome.rawValue,
+            httpStatus: result.httpStatus, bytes: result.bytes, durationMs: result.elapsed * 1000,
+            connectMs: result.timings.connect * 1000, firstByteMs: result.timings.firstByte * 1000,
+            attempts: result.attempts, url: result.effectiveURL, etag: result.etag, lastModified: result.lastModified,
+            bodySHA256: result.sha256, contentType: result.contentType)
+        var report = FeedReport(id: feed.id, outcome: result.outcome.rawValue, httpStatus: result.httpStatus,
+                                bytes: result.bytes, durationMs: result.elapsed * 1000, counts: ReconcileCounts(),
+                                message: result.message, url: feed.displayURL)
+        var metadata: Logger.Metadata = ["feed.id": "\(feed.id)", "fetch.outcome": "\(result.outcome.rawValue)",
+                                         "fetch.url": "\(result.effectiveURL)"]
+        if let status = result.httpStatus { metadata["fetch.http_status"] = "\(status)" }
+        switch result.outcome {
+        case .ok where result.sha256 != nil && result.sha256 == state?.bodySHA256:
+            record.outcome = FetchOutcome.notModified.rawValue
+            record.error = nil
+            report.outcome = record.outcome
+            report.message = "body unchanged (same SHA-256 as the last fetch)"
+            try await mirror.recordUnchanged(record)
+        case .ok:
+            let plan = config.plan(feed.plan)
+            let parsed: ParsedFeed
+            do {
+                parsed = try FeedParser.parse(result.body, format: feed.format, options: ParseOptions(
+                    feed: feed.id, indicators: Set(plan?.indicators.map(\.code) ?? []), charset: feed.charset))
+            } catch {
+                var message = "does not parse as \(feed.format.rawValue): \(error.description)"
+                if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }
+                record.outcome = "parse_error"
+                record.error = message
+                report.outcome = "parse_error"
+                report.message = message
+                try await mirror.recordFailure(record)
+                logger.warning("feed body rejected", metadata: metadata.merging(["error": "\(message)"]) { $1 })
+                return report
+            }
+            for warning in parsed.warnings { logger.warning("\(warning)", metadata: metadata) }
+            report.counts = try await mirror.reconcile(record, plan: feed.plan, observations: parsed.observations,
+                                                       skipped: parsed.skipped)
+            if parsed.observations.isEmpty, parsed.skipped > 0 {
+                logger.warning("no record of the feed matched its plan", metadata: metadata.merging(["feed.skipped": "\(parsed.skipped)"]) { $1 })
+            }
+        case .notModified:
+            try await mirror.recordUnchanged(record)
+        default:
+            record.error = result.message
+            try await mirror.recordFailure(record)
+            logger.warning("fetch failed", metadata: metadata.merging(["error": "\(result.message)"]) { $1 })
+            return report
+        }
+        logger.info("feed synced", metadata: metadata.merging([
+            "sync.inserted": "\(report.counts.inserted)", "sync.revised": "\(report.counts.revised)",
+            "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
+        ]) { $1 })
+        return report
+    }
+}
+
+/// The version of this build.
+public enum PlansyncVersion {
+    public static let string = "0.1.0"
+}

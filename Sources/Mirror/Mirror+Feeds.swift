@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import PlanCore
+
+/// A feed as the mirror records it (its URL already stripped of credentials).
+public struct FeedDescription: Sendable {
+    public var id: String
+    public var plan: String
+    public var url: String
+    public var format: String
+    public var priority: Int
+    public var interval: Double
+
+    public init(id: String, plan: String, url: String, format: String, priority: Int, interval: Double) {
+        self.id = id
+        self.plan = plan
+        self.url = url
+        self.format = format
+        self.priority = priority
+        self.interval = interval
+    }
+}
+
+/// What the mirror remembers of a feed between fetches.
+public struct FeedState: Sendable, Equatable {
+    public var id: String
+    public var etag: String?
+    public var lastModified: String?
+    public var bodySHA256: String?
+    public var consecutiveFailures: Int
+    public var lastAttemptAt: Date?
+    public var lastSuccessAt: Date?
+    public var lastError: String?
+    public var lastFetchID: Int64?
+    public var createdAt: Date
+}
+
+/// One fetch attempt cycle, as stored in the `fetch` table.
+public struct FetchRecord: Sendable {
+    public var feed: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    /// A fetch outcome (`ok`, `not_modified`, `timeout`, ...) or `parse_error`.
+    public var outcome: String
+    public var httpStatus: Int?
+    public var bytes: Int
+    public var durationMs: Double?
+    public var connectMs: Double?
+    public var firstByteMs: Double?
+    public var attempts: Int
+    public var url: String?
+    public var etag: String?
+    public var lastModified: String?
+    public var bodySHA256: String?
+    public var contentType: String?
+    public var error: String?
+
+    public init(feed: String, startedAt: Date, finishedAt: Date, outcome: String, httpStatus: Int? = nil, bytes: Int = 0,
+                durationMs: Double? = nil, connectMs: Double? = nil, firstByteMs: Double? = nil, attempts: Int = 1,
+                url: String? = nil, etag: String? = nil, lastModified: String? = nil, bodySHA256: String? = nil,
+                contentType: String? = nil, error: String? = nil) {
+        self.feed = feed
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.httpStatus = httpStatus
+        self.bytes = bytes
+        self.durationMs = durationMs
+        self.connectMs = connectMs
+        self.firstByteMs = firstByteMs
+        self.attempts = attempts
+        self.url = url
+        self.etag = etag
+        self.lastModified = lastModified
+        self.bodySHA256 = bodySHA256
+        self.contentType = contentType
+        self.error = error
+    }
+}
+
+/// What a reconciliation did.
+public struct ReconcileCounts: Sendable, Equatable {
+    public var inserted = 0
+    public var revised = 0
+    public var unchanged = 0
+    public var skipped = 0
+
+    public init(inserted: Int = 0, revised: Int = 0, unchanged: Int = 0, skipped: Int = 0) {
+        self.inserted = inserted
+        self.revised = revised
+        self.unchanged = unchanged
+        self.skipped = skipped
+    }
+}
+
+extension Mirror {
+    /// Copies plans (indicators, targets) and feeds from the configuration into the mirror,
+    /// so the file explains itself. Plans no longer configured are removed (their observations
+    /// stay); feeds no longer configured are marked inactive.
+    public func mirrorConfiguration(plans: [(plan: Plan, file: String)], feeds: [FeedDescription], now: Date) async throws(MirrorError) {
+        let stamp = Timestamp.string(now)
+        let planList = plans.map { ($0.plan, $0.file) }
+        try await write { db in
+            let ids = planList.map(\.0.id)
+            let existing = try String.fetchAll(db, sql: "SELECT id FROM plan")
+            for id in existing where !ids.contains(id) {
+                try db.execute(sql: "DELETE FROM plan WHERE id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM verdict WHERE plan_id = ?", arguments: [id])
+            }
+            for (plan, file) in planList {
+                try db.execute(sql: """
+                    INSERT INTO plan (id, title, title_en, region, file, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_en = excluded.title_en,
+                        region = excluded.region, file = excluded.file, updated_at = excluded.updated_at
+                    """, arguments: [plan.id, plan.title, plan.titleEN, plan.region, file, stamp])
+                try db.execute(sql: "DELETE FROM indicator WHERE plan_id = ?", arguments: [plan.id])
+                for (position, indicator) in plan.indicators.enumerated() {
+                    try db.execute(sql: """
+                        INSERT INTO indicator (plan_id, code, position, name, name_en, category, unit)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [plan.id, indicator.code, position, indicator.name, indicator.nameEN,
+                                         indicator.category.rawValue, indicator.unit])
+                    for target in indicator.targets {
+                        try db.execute(sql: """
+                            INSERT INTO target (plan_id, indicator, year, rule, value, base_year, text)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [plan.id, indicator.code, target.year, target.rule.name,
+                                             target.rule.value?.description, target.rule.baseYear, target.text])
+                    }
+                }
+            }
+            try db.execute(sql: "UPDATE feed SET active = 0")
+            for feed in feeds {
+                try db.execute(sql: """
+                    INSERT INTO feed (id, plan_id, url, format, priority, interval_seconds, active, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    ON CONFLICT(id) DO UPDATE SET plan_id = excluded.plan_id, url = excluded.url,
+                        format = excluded.format, priority = excluded.priority,
+                        interval_seconds = excluded.interval_seconds, active = 1
+                    """, arguments: [feed.id, feed.plan, feed.url, feed.format, feed.priority, feed.interval, stamp])
+            }
+        }
+    }
+
+    /// Every feed's remembered state, by id.
+    public func feedStates() async throws(MirrorError) -> [String: FeedState] {
+        try await read { db in
+            var states: [String: FeedState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM feed") {
+                let id: String = row["id"]
+                states[id] = FeedState(
+                    id: id, etag: row["etag"], lastModified: row["last_modified"], bodySHA256: row["body_sha256"],
+                    consecutiveFailures: row["consecutive_failures"],
+                    lastAttemptAt: (row["last_attempt_at"] as String?).flatMap(Timestamp.date),
+                    lastSuccessAt: (row["last_success_at"] as String?).flatMap(Timestamp.date),
+                    lastError: row["last_error"], lastFetchID: row["last_fetch_id"],
+                    createdAt: Timestamp.date(row["created_at"]) ?? Date(timeIntervalSince1970: 0))
+            }
+            return states
+        }
+    }
+
+    static func insertFetch(_ db: Database, _ r: FetchRecord) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO fetch (feed_id, started_at, finished_at, outcome, http_status, bytes, duration_ms, connect_ms,
+                               first_byte_ms, attempts, url, etag, last_modified, body_sha256, content_type, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [r.feed, Timestamp.string(r.startedAt), Timestamp.string(r.finishedAt), r.outcome, r.httpStatus,
+                             r.bytes, r.durationMs, r.connectMs, r.firstByteMs, r.attempts, r.url, r.etag, r.lastModified,
+                             r.bodySHA256, r.contentType, r.error])
+        return db.lastInsertedRowID
+    }
+
+    /// Records a failed fetch (or a body that did not parse): only the `fetch` row and the
+    /// feed's failure count change.
+    @discardableResult
+    public func recordFailure(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
+        try await write { db in
+            let id = try Mirror.insertFetch(db, record)
+            try db.execute(sql: """
+                UPDATE feed SET consecutive_failures = consecutive_failures + 1, last_fetch_id = ?,
+                    last_attempt_at = ?, last_error = ? WHERE id = ?
+                """, arguments: [id, Timestamp.string(record.finishedAt), record.error, record.feed])
+            return id
+        }
+    }
+
+    /// Records a fetch that found the feed unchanged (304, same file, same body hash).
+    @discardableResult
+    public func recordUnchanged(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
+        try await write { db in
+            let id = try Mirror.insertFetch(db, record)
+            try Mirror.markSuccess(db, record: record, fetchID: id)
+            return id
+        }
+    }
+
+    static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE feed SET consecutive_failures = 0, last_fetch_id = ?, last_attempt_at = ?, last_success_at = ?,
+                last_error = NULL, etag = ?, last_modified = ?, body_sha256 = COALESCE(?, body_sha256) WHERE id = ?
+            """, arguments: [fetchID, Timestamp.string(record.finishedAt), Timestamp.string(record.finishedAt),
+                             record.etag, record.lastModified, record.bodySHA256, record.feed])
+    }
+
+    /// Reconciles one fetched feed into the mirror in a single transaction: new figures are
+    /// inserted, changed ones updated with the old value kept in `revision`, identical ones
+    /// untouched, and figures missing from the body left as they are.
+    public func reconcile(_ record: FetchRecord, plan: String, observations: [Observation],
+                          skipped: Int) async throws(MirrorError) -> ReconcileCounts {
+        try await write { db in
+            let fetchID = try Mirror.insertFetch(db, record)
+            let stamp = Timestamp.string(record.finishedAt)
+            var counts = ReconcileCounts(skipped: skipped)
+            let select = try db.cachedStatement(sql: """
+                SELECT value, unit, note, fetch_id FROM observation
+                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+                """)
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO observation (plan_id, feed_id, indicator, period, measure, cumulative, base_year, value,
+                                         value_num, unit, note, first_fetch_id, fetch_id, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let update = try db.cachedStatement(sql: """
+                UPDATE observation SET value = ?, value_num = ?, unit = ?, note = ?, fetch_id = ?, updated_at = ?
+                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+                """)
+            let annotate = try db.cachedStatement(sql: """
+                UPDATE observation SET unit = ?, note = ?
+                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+                """)
+            let revise = try db.cachedStatement(sql: """
+                INSERT INTO revision (plan_id, feed_id, indicator, period, measure, cumulative, base_year, old_value,
+                                      new_value, old_fetch_id, fetch_id, revised_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for o in observations {
+                let key = o.key
+                let keyArguments: StatementArguments = [record.feed, o.indicator, o.period.description, o.measure.rawValue,
+                                                        key.cumulative ? 1 : 0, key.baseYear ?? 0]
+                let value = o.value.description
+                if let row = try Row.fetchOne(select, arguments: keyArguments) {
+                    let old: String = row["value"]
+                    if Figure(old) == o.value {
+                        counts.unchanged += 1
+                        if (row["unit"] as String?) != o.unit || (row["note"] as String?) != o.note {
+                            try annotate.execute(arguments: [o.unit, o.note] + keyArguments)
+                        }
+                    } else {
+                        counts.revised += 1
+                        try revise.execute(arguments: [plan] + keyArguments + [old, value, row["fetch_id"] as Int64, fetchID, stamp])
+                        try update.execute(arguments: [value, o.value.doubleValue, o.unit, o.note, fetchID, stamp] + keyArguments)
+                    }
+                } else {
+                    counts.inserted += 1
+                    try insert.execute(arguments: [plan] + keyArguments + [value, o.value.doubleValue, o.unit, o.note,
+                                                                           fetchID, fetchID, stamp])
+                }
+            }
+            try db.execute(sql: "UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
+                           arguments: [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
+            try Mirror.markSuccess(db, record: record, fetchID: fetchID)
+            return counts
+        }
+    }
+}

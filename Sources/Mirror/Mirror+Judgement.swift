@@ -1,0 +1,178 @@
+import Foundation
+import GRDB
+import PlanCore
+
+/// How a feed is judged for alerts: its plan, priority and alert thresholds.
+public struct FeedPolicy: Sendable {
+    public var id: String
+    public var plan: String
+    public var priority: Int
+    public var failingAfter: Int
+    public var staleAfter: Double
+
+    public init(id: String, plan: String, priority: Int, failingAfter: Int, staleAfter: Double) {
+        self.id = id
+        self.plan = plan
+        self.priority = priority
+        self.failingAfter = failingAfter
+        self.staleAfter = staleAfter
+    }
+}
+
+/// An alert event as stored in `alert_event`.
+public struct StoredEvent: Sendable, Equatable {
+    public var seq: Int
+    public var line: String
+    public var action: AlertAction?
+}
+
+/// The result of judging: every verdict and the events it caused.
+public struct Judgement: Sendable {
+    public var verdicts: [Verdict]
+    public var events: [StoredEvent]
+}
+
+extension Mirror {
+    /// Judges every plan against the mirror's observations, stores the verdicts, runs the
+    /// alert state machine and stores its events with their `seq` — one transaction, so
+    /// an event exists in the database before anything writes it to the alert log.
+    public func judge(plans: [Plan], feeds: [FeedPolicy], now: Date) async throws(MirrorError) -> Judgement {
+        let stamp = Timestamp.string(now)
+        return try await write { db in
+            var verdicts: [Verdict] = []
+            var holding: [AlertCondition] = []
+            var notes: [String: String] = [:]
+            let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
+            for plan in plans {
+                let feedIDs = feeds.filter { $0.plan == plan.id }.map(\.id)
+                let observations = try Mirror.loadObservations(db, plan: plan.id, feeds: feedIDs)
+                let index = ObservationIndex(observations, priorities: priorities)
+                let planVerdicts = Evaluation.verdicts(plan: plan, index: index)
+                verdicts += planVerdicts
+                try Mirror.storeVerdicts(db, plan: plan.id, verdicts: planVerdicts, stamp: stamp)
+                for v in planVerdicts {
+                    guard let indicator = plan.indicator(v.indicator) else { continue }
+                    if let condition = AlertConditions.verdict(v, indicator: indicator) { holding.append(condition) }
+                    for kind in [AlertKind.targetMissed, .targetAtRisk] {
+                        notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
+                            "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
+                    }
+                }
+                for conflict in index.conflicts(indicators: plan.indicators.map(\.code)) {
+                    holding.append(AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
+                }
+            }
+            try db.execute(sql: "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
+                           arguments: [JSONValue.array(plans.map { .string($0.id) }).text])
+            // Feed health.
+            for feed in feeds {
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM feed WHERE id = ?", arguments: [feed.id]) else { continue }
+                let failures: Int = row["consecutive_failures"]
+                if failures >= feed.failingAfter {
+                    holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row["last_error"]))
+                }
+                let lastSuccess: String? = row["last_success_at"]
+                let reference = lastSuccess.flatMap(Timestamp.date) ?? Timestamp.date(row["created_at"]) ?? now
+                if now.timeIntervalSince(reference) > feed.staleAfter {
+                    holding.append(AlertConditions.feedStale(feed: feed.id, plan: feed.plan, lastSuccess: lastSuccess,
+                                                             staleAfter: DurationText.format(feed.staleAfter)))
+                }
+            }
+            // The state machine.
+            var stored: [String: AlertRecord] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM alert") {
+                guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
+                let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
+                let key: String = row["key"]
+                stored[key] = AlertRecord(key: key, kind: kind, firing: (row["state"] as String) == "firing",
+                                          severity: severity, details: details, message: row["message"])
+            }
+            var events: [StoredEvent] = []
+            var seq = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0
+            for action in AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes) {
+                seq += 1
+                let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
+                try db.execute(sql: """
+                    INSERT INTO alert_event (seq, time, key, event, alert, severity, line, written) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+                    """, arguments: [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
+                                     action.severity.rawValue, line])
+                try db.execute(sql: """
+                    INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
+                        details = excluded.details, message = excluded.message, since = excluded.since,
+                        last_seq = excluded.last_seq
+                    """, arguments: [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
+                                     action.severity.rawValue, action.details.text, action.message, stamp, seq])
+                events.append(StoredEvent(seq: seq, line: line, action: action))
+            }
+            return Judgement(verdicts: verdicts, events: events)
+        }
+    }
+
+    static func loadObservations(_ db: Database, plan: String, feeds: [String]) throws -> [Observation] {
+        guard !feeds.isEmpty else { return [] }
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
+            WHERE plan_id = ? AND feed_id IN (SELECT value FROM json_each(?))
+            """, arguments: [plan, JSONValue.array(feeds.map { .string($0) }).text])
+        var result: [Observation] = []
+        while let row = try rows.next() {
+            guard let period = try? Period(parsing: row["period"]), let measure = Measure(rawValue: row["measure"]),
+                  let value = Figure(row["value"] as String) else { continue }
+            let base: Int = row["base_year"]
+            result.append(Observation(indicator: row["indicator"], period: period, measure: measure, value: value,
+                                      unit: row["unit"], cumulative: (row["cumulative"] as Int) != 0,
+                                      baseYear: base == 0 ? nil : base, note: row["note"], feed: row["feed_id"]))
+        }
+        return result
+    }
+
+    static func storeVerdicts(_ db: Database, plan: String, verdicts: [Verdict], stamp: String) throws {
+        var previous: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT indicator, year, status FROM verdict WHERE plan_id = ?", arguments: [plan]) {
+            previous["\(row["indicator"] as String)/\(row["year"] as Int)"] = row["status"]
+        }
+        var kept: Set<String> = []
+        for v in verdicts {
+            let id = "\(v.indicator)/\(v.year)"
+            kept.insert(id)
+            let json = v.json
+            let changed = previous[id] != v.status.rawValue
+            try db.execute(sql: """
+                INSERT INTO verdict (plan_id, indicator, year, status, rule, measure, actual, threshold, shortfall, unit,
+                                     period, cumulative, feed, severity, derived, conflicts, json, evaluated_at, changed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(plan_id, indicator, year) DO UPDATE SET status = excluded.status, rule = excluded.rule,
+                    measure = excluded.measure, actual = excluded.actual, threshold = excluded.threshold,
+                    shortfall = excluded.shortfall, unit = excluded.unit, period = excluded.period,
+                    cumulative = excluded.cumulative, feed = excluded.feed, severity = excluded.severity,
+                    derived = excluded.derived, conflicts = excluded.conflicts, json = excluded.json,
+                    evaluated_at = excluded.evaluated_at,
+                    changed_at = CASE WHEN ? THEN excluded.changed_at ELSE verdict.changed_at END
+                """, arguments: [plan, v.indicator, v.year, v.status.rawValue, v.rule, v.measure?.rawValue,
+                                 v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
+                                 v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
+                                 json["conflicts"]?.text ?? "[]", json.text, stamp, stamp, changed])
+        }
+        for id in previous.keys where !kept.contains(id) {
+            let parts = id.split(separator: "/")
+            try db.execute(sql: "DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
+                           arguments: [plan, String(parts[0]), Int(parts[1]) ?? 0])
+        }
+    }
+
+    /// Events committed but not yet confirmed in the alert log, oldest first.
+    public func unwrittenEvents() async throws(MirrorError) -> [StoredEvent] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, line FROM alert_event WHERE written = 0 ORDER BY seq").map {
+                StoredEvent(seq: $0["seq"], line: $0["line"], action: nil)
+            }
+        }
+    }
+
+    /// Marks events up to `seq` as written to the alert log.
+    public func markWritten(through seq: Int) async throws(MirrorError) {
+        try await write { db in try db.execute(sql: "UPDATE alert_event SET written = 1 WHERE written = 0 AND seq <= ?", arguments: [seq]) }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+import PlanCore
+
+/// A database problem, with the file and what to do about it.
+public struct MirrorError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "database \(path): \(message)" }
+
+    /// Maps SQLite and file errors to one line an operator can act on.
+    static func wrap(_ error: any Error, path: String) -> MirrorError {
+        if let error = error as? MirrorError { return error }
+        if let error = error as? DatabaseError {
+            let hint: String
+            switch error.resultCode {
+            case .SQLITE_FULL: hint = " — the disk is full; free space and plansync continues by itself"
+            case .SQLITE_READONLY: hint = " — the file or its folder is read-only for this user"
+            case .SQLITE_CANTOPEN: hint = " — check that the folder exists and is writable"
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT: hint = " — this is not a plansync database (or it is damaged)"
+            case .SQLITE_BUSY, .SQLITE_LOCKED: hint = " — another process holds a lock for too long"
+            default: hint = ""
+            }
+            return MirrorError(path: path, message: "\(error.message ?? "\(error.resultCode)") (SQLite \(error.resultCode.rawValue))\(hint)")
+        }
+        return MirrorError(path: path, message: "\(error)")
+    }
+}
+
+/// The local SQLite mirror (DESIGN §9): plans, feeds, fetches, observations with their
+/// revisions, verdicts and alerts. WAL mode, so readers never wait for the writer.
+public final class Mirror: Sendable {
+    /// The schema version this build writes (also stored in `PRAGMA user_version`).
+    public static let schemaVersion = 1
+
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
+    /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.
+    public init(path: String, readOnly: Bool = false) throws(MirrorError) {
+        self.path = path
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(10)
+        config.readonly = readOnly
+        config.label = "plansync.mirror"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            if readOnly {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw MirrorError(path: path, message: "no such file; run `plansync sync` (or the daemon) first")
+                }
+            } else {
+                let folder = (path as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            pool = try DatabasePool(path: path, configuration: config)
+            let version = try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+            let migrator = Mirror.migrator
+            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
+            if version > Mirror.schemaVersion || superseded {
+                throw MirrorError(path: path, message: "written by a newer plansync (schema \(version); this plansync knows up to \(Mirror.schemaVersion)); upgrade plansync, or point `database` at another file")
+            }
+            if !readOnly {
+                try migrator.migrate(pool)
+                try pool.write { db in try db.execute(sql: "PRAGMA user_version = \(Mirror.schemaVersion)") }
+            } else if version < Mirror.schemaVersion {
+                throw MirrorError(path: path, message: "schema \(version) is older than this plansync's \(Mirror.schemaVersion); run `plansync sync` once to upgrade it")
+            }
+        } catch {
+            throw MirrorError.wrap(error, path: path)
+        }
+    }
+
+    /// Runs a write transaction, mapping errors.
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+        do { return try await pool.write(body) } catch { throw MirrorError.wrap(error, path: path) }
+    }
+
+    /// Runs a read, mapping errors. Reads never wait for a write in progress.
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+        do { return try await pool.read(body) } catch { throw MirrorError.wrap(error, path: path) }
+    }
+
+    /// `PRAGMA integrity_check` (for tests and operators).
+    public func integrityCheck() async throws(MirrorError) -> String {
+        try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+}
+
+/// Timestamps in the mirror and the alert log: RFC 3339 UTC, second precision.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+
+    public static func date(_ text: String) -> Date? {
+        let u = Array(text.utf8)
+        guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A else { return nil }
+        func number(_ range: Range<Int>) -> Int32? { Int32(String(decoding: u[range], as: UTF8.self)) }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        return Date(timeIntervalSince1970: Double(timegm(&parts)))
+    }
+}

@@ -1,0 +1,103 @@
+/// The kinds of alert plansync raises (DESIGN §6).
+public enum AlertKind: String, Sendable, CaseIterable {
+    case targetAtRisk = "target_at_risk"
+    case targetMissed = "target_missed"
+    case feedFailing = "feed_failing"
+    case feedStale = "feed_stale"
+    case sourceConflict = "source_conflict"
+}
+
+/// `firing` when a condition starts to hold, `resolved` when it stops.
+public enum AlertEventKind: String, Sendable {
+    case firing
+    case resolved
+}
+
+/// A condition that holds now, so its alert should be firing.
+public struct AlertCondition: Sendable, Equatable {
+    /// Stable identity, e.g. `futian-2023/gdp/2022/target_missed`.
+    public var key: String
+    public var kind: AlertKind
+    public var severity: Severity
+    /// The log line's subject fields (plan, indicator, year, actual, ...), as a JSON object.
+    public var details: JSONValue
+    /// One line for people.
+    public var message: String
+
+    public init(key: String, kind: AlertKind, severity: Severity, details: JSONValue, message: String) {
+        self.key = key
+        self.kind = kind
+        self.severity = severity
+        self.details = details
+        self.message = message
+    }
+}
+
+/// An alert as stored between runs.
+public struct AlertRecord: Sendable, Equatable {
+    public var key: String
+    public var kind: AlertKind
+    public var firing: Bool
+    public var severity: Severity
+    public var details: JSONValue
+    public var message: String
+
+    public init(key: String, kind: AlertKind, firing: Bool, severity: Severity, details: JSONValue, message: String) {
+        self.key = key
+        self.kind = kind
+        self.firing = firing
+        self.severity = severity
+        self.details = details
+        self.message = message
+    }
+}
+
+/// What the state machine decided: an event to record and write.
+public struct AlertAction: Sendable, Equatable {
+    public var event: AlertEventKind
+    public var key: String
+    public var kind: AlertKind
+    public var severity: Severity
+    public var details: JSONValue
+    public var message: String
+}
+
+/// The persistent per-key alert state machine, as a pure function: stored states and the
+/// conditions holding now in, the events to emit out. The caller stores and writes them.
+public enum AlertMachine {
+    /// - Parameters:
+    ///   - stored: every alert known so far, by key.
+    ///   - holding: the conditions that hold now (all of them: absence means "does not hold").
+    ///   - resolutionNotes: optional words on why a key stopped holding (e.g. "now met").
+    /// - Returns: resolutions first, then firings, each ordered by key.
+    public static func step(stored: [String: AlertRecord], holding: [AlertCondition],
+                            resolutionNotes: [String: String] = [:]) -> [AlertAction] {
+        var holdingByKey: [String: AlertCondition] = [:]
+        for condition in holding { holdingByKey[condition.key] = condition }
+        var resolved: [AlertAction] = []
+        for record in stored.values where record.firing && holdingByKey[record.key] == nil {
+            var message = "resolved: \(record.message)"
+            if let note = resolutionNotes[record.key] { message += " — \(note)" }
+            resolved.append(AlertAction(event: .resolved, key: record.key, kind: record.kind, severity: record.severity,
+                                        details: record.details, message: message))
+        }
+        var fired: [AlertAction] = []
+        for condition in holdingByKey.values where stored[condition.key]?.firing != true {
+            fired.append(AlertAction(event: .firing, key: condition.key, kind: condition.kind, severity: condition.severity,
+                                     details: condition.details, message: condition.message))
+        }
+        return resolved.sorted { $0.key < $1.key } + fired.sorted { $0.key < $1.key }
+    }
+
+    /// The alert log line of an event (DESIGN §6): one JSON object, no newline.
+    public static func logLine(seq: Int, time: String, action: AlertAction) -> String {
+        var members: [(String, JSONValue)] = [
+            ("time", .string(time)), ("seq", .int(seq)), ("event", .string(action.event.rawValue)),
+            ("alert", .string(action.kind.rawValue)), ("severity", .string(action.severity.rawValue)),
+            ("key", .string(action.key)),
+        ]
+        if case .object(let details) = action.details { members += details }
+        members.append(("message", .string(action.message)))
+        return JSONValue.object(members).text
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Configuration
+import Daemon
+import Fetch
+import Foundation
+import Logging
+import Mirror
+import PlanCore
+
+/// `plansync sync`: one sync cycle, then exit (for cron, scripts and the demo).
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one sync cycle: fetch feeds, update the mirror, judge targets, write alerts.",
+        discussion: "Exit status: 0 when every feed succeeded or was unchanged, 1 when one failed, 2 on a configuration error."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The daemon configuration file.", valueName: "file"))
+    var config: String = "/etc/plansync/plansync.toml"
+
+    @Option(name: .long, help: ArgumentHelp("Only this feed (repeatable).", valueName: "id"))
+    var feed: [String] = []
+
+    @Flag(name: .long, help: #"Print {"feeds": [...], "verdicts": [...], "events": [...]} as JSON."#)
+    var json = false
+
+    func run() async throws {
+        let loaded: DaemonConfig
+        do { loaded = try DaemonConfig.load(path: config) } catch { fail(error.description) }
+        bootstrapLogging(level: loaded.logLevel)
+        let known = Set(loaded.feeds.map(\.id))
+        for id in feed where !known.contains(id) {
+            fail("--feed: no feed '\(id)' in \(loaded.path) (feeds: \(loaded.feeds.map(\.id).joined(separator: ", ")))")
+        }
+        let mirror: Mirror
+        do { mirror = try Mirror(path: loaded.database) } catch { fail(error.description, code: 1) }
+        let syncer = Syncer(config: loaded, mirror: mirror, engine: FetchEngine(maxConcurrent: loaded.maxConcurrentFetches),
+                            logger: Logger(label: "plansync.sync"))
+        let report: SyncReport
+        do { report = try await syncer.run(only: feed.isEmpty ? nil : Set(feed)) } catch { fail(error.description, code: 1) }
+        if json {
+            print(JSONValue.object([
+                ("feeds", .array(report.feeds.map(\.json))),
+                ("verdicts", .array(report.verdicts.map(\.json))),
+                ("events", .array(report.events.map { (try? JSONParser.parse(Array($0.line.utf8))) ?? .string($0.line) })),
+            ]).text)
+        } else {
+            print(FeedTable.render(report.feeds))
+            for plan in loaded.plans {
+                print("\n\(plan.id) — \(plan.title)")
+                print(VerdictTable.render(report.verdicts.filter { $0.plan == plan.id }, plan: plan))
+            }
+            print(report.events.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(loaded.alertLog)):")
+            for event in report.events {
+                guard let action = event.action else { continue }
+                print("  #\(event.seq) \(action.event.rawValue) \(action.kind.rawValue) [\(action.severity.rawValue)] \(action.message)")
+            }
+            if let error = report.alertLogError { print("\nwarning: \(error)") }
+        }
+        if !report.allSucceeded { throw ExitCode(1) }
+    }
+}
+
+/// Renders per-feed sync results.
+enum FeedTable {
+    static func render(_ feeds: [FeedReport]) -> String {
+        var rows = [["feed", "outcome", "http", "bytes", "new", "revised", "unchanged", "skipped", "message"]]
+        for f in feeds {
+            rows.append([f.id, f.outcome, f.httpStatus.map(String.init) ?? "—", String(f.bytes), String(f.counts.inserted),
+                         String(f.counts.revised), String(f.counts.unchanged), String(f.counts.skipped), f.message])
+        }
+        return VerdictTable.align(rows)
+    }
+}
