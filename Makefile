@@ -22,13 +22,16 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 
-# Runs plansync on the demo configuration: validates it, then judges the Futian 2023 plan
-# against the 2022 outcome published in the plan document (annex and report text).
+# Runs plansync on the demo configuration: validates it, then syncs the two seed feeds into
+# a fresh mirror in .demo/ (mirror.sqlite, alerts.jsonl) and shows verdicts and alert events.
 demo: build
 	$(BIN) check --config $(DEMO)
+	@rm -rf .demo
 	@echo
-	$(BIN) evaluate --plan Config/plans/futian-2023.toml \
-	    --observations Config/feeds/futian-2022-annex.csv Config/feeds/futian-2022-report.csv --year 2022
+	$(BIN) sync --config $(DEMO)
+	@echo
+	@echo "Mirror: .demo/mirror.sqlite   Alert log: .demo/alerts.jsonl"
+	@echo "Try:    $(BIN) history modern_services --config $(DEMO)"
 
 clean:
 	rm -rf .build .demo

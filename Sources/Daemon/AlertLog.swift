@@ -38,7 +38,7 @@ public struct AlertLog: Sendable {
         guard !lines.isEmpty else { return }
         let folder = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AlertLogError(path: path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         // A line cut short by a full disk is ended before anything new is appended.

@@ -1,0 +1,180 @@
+import Configuration
+import Foundation
+import Logging
+import Mirror
+import Testing
+import TestSupport
+@testable import Daemon
+@testable import Fetch
+@testable import PlanCore
+
+/// A config folder with the seed plan, feeds written by the test, and its own state.
+struct Workspace {
+    let path: String
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    init() throws {
+        path = NSTemporaryDirectory() + "plansync-sync-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path + "/plans", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path + "/feeds", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Workspace.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+                                         toPath: path + "/plans/futian-2023.toml")
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8)
+    }
+
+    /// Writes plansync.toml with the given feed sections and loads it.
+    func config(feeds: String, defaults: String = "") throws -> DaemonConfig {
+        try write("plansync.toml", """
+        database = "state/mirror.sqlite"
+        socket = "state/status.sock"
+        alert_log = "state/alerts.jsonl"
+        plans = ["plans/*.toml"]
+        [defaults]
+        retries = 0
+        timeout = "5s"
+        \(defaults)
+        \(feeds)
+        """)
+        return try DaemonConfig.load(path: path + "/plansync.toml", environment: [:])
+    }
+
+    func syncer(_ config: DaemonConfig) throws -> Syncer {
+        Syncer(config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
+               logger: Logger(label: "test"))
+    }
+
+    func alertLines() -> [String] {
+        ((try? String(contentsOfFile: path + "/state/alerts.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+}
+
+let header = "indicator,period,measure,value,unit,cumulative,base_year,note\n"
+
+func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String = "") -> String {
+    "[[feed]]\nid = \"\(id)\"\nplan = \"futian-2023\"\nurl = \"\(url)\"\nformat = \"csv\"\npriority = \(priority)\n\(extra)\n"
+}
+
+@Suite struct SyncerTests {
+    @Test func aBodyThatFailsHalfwayLeavesTheMirrorAsItWas() async throws {
+        let ws = try Workspace()
+        try ws.write("feeds/a.csv", header + "gdp,2022,growth,3.0,%,,,\n")
+        let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv"))
+        let syncer = try ws.syncer(config)
+        let first = try await syncer.run()
+        #expect(first.feeds.first?.counts.inserted == 1)
+        // Nine good rows, then a bad one: nothing of it may land.
+        let rows = (1...9).map { "retail_sales,2022-0\($0),growth,\($0).0,%,true,,\n" }.joined()
+        try ws.write("feeds/a.csv", header + "gdp,2022,growth,9.9,%,,,\n" + rows + "gdp,2024-13,growth,1.0,%,,,\n")
+        let second = try await syncer.run()
+        let feed = try #require(second.feeds.first)
+        #expect(feed.outcome == "parse_error")
+        #expect(feed.message.contains("line 12, column 2: invalid period '2024-13'"))
+        #expect(!second.allSucceeded)
+        let counts = try await syncer.mirror.counts()
+        #expect(counts["observation"] == 1)
+        #expect(counts["revision"] == 0)
+        #expect(try await syncer.mirror.history(indicator: "gdp").first?.value == "3.0")
+        #expect(try await syncer.mirror.feedStates()["a"]?.consecutiveFailures == 1)
+    }
+
+    @Test func aRevisedFigureKeepsItsOldValueAndFlipsTheVerdict() async throws {
+        let ws = try Workspace()
+        try ws.write("feeds/a.csv", header + "gdp,2022,growth,3.0,%,,,\n")
+        let syncer = try ws.syncer(try ws.config(feeds: feedSection("a", "file:feeds/a.csv")))
+        let first = try await syncer.run()
+        #expect(first.events.compactMap { $0.action?.key } == ["futian-2023/gdp/2022/target_missed"])
+        try ws.write("feeds/a.csv", header + "gdp,2022,growth,6.1,%,,,revised\n")
+        let second = try await syncer.run()
+        #expect(second.feeds.first?.counts == ReconcileCounts(inserted: 0, revised: 1, unchanged: 0, skipped: 0))
+        #expect(second.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } }
+                == ["resolved futian-2023/gdp/2022/target_missed"])
+        let history = try await syncer.mirror.history(indicator: "gdp")
+        #expect(history.first?.value == "6.1" && history.first?.revisions.first?.value == "3.0")
+        let lines = ws.alertLines()
+        #expect(lines.count == 2)
+        #expect(lines[1].contains(#""seq":2,"event":"resolved""#))
+    }
+
+    @Test func unchangedFeedsAreRecognisedBeforeParsing() async throws {
+        let nginx = try NginxServer()
+        defer { nginx.stop() }
+        try nginx.write("feed.csv", header + "gdp,2022,growth,3.0,%,,,\n")
+        let fault = try FaultServer()
+        defer { fault.stop() }
+        let ws = try Workspace()
+        let syncer = try ws.syncer(try ws.config(feeds: feedSection("web", nginx.url("/feed.csv"))
+            + feedSection("noval", fault.url("/ok"))))
+        let first = try await syncer.run()
+        #expect(first.feeds.map(\.outcome) == ["ok", "ok"])
+        let second = try await syncer.run()
+        #expect(second.feeds.map(\.outcome) == ["not_modified", "not_modified"])
+        #expect(second.feeds[0].httpStatus == 304)
+        #expect(second.feeds[1].message.contains("same SHA-256"))
+        #expect(second.allSucceeded)
+        let statuses = nginx.accessLog(atLeast: 2).map { $0.components(separatedBy: "\" ")[1].prefix(3) }
+        #expect(statuses == ["200", "304"])
+    }
+
+    @Test func aFailingFeedRaisesFeedFailingAfterItsThresholdAndResolves() async throws {
+        let ws = try Workspace()
+        let syncer = try ws.syncer(try ws.config(feeds: feedSection("a", "file:feeds/missing.csv", extra: "failing_after = 2")))
+        let first = try await syncer.run()
+        #expect(first.feeds.first?.outcome == "protocol")
+        #expect(first.events.isEmpty)
+        let second = try await syncer.run()
+        #expect(second.events.compactMap { $0.action?.key } == ["feed/a/feed_failing"])
+        try ws.write("feeds/missing.csv", header)
+        let third = try await syncer.run()
+        #expect(third.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.kind.rawValue)" } } == ["resolved feed_failing"])
+    }
+
+    @Test func aFeedWithoutSuccessForStaleAfterIsStale() async throws {
+        let ws = try Workspace()
+        try ws.write("feeds/a.csv", header)
+        let syncer = try ws.syncer(try ws.config(feeds: feedSection("a", "file:feeds/a.csv", extra: "stale_after = \"1h\"")))
+        _ = try await syncer.run()
+        try FileManager.default.removeItem(atPath: ws.path + "/feeds/a.csv")
+        let later = Date().addingTimeInterval(2 * 3600)
+        let report = try await syncer.run(now: { later })
+        #expect(report.events.compactMap { $0.action?.kind } == [.feedStale])
+    }
+
+    @Test func theAlertLogSkipsLinesItAlreadyHas() async throws {
+        let ws = try Workspace()
+        try ws.write("feeds/a.csv", header + "gdp,2022,growth,3.0,%,,,\nretail_sales,2022,growth,1.0,%,,,\n")
+        let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv"))
+        let mirror = try Mirror(path: config.database)
+        let syncer = Syncer(config: config, mirror: mirror, engine: FetchEngine(), logger: Logger(label: "t"))
+        // Judge without delivering, as if the process died after writing the first line.
+        _ = try await syncer.run()
+        let lines = ws.alertLines()
+        #expect(lines.count == 2)
+        try await mirrorMarkUnwritten(config.database)
+        try lines[0].appending("\n").write(toFile: config.alertLog, atomically: true, encoding: .utf8)
+        #expect(try await AlertLog(path: config.alertLog).deliver(from: mirror, fault: nil) == 1)
+        #expect(ws.alertLines() == lines)
+        #expect(try await mirror.unwrittenEvents().isEmpty)
+    }
+
+    @Test func aLineCutShortIsEndedBeforeTheNextOne() async throws {
+        let ws = try Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path + "/state", withIntermediateDirectories: true)
+        let log = AlertLog(path: ws.path + "/state/alerts.jsonl")
+        try "{\"seq\":1,\"partial".write(toFile: log.path, atomically: true, encoding: .utf8)
+        try log.append(["{\"seq\":2}"])
+        #expect(ws.alertLines() == ["{\"seq\":1,\"partial", "{\"seq\":2}"])
+        #expect(AlertLog.lastSeq(in: log.path) == 2)
+    }
+}
+
+/// Marks every event unwritten, as after a crash between the log write and the mark.
+func mirrorMarkUnwritten(_ path: String) async throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    process.arguments = [path, "UPDATE alert_event SET written = 0;"]
+    try process.run()
+    process.waitUntilExit()
+}

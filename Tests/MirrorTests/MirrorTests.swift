@@ -1,0 +1,246 @@
+import Foundation
+import Testing
+@testable import Mirror
+@testable import PlanCore
+
+func temporaryDatabase() -> String {
+    let dir = NSTemporaryDirectory() + "plansync-mirror-\(UUID().uuidString)"
+    return dir + "/mirror.sqlite"
+}
+
+let plan = Plan(id: "p", title: "计划", indicators: [
+    Indicator(code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+              targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))]),
+    Indicator(code: "jobs", name: "失业率", category: .binding, unit: "%",
+              targets: [Target(year: 2022, rule: .atMost(Figure("3.0")!))]),
+])
+
+func obs(_ indicator: String, _ period: String, _ measure: Measure, _ value: String, feed: String = "a") -> Observation {
+    Observation(indicator: indicator, period: try! Period(parsing: period), measure: measure, value: Figure(value)!, feed: feed)
+}
+
+func record(_ feed: String = "a", outcome: String = "ok", at: Date = Date()) -> FetchRecord {
+    FetchRecord(feed: feed, startedAt: at, finishedAt: at, outcome: outcome, bytes: 10)
+}
+
+/// A mirror with plan `p` and feeds `a` (priority 2) and `b` (priority 1).
+func preparedMirror(path: String = temporaryDatabase()) async throws -> Mirror {
+    let mirror = try Mirror(path: path)
+    try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
+        FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
+        FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
+    ], now: Date())
+    return mirror
+}
+
+/// Runs the sqlite3 command line on a database.
+func sqlite(_ path: String, _ sql: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    process.arguments = [path]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    input.fileHandleForWriting.write(Data(sql.utf8))
+    try input.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@Suite struct SchemaTests {
+    @Test func migratesAnEmptyFileIntoWALWithEveryTableAndView() async throws {
+        let path = temporaryDatabase()
+        _ = try await preparedMirror(path: path)
+        let tables = try sqlite(path, "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name;")
+        for name in ["plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert",
+                     "alert_event", "current_verdict", "firing_alert", "observation_by_source"] {
+            #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
+        }
+        #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "1")
+        #expect(try sqlite(path, "SELECT name FROM indicator WHERE code='gdp';") == "地区生产总值")
+        #expect(try sqlite(path, "SELECT url FROM feed WHERE id='b';") == "https://***@example.org/b.csv")
+    }
+
+    @Test func reopeningMigratesNothingAndKeepsData() async throws {
+        let path = temporaryDatabase()
+        let first = try await preparedMirror(path: path)
+        _ = try await first.reconcile(record(), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        let second = try Mirror(path: path)
+        #expect(try await second.counts()["observation"] == 1)
+    }
+
+    @Test func aNewerSchemaIsRefused() async throws {
+        let path = temporaryDatabase()
+        _ = try await preparedMirror(path: path)
+        _ = try sqlite(path, "PRAGMA user_version = 7;")
+        #expect {
+            try Mirror(path: path)
+        } throws: { error in
+            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 1)")
+        }
+    }
+
+    @Test func anUnknownMigrationIsRefused() async throws {
+        let path = temporaryDatabase()
+        _ = try await preparedMirror(path: path)
+        _ = try sqlite(path, "INSERT INTO grdb_migrations VALUES ('v9-future');")
+        #expect(throws: MirrorError.self) { try Mirror(path: path) }
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefusedClearly() throws {
+        let path = temporaryDatabase()
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try String(repeating: "not a database\n", count: 100).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect {
+            try Mirror(path: path)
+        } throws: { error in
+            "\(error)".contains("not a plansync database")
+        }
+    }
+
+    @Test func readOnlyOpeningOfAMissingFileSaysWhatToDo() {
+        #expect {
+            try Mirror(path: temporaryDatabase(), readOnly: true)
+        } throws: { error in
+            "\(error)".contains("run `plansync sync`")
+        }
+    }
+}
+
+@Suite struct ReconcileTests {
+    @Test func insertsUpdatesWithRevisionsAndNeverDeletes() async throws {
+        let mirror = try await preparedMirror()
+        let first = try await mirror.reconcile(record(), plan: "p", observations: [
+            obs("gdp", "2021", .level, "5300"), obs("gdp", "2022", .growth, "3.0"), obs("jobs", "2022", .level, "2.0"),
+        ], skipped: 2)
+        #expect(first == ReconcileCounts(inserted: 3, revised: 0, unchanged: 0, skipped: 2))
+        // The 2021 level vanished from the feed, the growth was revised, the rate is the same.
+        let second = try await mirror.reconcile(record(), plan: "p", observations: [
+            obs("gdp", "2022", .growth, "3.1"), obs("jobs", "2022", .level, "2.00"),
+        ], skipped: 0)
+        #expect(second == ReconcileCounts(inserted: 0, revised: 1, unchanged: 1, skipped: 0))
+        let counts = try await mirror.counts()
+        #expect(counts["observation"] == 3)
+        #expect(counts["revision"] == 1)
+        #expect(counts["fetch"] == 2)
+        let history = try await mirror.history(indicator: "gdp")
+        let growth = try #require(history.first { $0.measure == "growth" })
+        #expect(growth.value == "3.1")
+        #expect(growth.revisions.map(\.value) == ["3.0"])
+        #expect(growth.revisions.first?.replacedBy == "3.1")
+        #expect(history.map(\.period) == ["2022", "2021"])
+    }
+
+    @Test func aFailedFetchChangesOnlyItsFetchRowAndTheFailureCount() async throws {
+        let mirror = try await preparedMirror()
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        var failed = record(outcome: "parse_error")
+        failed.error = "line 3, column 2: invalid period"
+        try await mirror.recordFailure(failed)
+        try await mirror.recordFailure(record(outcome: "timeout"))
+        let state = try #require(try await mirror.feedStates()["a"])
+        #expect(state.consecutiveFailures == 2)
+        #expect(state.lastError == nil)  // the last failure had no message
+        #expect(try await mirror.counts()["observation"] == 1)
+        #expect(try await mirror.counts()["fetch"] == 3)
+        try await mirror.recordUnchanged(record(outcome: "not_modified"))
+        #expect(try await mirror.feedStates()["a"]?.consecutiveFailures == 0)
+    }
+
+    @Test func readersDoNotWaitForAnOpenWriteTransaction() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        // Another process holds a write transaction open for 3 s.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        writer.arguments = [path]
+        let input = Pipe()
+        writer.standardInput = input
+        writer.standardOutput = FileHandle.nullDevice
+        try writer.run()
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nDELETE FROM observation;\n.shell sleep 3\nCOMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+        try await Task.sleep(nanoseconds: 500_000_000)
+        let reader = try Mirror(path: path, readOnly: true)
+        let started = Date()
+        let count = try await reader.counts()["observation"]
+        #expect(Date().timeIntervalSince(started) < 2.0)
+        #expect(count == 1)  // the uncommitted delete is invisible
+        writer.waitUntilExit()
+        #expect(try await reader.counts()["observation"] == 0)
+    }
+}
+
+@Suite struct JudgementTests {
+    let feeds = [FeedPolicy(id: "a", plan: "p", priority: 2, failingAfter: 2, staleAfter: 3600),
+                 FeedPolicy(id: "b", plan: "p", priority: 1, failingAfter: 2, staleAfter: 3600)]
+
+    @Test func eventsFireOnceAndResolveWhenTheConditionEnds() async throws {
+        let mirror = try await preparedMirror()
+        let now = Date()
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        try await mirror.recordUnchanged(record("b", at: now))
+        let first = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(first.events.map(\.seq) == [1])
+        #expect(first.events.first?.action?.key == "p/gdp/2022/target_missed")
+        let again = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(again.events.isEmpty)
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("gdp", "2022", .growth, "6.5")], skipped: 0)
+        let fixed = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(fixed.events.map { "\($0.seq) \($0.action!.event.rawValue)" } == ["2 resolved"])
+        #expect(fixed.events.first?.line.contains("now met") == true)
+        #expect(try await mirror.unwrittenEvents().map(\.seq) == [1, 2])
+        try await mirror.markWritten(through: 2)
+        #expect(try await mirror.unwrittenEvents().isEmpty)
+    }
+
+    @Test func conflictsFireWhileFeedsDisagree() async throws {
+        let mirror = try await preparedMirror()
+        let now = Date()
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        _ = try await mirror.reconcile(record("b", at: now), plan: "p", observations: [obs("gdp", "2022", .growth, "5.3", feed: "b")], skipped: 0)
+        let judged = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        let kinds = judged.events.compactMap { $0.action?.kind }
+        #expect(kinds.contains(.sourceConflict))
+        let gdp = try #require(judged.verdicts.first { $0.indicator == "gdp" })
+        #expect(gdp.feed == "a" && gdp.actual == Figure("3.0"))
+        // The lower-priority feed corrects itself: the conflict resolves.
+        _ = try await mirror.reconcile(record("b", at: now), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0", feed: "b")], skipped: 0)
+        let agreed = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(agreed.events.map { "\($0.action!.event.rawValue) \($0.action!.kind.rawValue)" } == ["resolved source_conflict"])
+    }
+
+    @Test func failingAndStaleFeedsRaiseAlerts() async throws {
+        let mirror = try await preparedMirror()
+        let now = Date()
+        try await mirror.recordUnchanged(record("b", at: now))
+        try await mirror.recordFailure(record(outcome: "timeout", at: now))
+        #expect(try await mirror.judge(plans: [plan], feeds: feeds, now: now).events.isEmpty)
+        try await mirror.recordFailure(record(outcome: "timeout", at: now))
+        let failing = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(failing.events.compactMap { $0.action?.key } == ["feed/a/feed_failing"])
+        // Two hours later neither feed has succeeded: both are stale (a has never succeeded).
+        let later = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(7200))
+        #expect(Set(later.events.compactMap { $0.action?.key }) == ["feed/a/feed_stale", "feed/b/feed_stale"])
+        #expect(later.events.allSatisfy { $0.action?.severity == .critical })
+        try await mirror.recordUnchanged(record(at: now.addingTimeInterval(7200)))
+        let recovered = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(7200))
+        #expect(Set(recovered.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } })
+                == ["resolved feed/a/feed_failing", "resolved feed/a/feed_stale"])
+    }
+
+    @Test func verdictsAreStoredWithTheirJSON() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [obs("jobs", "2022", .level, "3.2")], skipped: 0)
+        _ = try await mirror.judge(plans: [plan], feeds: feeds, now: Date())
+        #expect(try sqlite(path, "SELECT status, severity FROM current_verdict WHERE indicator='jobs';") == "missed|critical")
+        #expect(try sqlite(path, "SELECT json FROM verdict WHERE indicator='jobs';").contains(#""actual":3.2,"threshold":3.0"#))
+        #expect(try sqlite(path, "SELECT COUNT(*) FROM firing_alert;") == "1")
+    }
+}
