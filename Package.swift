@@ -56,7 +56,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
-        .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"]),
+        .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -58,17 +58,6 @@ public struct FeedSettings: Sendable, Equatable {
     }
 }
 
-/// Routes records of a foreign feed to a plan indicator (DESIGN §5).
-public struct FeedMap: Sendable, Equatable {
-    /// Dimension → code; a record matches when all are equal.
-    public var match: [String: String]
-    public var indicator: String
-    public var measure: Measure
-    public var scale: Figure?
-    public var cumulative: Bool?
-    public var baseYear: Int?
-}
-
 /// One `[[feed]]` entry, validated and with its URL resolved.
 public struct FeedConfig: Sendable, Equatable {
     public var id: String
@@ -80,9 +69,14 @@ public struct FeedConfig: Sendable, Equatable {
     public var charset: Charset
     public var caFile: String?
     public var settings: FeedSettings
-    public var maps: [FeedMap]
+    public var maps: [SeriesMap]
     /// `table-csv`: the names of the period and value columns.
-    public var columns: [String: String]?
+    public var columns: TableColumns?
+
+    /// What the parser needs for this feed's bodies.
+    public func parseOptions(plan: Plan?) -> ParseOptions {
+        ParseOptions(feed: id, indicators: Set(plan?.indicators.map(\.code) ?? []), charset: charset, maps: maps, columns: columns)
+    }
 
     /// The URL safe to show: credentials and secret query parameters masked.
     public var displayURL: String { Redaction.url(url) }
@@ -222,9 +216,6 @@ public struct DaemonConfig: Sendable {
         guard let format = FeedFormat(rawValue: formatText) else {
             throw table.error("format", "unknown format '\(formatText)' (allowed: \(FeedFormat.allowed))")
         }
-        guard format.isImplemented else {
-            throw table.error("format", "format '\(formatText)' is not supported by this version of plansync (supported: \(FeedFormat.allCases.filter(\.isImplemented).map(\.rawValue).joined(separator: ", ")))")
-        }
         var charset = Charset.utf8
         if let name = try table.string("charset") {
             guard let c = Charset(name: name) else {
@@ -240,21 +231,26 @@ public struct DaemonConfig: Sendable {
             }
             caFile = resolved
         }
-        var columns: [String: String]?
+        var columns: TableColumns?
         if let t = try table.table("columns") {
-            guard format == .tableCSV else {
+            guard format.hasColumns else {
                 throw t.error(nil, "'columns' is only for format \"table-csv\"; format \"\(format.rawValue)\" has no columns to name")
             }
             try t.rejectUnknownKeys(allowed: ["period", "value"])
-            columns = ["period": try t.requiredString("period", example: "\"时间\""),
-                       "value": try t.requiredString("value", example: "\"数值\"")]
+            columns = TableColumns(period: try t.requiredString("period", example: "\"时间\""),
+                                   value: try t.requiredString("value", example: "\"数值\""))
+        } else if format.hasColumns {
+            throw table.error("columns", "format \"table-csv\" needs columns = { period = \"时间\", value = \"数值\" } naming the period and value columns")
         }
-        var maps: [FeedMap] = []
+        var maps: [SeriesMap] = []
         for m in try table.tables("map") {
             guard !format.isNative else {
                 throw m.error(nil, "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (table-csv, sdmx-csv, sdmx-json, nbs-json)")
             }
             maps.append(try parseMap(m, plan: plan))
+        }
+        if !format.isNative, maps.isEmpty {
+            throw table.error("map", "format \"\(format.rawValue)\" needs at least one [[feed.map]] entry routing its series to plan indicators")
         }
         return FeedConfig(id: id, plan: planID, url: url, format: format,
                           priority: try table.int("priority", range: -1_000_000...1_000_000) ?? 0,
@@ -262,15 +258,18 @@ public struct DaemonConfig: Sendable {
                           maps: maps, columns: columns)
     }
 
-    private static func parseMap(_ table: TableReader, plan: Plan) throws(ConfigError) -> FeedMap {
+    private static func parseMap(_ table: TableReader, plan: Plan) throws(ConfigError) -> SeriesMap {
         try table.rejectUnknownKeys(allowed: ["match", "indicator", "measure", "scale", "cumulative", "base_year"])
         guard let matchTable = try table.table("match"), !matchTable.values.isEmpty else {
             throw table.error("match", "missing or empty 'match' (e.g. match = { REF_AREA = \"440304\", INDICATOR = \"GDP_YOY\" })")
         }
         var match: [String: String] = [:]
         for key in matchTable.values.keys.sorted() {
-            guard let value = try matchTable.string(key) else { continue }
-            match[key] = value
+            if case .int(let number)? = matchTable.values[key] {
+                match[key] = String(number)  // codes like 440304 may be written without quotes
+            } else if let value = try matchTable.string(key) {
+                match[key] = value
+            }
         }
         let code = try table.requiredString("indicator", example: "\"gdp\"")
         guard plan.indicator(code) != nil else {
@@ -284,8 +283,11 @@ public struct DaemonConfig: Sendable {
         if measure == .changeVsBase, baseYear == nil {
             throw table.error("base_year", "measure change_vs_base needs base_year (e.g. base_year = 2020)")
         }
-        return FeedMap(match: match, indicator: code, measure: measure, scale: try table.figure("scale"),
-                       cumulative: try table.bool("cumulative"), baseYear: baseYear)
+        if let scale = try table.figure("scale"), scale.value <= 0 {
+            throw table.error("scale", "scale must be a positive multiplier (e.g. 0.0001 for 万元 → 亿元), found \(scale)")
+        }
+        return SeriesMap(match: match, indicator: code, measure: measure, scale: try table.figure("scale"),
+                         cumulative: try table.bool("cumulative"), baseYear: baseYear)
     }
 
     private static func resolveURL(_ url: String, folder: String, table: TableReader) throws(ConfigError) -> String {

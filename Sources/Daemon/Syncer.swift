@@ -149,8 +149,7 @@ public final class Syncer: Sendable {
             let plan = config.plan(feed.plan)
             let parsed: ParsedFeed
             do {
-                parsed = try FeedParser.parse(result.body, format: feed.format, options: ParseOptions(
-                    feed: feed.id, indicators: Set(plan?.indicators.map(\.code) ?? []), charset: feed.charset))
+                parsed = try FeedParser.parse(result.body, format: feed.format, options: feed.parseOptions(plan: plan))
             } catch {
                 var message = "does not parse as \(feed.format.rawValue): \(error.description)"
                 if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }

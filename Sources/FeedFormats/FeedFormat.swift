@@ -15,8 +15,8 @@ public enum FeedFormat: String, Sendable, CaseIterable {
     /// Native formats name indicators themselves; foreign formats need `[[feed.map]]`.
     public var isNative: Bool { self == .csv || self == .json }
 
-    /// Formats this build can parse.
-    public var isImplemented: Bool { isNative }
+    /// `table-csv` names its period and value columns in `columns`.
+    public var hasColumns: Bool { self == .tableCSV }
 }
 
 /// Text encodings a feed body may use.
@@ -82,11 +82,18 @@ public struct ParseOptions: Sendable {
     /// Indicator codes of the feed's plan; records for others are skipped (nil keeps all).
     public var indicators: Set<String>?
     public var charset: Charset
+    /// Foreign formats: the `[[feed.map]]` entries, first match wins.
+    public var maps: [SeriesMap]
+    /// `table-csv`: which columns hold the period and the value.
+    public var columns: TableColumns?
 
-    public init(feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8) {
+    public init(feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8, maps: [SeriesMap] = [],
+                columns: TableColumns? = nil) {
         self.feed = feed
         self.indicators = indicators
         self.charset = charset
+        self.maps = maps
+        self.columns = columns
     }
 }
 
@@ -98,8 +105,10 @@ public enum FeedParser {
         switch format {
         case .csv: return try NativeCSV.parse(text, options: options)
         case .json: return try NativeJSON.parse(text, options: options)
-        case .tableCSV, .sdmxCSV, .sdmxJSON, .nbsJSON:
-            throw FeedParseError("format '\(format.rawValue)' is not supported by this version of plansync")
+        case .tableCSV: return try TableCSV.parse(CSVReader(text), options: options)
+        case .sdmxCSV: return try SDMXCSV.parse(CSVReader(text), options: options)
+        case .sdmxJSON: return try SDMXJSON.parse(text, options: options)
+        case .nbsJSON: return try NBSJSON.parse(text, options: options)
         }
     }
 }

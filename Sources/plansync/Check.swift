@@ -30,11 +30,10 @@ struct Check: ParsableCommand {
                 // A local feed can be read without side effects: say whether it parses.
                 if let data = FileManager.default.contents(atPath: path) {
                     do {
-                        let parsed = try FeedParser.parse(
-                            Array(data), format: feed.format,
-                            options: ParseOptions(feed: feed.id, indicators: Set(loaded.plan(feed.plan)?.indicators.map(\.code) ?? []),
-                                                  charset: feed.charset))
+                        let parsed = try FeedParser.parse(Array(data), format: feed.format,
+                                                          options: feed.parseOptions(plan: loaded.plan(feed.plan)))
                         line += " — \(parsed.observations.count) observations, \(parsed.skipped) skipped"
+                        for warning in parsed.warnings { line += "\n    warning: \(warning)" }
                     } catch {
                         line += "\n    warning: \(path): \(error.description)"
                     }

@@ -104,7 +104,12 @@ format = "csv"
          "feed[1].id: duplicate feed id 'annex'"),
         ("format = \"csv\"", "format = \"csv\"\ncolumns = { period = \"时间\", value = \"数值\" }", "'columns' is only for format \"table-csv\""),
         ("format = \"csv\"", "format = \"csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"", "[[feed.map]] is only for foreign formats"),
-        ("format = \"csv\"", "format = \"sdmx-csv\"", "not supported by this version"),
+        ("format = \"csv\"", "format = \"sdmx-csv\"", "feed[0].map: format \"sdmx-csv\" needs at least one [[feed.map]]"),
+        ("format = \"csv\"", "format = \"table-csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"", "feed[0].columns: format \"table-csv\" needs columns"),
+        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = {}\nindicator = \"gdp\"\nmeasure = \"growth\"", "feed[0].map[0].match: missing or empty 'match'"),
+        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"steel\"\nmeasure = \"growth\"", "feed[0].map[0].indicator: plan 'futian-2023' has no indicator 'steel'"),
+        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"gdp\"\nmeasure = \"yoy\"", "feed[0].map[0].measure: unknown measure 'yoy'"),
+        ("format = \"csv\"", "format = \"sdmx-json\"\ncolumns = { period = \"a\", value = \"b\" }", "'columns' is only for format \"table-csv\""),
         ("database = \"state/mirror.sqlite\"", "database = 5", "database: expected a string in quotes, found an integer"),
         ("database = \"state/mirror.sqlite\"", "database = \"m.sqlite\"\nlog_level = \"loud\"", "log_level: unknown log level 'loud'"),
         ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nmax_concurrent_fetches = 0", "max_concurrent_fetches: 0 is out of range"),
@@ -150,5 +155,44 @@ format = "csv"
         } throws: { error in
             (error as? ConfigError)?.description == "/nonexistent/plansync.toml: no such file"
         }
+    }
+}
+
+@Suite struct ForeignFeedConfigTests {
+    @Test func mapsAndColumnsAreReadIntoParseOptions() throws {
+        let folder = try ConfigFolder()
+        let config = try folder.load("""
+        database = "m.sqlite"
+        socket = "s.sock"
+        alert_log = "a.jsonl"
+        plans = ["plans/*.toml"]
+        [[feed]]
+        id = "bureau"
+        plan = "futian-2023"
+        url = "file:bureau.csv"
+        format = "table-csv"
+        charset = "gbk"
+        columns = { period = "时间", value = "数值" }
+        [[feed.map]]
+        match = { "地区" = "福田区", "指标" = "地区生产总值" }
+        indicator = "gdp"
+        measure = "level"
+        scale = 0.0001
+        [[feed.map]]
+        match = { reg = 440304 }
+        indicator = "gdp"
+        measure = "growth"
+        cumulative = true
+        """)
+        let feed = try #require(config.feeds.first)
+        #expect(feed.charset == .gb18030)
+        #expect(feed.columns == TableColumns(period: "时间", value: "数值"))
+        #expect(feed.maps.count == 2)
+        #expect(feed.maps[0].match == ["地区": "福田区", "指标": "地区生产总值"])
+        #expect(feed.maps[0].scale == Figure("0.0001"))
+        #expect(feed.maps[1].match == ["reg": "440304"])
+        #expect(feed.maps[1].cumulative == true)
+        let options = feed.parseOptions(plan: config.plan("futian-2023"))
+        #expect(options.maps == feed.maps && options.columns == feed.columns)
     }
 }

@@ -34,7 +34,8 @@ import Testing
 @Suite struct PeriodTests {
     @Test(arguments: [
         ("2023", Period.year(2023)), ("2023-Q2", .quarter(2023, 2)), ("2023-06", .month(2023, 6)),
-        ("2023-12", .month(2023, 12)), ("2023-S1", .half(2023, 1)),
+        ("2023-12", .month(2023, 12)), ("2023-S1", .half(2023, 1)), ("2023-W05", .week(2023, 5)),
+        ("2024-02-29", .day(2024, 2, 29)),
     ])
     func parsesNativeForms(text: String, period: Period) throws {
         #expect(try Period(parsing: text) == period)
@@ -43,7 +44,7 @@ import Testing
 
     @Test(arguments: [
         ("2024-13", "month must be 01–12"), ("2024-00", "month must be 01–12"), ("2023-Q5", "quarter must be Q1–Q4"),
-        ("23", "4-digit year"), ("2023-6", "2-digit month"), ("2023-06-01", "too many"), ("", "4-digit year"),
+        ("23", "4-digit year"), ("2023-6", "2-digit month"), ("2023-06-01-02", "too many"), ("2023-02-29", "day must be 01–28"), ("2023-W54", "week must be W01–W53"), ("", "4-digit year"),
         ("1800", "outside"), ("2023-S3", "S1 or S2"), ("２０２３", "4-digit year"),
     ])
     func rejectsInvalidPeriodsWithAReason(text: String, reason: String) {

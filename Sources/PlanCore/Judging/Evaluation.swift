@@ -103,7 +103,7 @@ private struct Judge {
         if let full = compare(at: .year(target.year), cumulative: false) { return full }
         // In-year: the latest year-to-date period that gives a reading.
         let periods = Set(index.keys(for: indicator.code).filter {
-            $0.cumulative && $0.period.year == target.year && !$0.period.isFullYear
+            $0.cumulative && $0.period.year == target.year && !$0.period.isFullYear && $0.period.isJudgeable
         }.map(\.period))
         for period in periods.sorted(by: >) {
             if let partial = compare(at: period, cumulative: true) { return partial }

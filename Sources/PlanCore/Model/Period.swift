@@ -1,12 +1,16 @@
-/// A statistical reference period: a year, half-year, quarter or month.
+/// A statistical reference period: a year, half-year, quarter, month, ISO week or day.
 ///
-/// Native text forms: `2023`, `2023-S1`, `2023-Q2`, `2023-06`. Periods order by year,
-/// then by the month they end in, coarser periods first.
+/// Native text forms: `2023`, `2023-S1`, `2023-Q2`, `2023-06`, `2023-W05`, `2023-03-15`.
+/// Periods order by year, then by the day of the year they end on, coarser periods first.
+/// Weeks and days are stored but never judged against targets.
 public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
     case year(Int)
     case half(Int, Int)
     case quarter(Int, Int)
     case month(Int, Int)
+    /// ISO week 1–53 of a year.
+    case week(Int, Int)
+    case day(Int, Int, Int)
 
     /// Years accepted anywhere in plansync.
     public static let validYears = 1900...2999
@@ -14,7 +18,15 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The calendar year the period falls in.
     public var year: Int {
         switch self {
-        case .year(let y), .half(let y, _), .quarter(let y, _), .month(let y, _): y
+        case .year(let y), .half(let y, _), .quarter(let y, _), .month(let y, _), .week(let y, _), .day(let y, _, _): y
+        }
+    }
+
+    /// False for weeks and days: they are kept in the mirror but never judged.
+    public var isJudgeable: Bool {
+        switch self {
+        case .week, .day: false
+        default: true
         }
     }
 
@@ -24,7 +36,17 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .year: 12
         case .half(_, let h): h * 6
         case .quarter(_, let q): q * 3
-        case .month(_, let m): m
+        case .month(_, let m), .day(_, let m, _): m
+        case .week(_, let w): min(12, (w * 7 - 1) / 31 + 1)
+        }
+    }
+
+    /// Approximate day of the year the period ends on (for ordering only).
+    var endDay: Int {
+        switch self {
+        case .week(_, let w): w * 7
+        case .day(_, let m, let d): (m - 1) * 31 + d
+        default: endMonth * 31
         }
     }
 
@@ -38,6 +60,8 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .half(let y, let h): .half(y + years, h)
         case .quarter(let y, let q): .quarter(y + years, q)
         case .month(let y, let m): .month(y + years, m)
+        case .week(let y, let w): .week(y + years, w)
+        case .day(let y, let m, let d): .day(y + years, m, d)
         }
     }
 
@@ -47,6 +71,8 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .half: 1
         case .quarter: 2
         case .month: 3
+        case .week: 4
+        case .day: 5
         }
     }
 
@@ -55,15 +81,19 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .year(let y): String(y)
         case .half(let y, let h): "\(y)-S\(h)"
         case .quarter(let y, let q): "\(y)-Q\(q)"
-        case .month(let y, let m): "\(y)-" + (m < 10 ? "0\(m)" : String(m))
+        case .month(let y, let m): "\(y)-" + Period.two(m)
+        case .week(let y, let w): "\(y)-W" + Period.two(w)
+        case .day(let y, let m, let d): "\(y)-\(Period.two(m))-\(Period.two(d))"
         }
     }
 
+    private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
+
     public static func < (lhs: Period, rhs: Period) -> Bool {
-        (lhs.year, lhs.endMonth, lhs.granularity) < (rhs.year, rhs.endMonth, rhs.granularity)
+        (lhs.year, lhs.endDay, lhs.granularity) < (rhs.year, rhs.endDay, rhs.granularity)
     }
 
-    /// Parses the native forms `2023`, `2023-S1`, `2023-Q2`, `2023-06`.
+    /// Parses the native forms `2023`, `2023-S1`, `2023-Q2`, `2023-06`, `2023-W05`, `2023-03-15`.
     /// - Throws: `PeriodError` saying what is wrong and which forms are allowed.
     public init(parsing text: String) throws(PeriodError) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
@@ -74,8 +104,20 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
             throw PeriodError(text: text, reason: "year \(year) is outside \(Period.validYears.lowerBound)–\(Period.validYears.upperBound)")
         }
         if parts.count == 1 { self = .year(year); return }
+        if parts.count == 3, parts[1].count == 2, parts[2].count == 2, let m = Int(parts[1]), let d = Int(parts[2]) {
+            guard (1...12).contains(m) else { throw PeriodError(text: text, reason: "month must be 01–12") }
+            let days = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            guard (1...days[m - 1]).contains(d) else { throw PeriodError(text: text, reason: "day must be 01–\(days[m - 1])") }
+            self = .day(year, m, d)
+            return
+        }
         guard parts.count == 2 else { throw PeriodError(text: text, reason: "too many '-' separators") }
         let rest = parts[1]
+        if rest.count == 3, rest.first == "W", let w = Int(rest.dropFirst()) {
+            guard (1...53).contains(w) else { throw PeriodError(text: text, reason: "week must be W01–W53") }
+            self = .week(year, w)
+            return
+        }
         if rest.count == 2, let q = rest.first, q == "Q" || q == "S", let n = Int(rest.dropFirst()) {
             if q == "Q" {
                 guard (1...4).contains(n) else { throw PeriodError(text: text, reason: "quarter must be Q1–Q4") }
@@ -99,6 +141,6 @@ public struct PeriodError: Error, Sendable, Equatable, CustomStringConvertible {
     public let text: String
     public let reason: String
     public var description: String {
-        "invalid period '\(text)': \(reason) (allowed forms: 2023, 2023-S1, 2023-Q2, 2023-06)"
+        "invalid period '\(text)': \(reason) (allowed forms: 2023, 2023-S1, 2023-Q2, 2023-06, 2023-W05, 2023-03-15)"
     }
 }
