@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 DEMO     := Config/demo/plansync.toml
 BIN      := .build/debug/plansync
 
-.PHONY: all deps build release test demo clean
+.PHONY: all deps build release test demo demo-sync clean
 
 all: build
 
@@ -22,16 +22,25 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 
-# Runs plansync on the demo configuration: validates it, then syncs the two seed feeds into
-# a fresh mirror in .demo/ (mirror.sqlite, alerts.jsonl) and shows verdicts and alert events.
+# Runs the daemon on the demo configuration, in the foreground (Ctrl-C stops it): a fresh
+# mirror and alert log in .demo/, the seed feeds synced every minute, the status socket at
+# .demo/status.sock.
 demo: build
 	$(BIN) check --config $(DEMO)
 	@rm -rf .demo
 	@echo
-	$(BIN) sync --config $(DEMO)
+	@echo "Starting the daemon. In another terminal:"
+	@echo "  $(BIN) indicators --config $(DEMO) --year 2022"
+	@echo "  $(BIN) alerts --config $(DEMO)"
+	@echo "  curl --unix-socket .demo/status.sock http://localhost/v1/status"
+	@echo "  jq -c . .demo/alerts.jsonl"
 	@echo
-	@echo "Mirror: .demo/mirror.sqlite   Alert log: .demo/alerts.jsonl"
-	@echo "Try:    $(BIN) history modern_services --config $(DEMO)"
+	$(BIN) daemon --config $(DEMO)
+
+# One sync cycle on the demo configuration, printing verdicts and alert events, then exit.
+demo-sync: build
+	@rm -rf .demo
+	$(BIN) sync --config $(DEMO)
 
 clean:
 	rm -rf .build .demo

@@ -28,6 +28,10 @@ public struct FetchRequest: Sendable {
     /// PEM bundle of trusted CAs for this feed (system store otherwise).
     public var caFile: String?
     public var userAgent: String = "plansync"
+    /// Talk HTTP over this Unix socket instead of TCP (the status socket clients).
+    public var unixSocket: String?
+    /// `GET` unless set (e.g. `POST` for /v1/sync).
+    public var method: String?
 
     public init(id: String, url: String) {
         self.id = id

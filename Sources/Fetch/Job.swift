@@ -130,6 +130,14 @@ final class Job: @unchecked Sendable {
         plansync_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         plansync_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
         if let ca = request.caFile { plansync_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
+        if let socket = request.unixSocket { plansync_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, socket) }
+        if let method = request.method {
+            plansync_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, method)
+            if method == "POST" {
+                plansync_easy_setopt_long(easy, CURLOPT_POST, 1)
+                plansync_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+            }
+        }
         plansync_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, writeBody)
         plansync_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
         plansync_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)

@@ -12,7 +12,7 @@ struct Plansync: AsyncParsableCommand {
         commandName: "plansync",
         abstract: "Keep a development plan's indicators in sync with statistics feeds and flag targets at risk.",
         version: version,
-        subcommands: [Sync.self, Check.self, Evaluate.self, History.self]
+        subcommands: [DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self, FeedsCommand.self]
     )
 
     /// Runs a command; usage and configuration errors exit 2, runtime failures 1 (DESIGN §8).

@@ -1,0 +1,249 @@
+import Configuration
+import Fetch
+import Foundation
+import Logging
+import Mirror
+import NIOHTTP1
+import PlanCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the daemon is doing, for the status socket.
+struct DaemonState: Sendable {
+    var config: DaemonConfig
+    var syncer: Syncer
+    var lastSyncAt: Date?
+    var lastCycle: (ok: Int, failed: Int) = (0, 0)
+}
+
+/// `plansync daemon`: the long-running process systemd supervises. Dispatch drives it:
+/// the scheduler's timers, signal sources, the watchdog timer; SwiftNIO serves the socket.
+public final class DaemonRunner: @unchecked Sendable {
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let startedAt = Date()
+    let state: Locked<DaemonState>
+    let mirror: Mirror
+    let engine: FetchEngine
+    var scheduler: Scheduler!
+    var server: StatusServer!
+    private var signalSources: [DispatchSourceSignal] = []
+    private let signalQueue = DispatchQueue(label: "plansync.signals")
+    private var watchdog: DispatchSourceTimer?
+    private let exitCode = Locked<Int32?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Runs the daemon until SIGTERM/SIGINT; returns the exit status (0 on a clean stop).
+    public static func run(configPath: String, logger: Logger) -> Int32 {
+        let config: DaemonConfig
+        do { config = try DaemonConfig.load(path: configPath) } catch {
+            logger.critical("invalid configuration: \(error)")
+            FileHandle.standardError.write(Data("plansync: \(error)\n".utf8))
+            return 2
+        }
+        if let other = SocketProbe.liveOwner(of: config.socket) {
+            let message = "another plansync daemon\(other.pid.map { " (pid \($0))" } ?? "") is already listening on \(config.socket); stop it first (systemctl stop plansync) or set a different `socket`"
+            logger.critical("\(message)")
+            FileHandle.standardError.write(Data("plansync: \(message)\n".utf8))
+            return 1
+        }
+        let mirror: Mirror
+        do { mirror = try Mirror(path: config.database) } catch {
+            logger.critical("\(error)")
+            FileHandle.standardError.write(Data("plansync: \(error)\n".utf8))
+            return 1
+        }
+        let runner = DaemonRunner(config: config, mirror: mirror, logger: logger)
+        return runner.start()
+    }
+
+    init(config: DaemonConfig, mirror: Mirror, logger: Logger) {
+        self.logger = logger
+        self.mirror = mirror
+        notifier = SystemdNotifier()
+        engine = FetchEngine(maxConcurrent: config.maxConcurrentFetches)
+        state = Locked(DaemonState(config: config, syncer: Syncer(config: config, mirror: mirror, engine: engine, logger: logger)))
+    }
+
+    private func start() -> Int32 {
+        let config = state.current.config
+        // A parent (a shell, a test harness, Foundation's Process) may have blocked these.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        SocketProbe.removeStale(config.socket)
+        try? FileManager.default.createDirectory(atPath: (config.socket as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        do {
+            server = try StatusServer(path: config.socket, mode: config.socketMode, logger: logger) { [weak self] request in
+                guard let self else { return .error(.serviceUnavailable, "shutting down") }
+                return await self.route(request)
+            }
+        } catch {
+            logger.critical("cannot listen on \(config.socket): \(error)")
+            FileHandle.standardError.write(Data("plansync: cannot listen on \(config.socket): \(error)\n".utf8))
+            return 1
+        }
+        scheduler = Scheduler(onCycleEnd: { [weak self] in self?.reportStatus() }) { [weak self] feeds in
+            guard let self else { return nil }
+            return await self.sync(feeds)
+        }
+        Task { [self] in
+            let states = (try? await mirror.feedStates()) ?? [:]
+            scheduler.configure(config.feeds, states: states)
+        }
+        installSignals()
+        startWatchdog()
+        logger.notice("plansync daemon ready", metadata: [
+            "config.path": "\(config.path)", "socket.path": "\(config.socket)", "database.path": "\(config.database)",
+            "feeds": "\(config.feeds.count)", "pid": "\(getpid())",
+        ])
+        notifier.notify("READY=1\nSTATUS=ready: \(config.feeds.count) feeds, waiting for the first sync\nMAINPID=\(getpid())")
+        done.wait()
+        return exitCode.current ?? 0
+    }
+
+    /// One sync cycle over `feeds`; returns the ids that failed.
+    func sync(_ feeds: Set<String>) async -> Set<String>? {
+        let syncer = state.current.syncer
+        do {
+            let report = try await syncer.run(only: feeds)
+            let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
+            state.withLock {
+                $0.lastSyncAt = Date()
+                $0.lastCycle = (report.feeds.count - failed.count, failed.count)
+            }
+            return failed
+        } catch {
+            logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
+            state.withLock { $0.lastSyncAt = Date(); $0.lastCycle = (0, feeds.count) }
+            notifier.notify("STATUS=sync failed: \(error)")
+            return nil
+        }
+    }
+
+    /// `STATUS=` after each cycle: feeds ok/failed and firing alerts.
+    func reportStatus() {
+        Task { [self] in
+            let metrics = try? await mirror.metrics()
+            let cycle = state.current.lastCycle
+            let warning = metrics?.firingBySeverity["warning"] ?? 0, critical = metrics?.firingBySeverity["critical"] ?? 0
+            notifier.notify("STATUS=last sync: \(cycle.ok) feeds ok, \(cycle.failed) failed; alerts firing: \(critical) critical, \(warning) warning")
+        }
+    }
+
+    private func installSignals() {
+        for signalNumber in [SIGHUP, SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                if signalNumber == SIGHUP {
+                    Task { _ = await self.reload() }
+                } else {
+                    self.shutdown(signal: signalNumber)
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// WATCHDOG=1 from the scheduler's own queue: if that queue hangs, the pings stop.
+    private func startWatchdog() {
+        guard let interval = notifier.watchdogInterval else { return }
+        let timer = DispatchSource.makeTimerSource(queue: scheduler.queue)
+        timer.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(Int(interval * 100)))
+        timer.setEventHandler { [notifier] in notifier.notify("WATCHDOG=1") }
+        timer.resume()
+        watchdog = timer
+    }
+
+    /// Re-reads the configuration; an invalid one is logged and ignored. Returns an error text or nil.
+    func reload() async -> String? {
+        let current = state.current.config
+        notifier.notify("RELOADING=1\nSTATUS=reloading \(current.path)")
+        let fresh: DaemonConfig
+        do {
+            fresh = try DaemonConfig.load(path: current.path)
+        } catch {
+            logger.error("reload: the new configuration is invalid and was ignored; the old one keeps running",
+                         metadata: ["error": "\(error)"])
+            notifier.notify("READY=1\nSTATUS=reload failed, old configuration kept: \(error)")
+            return "\(error)"
+        }
+        var notes: [String] = []
+        if fresh.socket != current.socket { notes.append("socket changes need a restart") }
+        if fresh.database != current.database { notes.append("database changes need a restart") }
+        var applied = fresh
+        applied.socket = current.socket
+        applied.database = current.database
+        let syncer = Syncer(config: applied, mirror: mirror, engine: engine, logger: logger)
+        state.withLock {
+            $0.config = applied
+            $0.syncer = syncer
+        }
+        let states = (try? await mirror.feedStates()) ?? [:]
+        scheduler.configure(applied.feeds, states: states)
+        logger.notice("configuration reloaded", metadata: ["feeds": "\(applied.feeds.count)", "notes": "\(notes.joined(separator: "; "))"])
+        notifier.notify("READY=1\nSTATUS=reloaded: \(applied.feeds.count) feeds\(notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))")")
+        return nil
+    }
+
+    /// Stops scheduling, lets a running sync finish (up to 8 s), closes the socket, exits 0.
+    private func shutdown(signal signalNumber: Int32) {
+        logger.notice("stopping", metadata: ["signal": "\(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        notifier.notify("STOPPING=1\nSTATUS=stopping")
+        watchdog?.cancel()
+        scheduler.stop()
+        for source in signalSources { source.cancel() }
+        DispatchQueue.global().async { [self] in
+            let deadline = Date().addingTimeInterval(8)
+            while scheduler.isBusy, Date() < deadline { usleep(20_000) }
+            server.close()
+            exitCode.withLock { $0 = 0 }
+            done.signal()
+        }
+    }
+}
+
+/// Finding out whether a socket path belongs to a live daemon.
+enum SocketProbe {
+    /// The live owner of a socket path (its pid from SO_PEERCRED), or nil when nothing listens.
+    static func liveOwner(of path: String) -> (pid: Int32?, Void)? {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        var credentials = PeerCredentials()
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        let pid: Int32? = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 ? credentials.pid : nil
+        return (pid, ())
+    }
+
+    /// Removes a socket file nobody listens on (left by a crash). Never touches a live one.
+    static func removeStale(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK, liveOwner(of: path) == nil else { return }
+        unlink(path)
+    }
+}
+
+/// `struct ucred` (pid, uid, gid), which Glibc only declares under _GNU_SOURCE.
+struct PeerCredentials {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}

@@ -1,0 +1,183 @@
+import Configuration
+import Foundation
+import Mirror
+import NIOHTTP1
+import PlanCore
+
+extension DaemonRunner {
+    /// Answers one status socket request (DESIGN §7). Reads use the mirror's own reader
+    /// connections, so they never wait for a sync.
+    func route(_ request: StatusRequest) async -> StatusResponse {
+        let routes: [String: [HTTPMethod]] = [
+            "/v1/health": [.GET], "/v1/status": [.GET], "/v1/indicators": [.GET], "/v1/alerts": [.GET],
+            "/v1/feeds": [.GET], "/v1/observations": [.GET], "/v1/sync": [.POST], "/v1/reload": [.POST], "/metrics": [.GET],
+        ]
+        guard let methods = routes[request.path] else {
+            return .error(.notFound, "no such endpoint \(request.path); try /v1/status, /v1/indicators, /v1/alerts, /v1/feeds, /v1/observations, /v1/health, /metrics")
+        }
+        guard methods.contains(request.method) || (request.method == .HEAD && methods.contains(.GET)) else {
+            var response = StatusResponse.error(.methodNotAllowed, "\(request.path) accepts \(methods.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)")
+            response.headers.append(("Allow", methods.map(\.rawValue).joined(separator: ", ")))
+            return response
+        }
+        do {
+            switch request.path {
+            case "/v1/health":
+                return await mirror.isHealthy()
+                    ? .json(#"{"status":"ok"}"#)
+                    : .error(.serviceUnavailable, "the database \(state.current.config.database) does not answer")
+            case "/v1/status": return .json(try await statusJSON().text)
+            case "/v1/indicators":
+                var year: Int?
+                if let text = request.query["year"] {
+                    guard let y = Int(text), PlanFileYears.range.contains(y) else {
+                        return .error(.badRequest, "year '\(text)' is not a year (e.g. ?year=2023)")
+                    }
+                    year = y
+                }
+                let plan = request.query["plan"]
+                if let plan, state.current.config.plan(plan) == nil {
+                    return .error(.notFound, "no plan '\(plan)' (plans: \(state.current.config.plans.map(\.id).joined(separator: ", ")))")
+                }
+                let verdicts = try await mirror.verdictsJSON(plan: plan, year: year)
+                return .json(JSONValue.object([("verdicts", .array(verdicts))]).text)
+            case "/v1/alerts":
+                let filter = request.query["state"]
+                if let filter, filter != "firing", filter != "resolved" {
+                    return .error(.badRequest, "state must be firing or resolved, not '\(filter)'")
+                }
+                return .json(JSONValue.object([("alerts", .array(try await mirror.alertsJSON(state: filter)))]).text)
+            case "/v1/feeds": return .json(try await feedsJSON().text)
+            case "/v1/observations":
+                guard let indicator = request.query["indicator"], !indicator.isEmpty else {
+                    return .error(.badRequest, "missing ?indicator=CODE (e.g. /v1/observations?indicator=gdp)")
+                }
+                let withHistory = ["1", "true", "yes"].contains(request.query["history"] ?? "")
+                let entries = try await mirror.history(indicator: indicator)
+                let list: [JSONValue] = entries.map { entry in
+                    guard !withHistory, case .object(let members) = entry.json else { return entry.json }
+                    return .object(members.filter { $0.0 != "revisions" })
+                }
+                return .json(JSONValue.object([("indicator", .string(indicator)), ("observations", .array(list))]).text)
+            case "/v1/sync":
+                var ids: Set<String>?
+                if let feed = request.query["feed"] {
+                    guard state.current.config.feeds.contains(where: { $0.id == feed }) else {
+                        return .error(.notFound, "no feed '\(feed)'")
+                    }
+                    ids = [feed]
+                }
+                scheduler.trigger(ids)
+                return .json(JSONValue.object([("status", .string("started")),
+                                               ("feeds", .array((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted().map { .string($0) }))]).text,
+                             status: .accepted)
+            case "/v1/reload":
+                if let error = await reload() {
+                    return .error(.unprocessableEntity, "the new configuration is invalid and was ignored: \(error)")
+                }
+                return .json(#"{"status":"reloaded"}"#)
+            case "/metrics":
+                return StatusResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: try await metricsText())
+            default:
+                return .error(.notFound, "no such endpoint")
+            }
+        } catch {
+            return .error(.serviceUnavailable, "\(error)")
+        }
+    }
+
+    func statusJSON() async throws -> JSONValue {
+        let current = state.current
+        let schedule = scheduler.snapshot
+        let metrics = try await mirror.metrics()
+        let nextDue = schedule.values.compactMap(\.nextDue).min()
+        let feeds = try await mirror.feedStatuses().filter(\.active)
+        let failing = feeds.filter { $0.consecutiveFailures > 0 }.count
+        return .object([
+            ("version", .string(PlansyncVersion.string)), ("pid", .int(Int(getpid()))),
+            ("started_at", .string(Timestamp.string(startedAt))),
+            ("uptime_seconds", .int(Int(Date().timeIntervalSince(startedAt)))),
+            ("config", .string(current.config.path)), ("database", .string(current.config.database)),
+            ("socket", .string(current.config.socket)), ("alert_log", .string(current.config.alertLog)),
+            ("plans", .array(current.config.plans.map { .string($0.id) })),
+            ("feeds", .object([("total", .int(current.config.feeds.count)), ("ok", .int(feeds.count - failing)),
+                               ("failing", .int(failing)), ("running", .int(schedule.values.filter(\.running).count))])),
+            ("last_sync", current.lastSyncAt.map { .string(Timestamp.string($0)) } ?? .null),
+            ("next_sync", nextDue.map { .string(Timestamp.string($0)) } ?? .null),
+            ("alerts_firing", .object([("critical", .int(metrics.firingBySeverity["critical"] ?? 0)),
+                                       ("warning", .int(metrics.firingBySeverity["warning"] ?? 0))])),
+            ("alert_events", .int(metrics.alertEvents)),
+        ])
+    }
+
+    func feedsJSON() async throws -> JSONValue {
+        let schedule = scheduler.snapshot
+        let feeds = try await mirror.feedStatuses()
+        return .object([("feeds", .array(feeds.map { f in
+            .object([
+                ("id", .string(f.id)), ("plan", .string(f.plan)), ("url", .string(f.url)), ("format", .string(f.format)),
+                ("priority", .int(f.priority)), ("active", .bool(f.active)),
+                ("last_outcome", .optional(f.lastOutcome)), ("http_status", f.lastHTTPStatus.map(JSONValue.int) ?? .null),
+                ("bytes", f.lastBytes.map(JSONValue.int) ?? .null),
+                ("duration_ms", f.lastDurationMs.map { .number(String(format: "%.1f", $0)) } ?? .null),
+                ("last_fetch", .optional(f.lastFetchAt)), ("last_success", .optional(f.lastSuccessAt)),
+                ("etag", .optional(f.etag)), ("last_modified", .optional(f.lastModified)),
+                ("consecutive_failures", .int(f.consecutiveFailures)), ("last_error", .optional(f.lastError)),
+                ("running", .bool(schedule[f.id]?.running ?? false)),
+                ("next_due", schedule[f.id]?.nextDue.map { .string(Timestamp.string($0)) } ?? .null),
+            ])
+        }))])
+    }
+
+    /// Prometheus text format 0.0.4.
+    func metricsText() async throws -> String {
+        let metrics = try await mirror.metrics()
+        let feeds = try await mirror.feedStatuses()
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
+        }
+        func label(_ pairs: [(String, String)]) -> String {
+            pairs.map { "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\"" }
+                .joined(separator: ",")
+        }
+        family("plansync_build_info", "gauge", "Version of the running plansync.",
+               [(label([("version", PlansyncVersion.string)]), "1")])
+        family("plansync_start_time_seconds", "gauge", "Start time of the daemon, seconds since the epoch.",
+               [("", String(format: "%.0f", startedAt.timeIntervalSince1970))])
+        var fetches: [(String, String)] = []
+        for f in feeds {
+            for (outcome, n) in f.fetchCounts.sorted(by: { $0.key < $1.key }) {
+                fetches.append((label([("feed", f.id), ("outcome", outcome)]), String(n)))
+            }
+        }
+        family("plansync_feed_fetches_total", "counter", "Fetch cycles per feed by outcome.", fetches)
+        family("plansync_feed_last_success_timestamp_seconds", "gauge", "Time of the feed's last successful fetch.",
+               feeds.compactMap { f in f.lastSuccessAt.flatMap(Timestamp.date).map { (label([("feed", f.id)]), String(format: "%.0f", $0.timeIntervalSince1970)) } })
+        family("plansync_feed_fetch_duration_seconds", "gauge", "Duration of the feed's last fetch.",
+               feeds.compactMap { f in f.lastDurationMs.map { (label([("feed", f.id)]), String(format: "%.3f", $0 / 1000)) } })
+        family("plansync_feed_consecutive_failures", "gauge", "Failed fetch cycles in a row.",
+               feeds.map { (label([("feed", $0.id)]), String($0.consecutiveFailures)) })
+        family("plansync_observations", "gauge", "Observations in the mirror per plan.",
+               metrics.observationsByPlan.sorted { $0.key < $1.key }.map { (label([("plan", $0.key)]), String($0.value)) })
+        family("plansync_revisions", "gauge", "Revised values kept in the mirror.", [("", String(metrics.revisions))])
+        var verdicts: [(String, String)] = []
+        for plan in state.current.config.plans {
+            for status in VerdictStatus.allCases {
+                verdicts.append((label([("plan", plan.id), ("status", status.rawValue)]),
+                                 String(metrics.verdictsByPlanStatus[plan.id]?[status.rawValue] ?? 0)))
+            }
+        }
+        family("plansync_verdicts", "gauge", "Verdicts per plan and status.", verdicts)
+        family("plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
+               ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
+        family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
+        return out
+    }
+}
+
+/// Target years accepted in queries.
+enum PlanFileYears {
+    static let range = PlanFile.targetYears
+}

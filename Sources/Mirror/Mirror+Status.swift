@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import PlanCore
+
+/// A feed as the status socket shows it.
+public struct FeedStatus: Sendable {
+    public var id: String
+    public var plan: String
+    public var url: String
+    public var format: String
+    public var priority: Int
+    public var active: Bool
+    public var etag: String?
+    public var lastModified: String?
+    public var consecutiveFailures: Int
+    public var lastSuccessAt: String?
+    public var lastError: String?
+    public var lastOutcome: String?
+    public var lastHTTPStatus: Int?
+    public var lastBytes: Int?
+    public var lastDurationMs: Double?
+    public var lastFetchAt: String?
+    public var fetchCounts: [String: Int]
+}
+
+/// Aggregates for `/metrics`.
+public struct MirrorMetrics: Sendable {
+    public var observationsByPlan: [String: Int]
+    public var verdictsByPlanStatus: [String: [String: Int]]
+    public var firingBySeverity: [String: Int]
+    public var revisions: Int
+    public var alertEvents: Int
+}
+
+extension Mirror {
+    /// `SELECT 1`: true when the database answers.
+    public func isHealthy() async -> Bool {
+        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    /// Stored verdicts as JSON objects (DESIGN §4), in plan order.
+    public func verdictsJSON(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [JSONValue] {
+        try await read { db in
+            var sql = """
+                SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
+                WHERE 1 = 1
+                """
+            var arguments: StatementArguments = []
+            if let plan { sql += " AND v.plan_id = ?"; arguments += [plan] }
+            if let year { sql += " AND v.year = ?"; arguments += [year] }
+            sql += " ORDER BY v.plan_id, i.position, v.year"
+            return try String.fetchAll(db, sql: sql, arguments: arguments).map {
+                (try? JSONParser.parse(Array($0.utf8))) ?? .string($0)
+            }
+        }
+    }
+
+    /// Alerts with their latest event, firing first.
+    public func alertsJSON(state: String? = nil) async throws(MirrorError) -> [JSONValue] {
+        try await read { db in
+            var sql = """
+                SELECT a.key, a.alert, a.state, a.severity, a.since, a.message, a.details, e.line
+                FROM alert a LEFT JOIN alert_event e ON e.seq = a.last_seq
+                """
+            var arguments: StatementArguments = []
+            if let state { sql += " WHERE a.state = ?"; arguments += [state] }
+            sql += " ORDER BY a.state = 'firing' DESC, a.severity = 'critical' DESC, a.since DESC, a.key"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
+                let line: String? = row["line"]
+                return JSONValue.object([
+                    ("key", .string(row["key"])), ("alert", .string(row["alert"])), ("state", .string(row["state"])),
+                    ("severity", .string(row["severity"])), ("since", .string(row["since"])),
+                    ("message", .string(row["message"])), ("details", details),
+                    ("latest_event", line.flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .null),
+                ])
+            }
+        }
+    }
+
+    /// Every feed with its last fetch and fetch counts by outcome.
+    public func feedStatuses() async throws(MirrorError) -> [FeedStatus] {
+        try await read { db in
+            var counts: [String: [String: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT feed_id, outcome, COUNT(*) AS n FROM fetch GROUP BY feed_id, outcome") {
+                counts[row["feed_id"], default: [:]][row["outcome"]] = row["n"]
+            }
+            return try Row.fetchAll(db, sql: """
+                SELECT f.*, l.outcome AS l_outcome, l.http_status AS l_status, l.bytes AS l_bytes,
+                       l.duration_ms AS l_duration, l.finished_at AS l_finished
+                FROM feed f LEFT JOIN fetch l ON l.id = f.last_fetch_id ORDER BY f.active DESC, f.id
+                """).map { row in
+                let id: String = row["id"]
+                return FeedStatus(
+                    id: id, plan: row["plan_id"], url: row["url"], format: row["format"], priority: row["priority"],
+                    active: (row["active"] as Int) != 0, etag: row["etag"], lastModified: row["last_modified"],
+                    consecutiveFailures: row["consecutive_failures"], lastSuccessAt: row["last_success_at"],
+                    lastError: row["last_error"], lastOutcome: row["l_outcome"], lastHTTPStatus: row["l_status"],
+                    lastBytes: row["l_bytes"], lastDurationMs: row["l_duration"], lastFetchAt: row["l_finished"],
+                    fetchCounts: counts[id] ?? [:])
+            }
+        }
+    }
+
+    /// Counts for `/metrics` and `/v1/status`.
+    public func metrics() async throws(MirrorError) -> MirrorMetrics {
+        try await read { db in
+            var observations: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT plan_id, COUNT(*) AS n FROM observation GROUP BY plan_id") {
+                observations[row["plan_id"]] = row["n"]
+            }
+            var verdicts: [String: [String: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT plan_id, status, COUNT(*) AS n FROM verdict GROUP BY plan_id, status") {
+                verdicts[row["plan_id"], default: [:]][row["status"]] = row["n"]
+            }
+            var firing: [String: Int] = ["warning": 0, "critical": 0]
+            for row in try Row.fetchAll(db, sql: "SELECT severity, COUNT(*) AS n FROM alert WHERE state = 'firing' GROUP BY severity") {
+                firing[row["severity"]] = row["n"]
+            }
+            return MirrorMetrics(
+                observationsByPlan: observations, verdictsByPlanStatus: verdicts, firingBySeverity: firing,
+                revisions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM revision") ?? 0,
+                alertEvents: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0)
+        }
+    }
+}

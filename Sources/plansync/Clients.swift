@@ -1,0 +1,136 @@
+import ArgumentParser
+import Configuration
+import Daemon
+import Fetch
+import Foundation
+import PlanCore
+
+/// Options shared by the status clients.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The daemon's status socket (default: from the configuration).", valueName: "path"))
+    var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp("The configuration naming the socket.", valueName: "file"))
+    var config: String = "/etc/plansync/plansync.toml"
+
+    @Flag(name: .long, help: "Print the socket's JSON answer.")
+    var json = false
+
+    /// The socket path: --socket, else the configuration's `socket`.
+    func socketPath() -> String {
+        if let socket { return socket }
+        do { return try DaemonConfig.load(path: config).socket } catch {
+            fail("\(error.description) (or pass --socket PATH)")
+        }
+    }
+
+    /// GETs (or POSTs) a path on the status socket; exits 1 when the daemon is unreachable.
+    func request(_ path: String, method: String? = nil) -> JSONValue {
+        let socket = socketPath()
+        var request = FetchRequest(id: "status", url: "http://localhost\(path)")
+        request.unixSocket = socket
+        request.method = method
+        request.retries = 0
+        request.timeout = 10
+        request.connectTimeout = 2
+        request.userAgent = "plansync/\(PlansyncVersion.string)"
+        let result = FetchEngine(maxConcurrent: 1).fetchAll([request])[0]
+        guard result.outcome == .ok || result.outcome == .httpStatus, let status = result.httpStatus else {
+            fail("cannot reach the plansync daemon on \(socket): \(result.message)\nhint: is it running? try `systemctl status plansync`; is this user in the socket's group?", code: 1)
+        }
+        guard let value = try? JSONParser.parse(result.body) else {
+            fail("the daemon on \(socket) answered HTTP \(status) with something that is not JSON", code: 1)
+        }
+        if status >= 400 {
+            fail("the daemon answered HTTP \(status): \(value["error"]?.stringValue ?? value.text)", code: 1)
+        }
+        if json { print(value.text) }
+        return value
+    }
+}
+
+func text(_ value: JSONValue?) -> String {
+    switch value {
+    case .string(let s)?: s
+    case .number(let n)?: n
+    case .bool(let b)?: b ? "yes" : "no"
+    case .null?, nil: "—"
+    case let other?: other.text
+    }
+}
+
+/// `plansync status`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Ask the daemon how it is doing.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let v = options.request("/v1/status")
+        guard !options.json else { return }
+        let feeds = v["feeds"], alerts = v["alerts_firing"]
+        print(VerdictTable.align([
+            ["version", text(v["version"])], ["pid", text(v["pid"])], ["uptime", DurationText.format(Double(text(v["uptime_seconds"])) ?? 0)],
+            ["config", text(v["config"])], ["database", text(v["database"])], ["alert log", text(v["alert_log"])],
+            ["feeds", "\(text(feeds?["total"])) total, \(text(feeds?["ok"])) ok, \(text(feeds?["failing"])) failing, \(text(feeds?["running"])) running"],
+            ["last sync", text(v["last_sync"])], ["next sync", text(v["next_sync"])],
+            ["alerts firing", "\(text(alerts?["critical"])) critical, \(text(alerts?["warning"])) warning"],
+        ]))
+    }
+}
+
+/// `plansync indicators`.
+struct IndicatorsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "indicators", abstract: "Show the daemon's verdict table.")
+    @OptionGroup var options: ClientOptions
+    @Option(name: .long, help: "Only this plan.") var plan: String?
+    @Option(name: .long, help: "Only this target year.") var year: Int?
+
+    func run() throws {
+        var query: [String] = []
+        if let plan { query.append("plan=\(plan.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? plan)") }
+        if let year { query.append("year=\(year)") }
+        let v = options.request("/v1/indicators" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+        guard !options.json, case .array(let verdicts)? = v["verdicts"] else { return }
+        var rows = [["plan", "indicator", "year", "status", "actual", "threshold", "short by", "period", "feed"]]
+        for x in verdicts {
+            var status = text(x["status"])
+            if case .string(let severity)? = x["severity"] { status += " (\(severity))" }
+            rows.append([text(x["plan"]), text(x["indicator"]), text(x["year"]), status, text(x["actual"]),
+                         text(x["threshold"]), text(x["shortfall"]), text(x["period"]), text(x["feed"])])
+        }
+        print(VerdictTable.align(rows))
+    }
+}
+
+/// `plansync alerts`.
+struct AlertsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Show the daemon's alerts, firing first.")
+    @OptionGroup var options: ClientOptions
+    @Option(name: .long, help: "firing or resolved.") var state: String?
+
+    func run() throws {
+        if let state, state != "firing", state != "resolved" { fail("--state must be firing or resolved") }
+        let v = options.request("/v1/alerts" + (state.map { "?state=\($0)" } ?? ""))
+        guard !options.json, case .array(let alerts)? = v["alerts"] else { return }
+        var rows = [["state", "severity", "alert", "since", "message"]]
+        for a in alerts { rows.append([text(a["state"]), text(a["severity"]), text(a["alert"]), text(a["since"]), text(a["message"])]) }
+        print(alerts.isEmpty ? "no alerts" : VerdictTable.align(rows))
+    }
+}
+
+/// `plansync feeds`.
+struct FeedsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "feeds", abstract: "Show each feed's last fetch and next run.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let v = options.request("/v1/feeds")
+        guard !options.json, case .array(let feeds)? = v["feeds"] else { return }
+        var rows = [["feed", "outcome", "http", "bytes", "ms", "failures", "last success", "next due", "url"]]
+        for f in feeds {
+            rows.append([text(f["id"]), text(f["last_outcome"]), text(f["http_status"]), text(f["bytes"]), text(f["duration_ms"]),
+                         text(f["consecutive_failures"]), text(f["last_success"]), text(f["next_due"]), text(f["url"])])
+        }
+        print(VerdictTable.align(rows))
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A daemon started from the built binary on a copy of the demo configuration.
+final class RunningDaemon: @unchecked Sendable {
+    let root: String
+    let config: String
+    let socket: String
+    let process = Process()
+    let notify: NotifyListener
+    let stderr = Pipe()
+
+    init(interval: String = "1h", extraFeeds: String = "") throws {
+        let demo = try demoCopy()
+        root = demo.root
+        config = demo.config
+        socket = root + "/.demo/status.sock"
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "interval      = \"1m\"", with: "interval      = \"\(interval)\"")
+            .replacingOccurrences(of: "jitter        = \"5s\"", with: "jitter        = \"0s\"")
+        try (text + extraFeeds).write(toFile: config, atomically: true, encoding: .utf8)
+        notify = try NotifyListener()
+        process.executableURL = URL(fileURLWithPath: PlansyncProcess.binary)
+        process.arguments = ["daemon", "--config", config]
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        env["WATCHDOG_USEC"] = "400000"
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = stderr
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        notify.stop()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits for READY=1.
+    func ready() -> Bool { notify.wait(for: "READY=1", seconds: 20) }
+
+    /// Sends a signal and waits (bounded) for the process to exit; returns seconds taken and status.
+    func stop(_ signal: Int32 = SIGTERM, seconds: Double = 15) -> (Double, Int32?) {
+        let started = Date()
+        kill(pid, signal)
+        while process.isRunning, Date().timeIntervalSince(started) < seconds { usleep(20_000) }
+        return (Date().timeIntervalSince(started), process.isRunning ? nil : process.terminationStatus)
+    }
+
+    /// `curl --unix-socket` (a real client): HTTP status and body.
+    func curl(_ path: String, method: String = "GET") throws -> (status: Int, body: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "--max-time", "10", "-X", method, "--unix-socket", socket, "-w", "\n%{http_code}", "http://localhost\(path)"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func json(_ path: String) throws -> [String: Any] {
+        let r = try curl(path)
+        return (try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Polls `condition` for up to `seconds`.
+    func eventually(_ seconds: Double = 15, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+}
+
+@Suite(.serialized) struct DaemonTests {
+    @Test func lifecycleNotificationsEndpointsReloadAndStop() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready(), "no READY=1; stderr: \(String(decoding: d.stderr.fileHandleForReading.availableData, as: UTF8.self))")
+        #expect(d.notify.wait(for: "STATUS=last sync: 2 feeds ok, 0 failed; alerts firing: 1 critical, 6 warning"))
+        #expect(d.notify.wait(for: "WATCHDOG=1", seconds: 3))
+        #expect(FileManager.default.fileExists(atPath: d.socket))
+        let mode = (try FileManager.default.attributesOfItem(atPath: d.socket)[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o660)
+
+        #expect(try d.curl("/v1/health") == (200, #"{"status":"ok"}"#))
+        let status = try d.json("/v1/status")
+        #expect(status["pid"] as? Int == Int(d.pid))
+        #expect((status["feeds"] as? [String: Any])?["total"] as? Int == 2)
+        #expect((status["alerts_firing"] as? [String: Any])?["critical"] as? Int == 1)
+        let verdicts = try d.json("/v1/indicators?year=2022")["verdicts"] as? [[String: Any]] ?? []
+        #expect(verdicts.count == 10)
+        #expect(verdicts.filter { $0["status"] as? String == "missed" }.count == 6)
+        #expect((try d.json("/v1/alerts?state=firing")["alerts"] as? [[String: Any]])?.count == 7)
+        let feeds = try d.json("/v1/feeds")["feeds"] as? [[String: Any]] ?? []
+        #expect(feeds.map { $0["id"] as? String } == ["futian-annex", "futian-report"])
+        #expect(feeds.allSatisfy { $0["last_outcome"] as? String == "ok" && $0["next_due"] is String })
+        let observations = try d.json("/v1/observations?indicator=modern_services&history=1")["observations"] as? [[String: Any]] ?? []
+        #expect(observations.count == 3)
+        #expect(try d.curl("/v1/sync?feed=futian-annex", method: "POST").status == 202)
+        #expect(try d.curl("/v1/sync?feed=nope", method: "POST").status == 404)
+        #expect(try d.curl("/v1/nowhere").status == 404)
+        #expect(try d.curl("/v1/status", method: "DELETE").status == 405)
+        #expect(try d.curl("/v1/sync").status == 405)
+        #expect(try d.curl("/v1/indicators?year=abc").status == 400)
+        #expect(try d.curl("/v1/observations").status == 400)
+        #expect(try d.curl("/v1/alerts?state=sleeping").status == 400)
+        let metrics = try d.curl("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains(#"plansync_verdicts{plan="futian-2023",status="missed"} 6"#))
+        #expect(metrics.body.contains(#"plansync_alerts_firing{severity="critical"} 1"#))
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let file = d.root + "/metrics.txt"
+            try (metrics.body + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/bin/sh")
+            check.arguments = ["-c", "promtool check metrics < \(file)"]
+            try check.run()
+            check.waitUntilExit()
+            #expect(check.terminationStatus == 0)
+        }
+
+        // SIGHUP with a new feed: RELOADING=1 … READY=1, and the feed appears.
+        let before = d.notify.messages.count
+        try (try String(contentsOfFile: d.config, encoding: .utf8) + """
+
+        [[feed]]
+        id       = "extra"
+        plan     = "futian-2023"
+        url      = "file:../feeds/futian-2022-report.csv"
+        format   = "csv"
+        priority = 5
+        """).write(toFile: d.config, atomically: true, encoding: .utf8)
+        kill(d.pid, SIGHUP)
+        #expect(d.notify.wait(for: "RELOADING=1", after: before))
+        #expect(d.notify.wait(for: "READY=1", after: before))
+        #expect(try d.eventually { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" && $0["last_outcome"] as? String == "ok" } == true })
+
+        // SIGHUP with an invalid config: ignored, the old one keeps running.
+        let valid = try String(contentsOfFile: d.config, encoding: .utf8)
+        try (valid + "\nbogus_key = 1\n").write(toFile: d.config, atomically: true, encoding: .utf8)
+        let mark = d.notify.messages.count
+        kill(d.pid, SIGHUP)
+        #expect(d.notify.wait(for: "reload failed, old configuration kept", after: mark))
+        #expect(try d.curl("/v1/health").status == 200)
+        #expect((try d.json("/v1/status")["feeds"] as? [String: Any])?["total"] as? Int == 3)
+        #expect(try d.curl("/v1/reload", method: "POST").status == 422)
+        try valid.write(toFile: d.config, atomically: true, encoding: .utf8)
+        #expect(try d.curl("/v1/reload", method: "POST").status == 200)
+
+        // SIGTERM: STOPPING=1, exit 0 within 10 s, socket file removed.
+        let (seconds, code) = d.stop(SIGTERM)
+        #expect(code == 0)
+        #expect(seconds < 10)
+        #expect(d.notify.messages.contains { $0.contains("STOPPING=1") })
+        #expect(!FileManager.default.fileExists(atPath: d.socket))
+    }
+
+    @Test func aFeedChangedOnDiskIsPickedUpByTheScheduleAlone() throws {
+        let d = try RunningDaemon(interval: "1s")
+        #expect(d.ready())
+        #expect(try d.eventually { (try d.json("/v1/alerts?state=firing")["alerts"] as? [[String: Any]])?.count == 7 })
+        let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
+        try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,6.4")
+            .write(toFile: annex, atomically: true, encoding: .utf8)
+        #expect(try d.eventually {
+            let alerts = try d.json("/v1/alerts?state=resolved")["alerts"] as? [[String: Any]] ?? []
+            return alerts.contains { $0["key"] as? String == "futian-2023/gdp/2022/target_missed" }
+        })
+        let log = try String(contentsOfFile: d.root + "/.demo/alerts.jsonl", encoding: .utf8)
+        #expect(log.contains(#""seq":8,"event":"resolved","alert":"target_missed""#))
+        #expect(d.stop().1 == 0)
+    }
+
+    @Test func aSecondInstanceOnTheSameSocketIsRefusedAndAStaleSocketReplaced() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        let second = try PlansyncProcess.run(["daemon", "--config", d.config], timeout: 20)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another plansync daemon (pid \(d.pid)) is already listening on \(d.socket)"))
+        #expect(try d.curl("/v1/health").status == 200)
+        // SIGKILL leaves the socket file behind; the next start replaces it.
+        _ = d.stop(SIGKILL)
+        #expect(FileManager.default.fileExists(atPath: d.socket))
+        let next = Process()
+        next.executableURL = URL(fileURLWithPath: PlansyncProcess.binary)
+        next.arguments = ["daemon", "--config", d.config]
+        next.standardError = FileHandle.nullDevice
+        try next.run()
+        defer { if next.isRunning { kill(next.processIdentifier, SIGKILL) } }
+        #expect(try d.eventually { try d.curl("/v1/health").status == 200 })
+        kill(next.processIdentifier, SIGTERM)
+        #expect(d.eventually { !next.isRunning })
+        #expect(next.terminationStatus == 0)
+    }
+
+    @Test func misbehavingClientsLeaveItAnswering() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        // Garbage bytes, a 200 KB header, then 300 idle connections held open.
+        let garbage = try UnixClient(path: d.socket)
+        garbage.send(Array("\u{0}\u{1}GARBAGE \r\n\r\n\u{7f}".utf8))
+        #expect(garbage.readAll(seconds: 5).hasPrefix("HTTP/1.1 400"))
+        let huge = try UnixClient(path: d.socket)
+        huge.send(Array(("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 200_000) + "\r\n\r\n").utf8))
+        let answer = huge.readAll(seconds: 5)
+        #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"))
+        let body = try UnixClient(path: d.socket)
+        body.send(Array("POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n".utf8) + [UInt8](repeating: 65, count: 20000))
+        #expect(body.readAll(seconds: 5).hasPrefix("HTTP/1.1 413"))
+        var idle: [UnixClient] = []
+        for _ in 0..<300 { if let c = try? UnixClient(path: d.socket) { idle.append(c) } }
+        #expect(idle.count == 300)
+        #expect(try d.curl("/v1/health").status == 200)
+        #expect(try d.json("/v1/status")["version"] as? String != nil)
+        idle.removeAll()
+        #expect(d.stop().1 == 0)
+    }
+}
+
+/// A raw Unix-socket client for sending malformed requests.
+final class UnixClient {
+    let fd: Int32
+
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard ok == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// Reads until the peer closes or `seconds` pass.
+    func readAll(seconds: Int) -> String {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+@Suite(.serialized) struct ClientCommandTests {
+    @Test func theClientsShowTablesAndJSONAndExplainAnUnreachableDaemon() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        #expect(d.notify.wait(for: "STATUS=last sync"))
+        let status = try PlansyncProcess.run(["status", "--config", d.config])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("alerts firing  1 critical, 6 warning"))
+        let indicators = try PlansyncProcess.run(["indicators", "--socket", d.socket, "--year", "2022"])
+        #expect(indicators.stdout.contains("missed (critical)"))
+        #expect(indicators.stdout.split(separator: "\n").count == 11)
+        let json = try PlansyncProcess.run(["indicators", "--socket", d.socket, "--json"])
+        #expect(json.stdout.hasPrefix(#"{"verdicts":[{"plan":"futian-2023","indicator":"gdp","year":2022,"status":"missed""#))
+        let alerts = try PlansyncProcess.run(["alerts", "--socket", d.socket, "--state", "firing"])
+        #expect(alerts.stdout.contains("source_conflict"))
+        let feeds = try PlansyncProcess.run(["feeds", "--socket", d.socket])
+        #expect(feeds.stdout.contains("futian-annex") && feeds.stdout.contains("ok"))
+        #expect(d.stop().1 == 0)
+        let down = try PlansyncProcess.run(["status", "--socket", d.socket])
+        #expect(down.status == 1)
+        #expect(down.stderr.contains("cannot reach the plansync daemon on \(d.socket)"))
+        #expect(down.stderr.contains("systemctl status plansync"))
+    }
+}
