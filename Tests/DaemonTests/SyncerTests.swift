@@ -178,3 +178,35 @@ func mirrorMarkUnwritten(_ path: String) async throws {
     try process.run()
     process.waitUntilExit()
 }
+
+@Suite struct SchedulerTests {
+    @Test func failuresBackOffExponentiallyUpToTheInterval() throws {
+        let ws = try Workspace()
+        let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv", extra: "interval = \"10m\"\njitter = \"0s\""))
+        let feed = try #require(config.feeds.first)
+        let scheduler = Scheduler { _ in [] }
+        #expect(scheduler.delay(for: feed, failures: 0) == 600)
+        let backoff = (1...8).map { scheduler.delay(for: feed, failures: $0) }
+        #expect(backoff == [37.5, 75, 150, 300, 600, 600, 600, 600])
+    }
+
+    @Test func dueFeedsRunTogetherAndNeverOverlap() async throws {
+        let ws = try Workspace()
+        let config = try ws.config(feeds: feedSection("a", "file:a", extra: "interval = \"1h\"") + feedSection("b", "file:b", extra: "interval = \"1h\""))
+        let runs = Locked<[Set<String>]>([])
+        let scheduler = Scheduler { feeds in
+            runs.withLock { $0.append(feeds) }
+            try? await Task.sleep(nanoseconds: 300_000_000)
+            return []
+        }
+        scheduler.configure(config.feeds, states: [:])
+        try await Task.sleep(nanoseconds: 150_000_000)
+        scheduler.trigger(["a"])  // a is running: this waits for it instead of overlapping
+        try await Task.sleep(nanoseconds: 800_000_000)
+        let seen = runs.current
+        #expect(seen.first == ["a", "b"])
+        #expect(seen.count == 2 && seen[1] == ["a"])
+        #expect(scheduler.snapshot["a"]?.nextDue.map { $0.timeIntervalSinceNow > 3000 } == true)
+        scheduler.stop()
+    }
+}

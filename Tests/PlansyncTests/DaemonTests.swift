@@ -295,3 +295,39 @@ final class UnixClient {
         #expect(down.stderr.contains("systemctl status plansync"))
     }
 }
+
+@Suite(.serialized) struct RestartTests {
+    @Test func aRestartContinuesTheScheduleWithoutABurstOfFetches() throws {
+        let d = try RunningDaemon(interval: "1h")
+        #expect(d.ready())
+        #expect(d.notify.wait(for: "STATUS=last sync"))
+        #expect(d.stop().1 == 0)
+        let database = d.root + "/.demo/mirror.sqlite"
+        func fetchCount() throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            p.arguments = [database, "SELECT COUNT(*) FROM fetch;"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try fetchCount() == "2")
+        // Start again: both feeds were fetched moments ago, so nothing is due for an hour.
+        let again = Process()
+        again.executableURL = URL(fileURLWithPath: PlansyncProcess.binary)
+        again.arguments = ["daemon", "--config", d.config]
+        again.standardError = FileHandle.nullDevice
+        try again.run()
+        defer { if again.isRunning { kill(again.processIdentifier, SIGKILL) } }
+        #expect(try d.eventually { try d.curl("/v1/health").status == 200 })
+        usleep(1_500_000)
+        #expect(try fetchCount() == "2")
+        let feeds = try d.json("/v1/feeds")["feeds"] as? [[String: Any]] ?? []
+        let due = feeds.compactMap { ($0["next_due"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) } }
+        #expect(due.count == 2 && due.allSatisfy { $0.timeIntervalSinceNow > 3000 })
+        kill(again.processIdentifier, SIGTERM)
+        #expect(d.eventually { !again.isRunning })
+    }
+}
