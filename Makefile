@@ -1,10 +1,19 @@
 # plansync — build, test and demo. See README.md.
 SWIFT    ?= swift
 PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR   ?= $(PREFIX)/share/doc/plansync
+CONFDIR  ?= /etc/plansync
+LOGROTATEDIR ?= /etc/logrotate.d
 DEMO     := Config/demo/plansync.toml
 BIN      := .build/debug/plansync
+# The binary `make install` installs; set it to skip the release build (tests do).
+INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test demo demo-sync clean
+.PHONY: all deps build release test demo demo-sync install uninstall clean
 
 all: build
 
@@ -41,6 +50,36 @@ demo: build
 demo-sync: build
 	@rm -rf .demo
 	$(BIN) sync --config $(DEMO)
+
+# Installs the release binary, the systemd unit, the sysusers and logrotate files, the default
+# configuration and the seed plan. An existing configuration, plan or feed file is kept.
+install: $(if $(filter .build/release/plansync,$(INSTALL_BIN)),release)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/plansync
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/plansync|$(BINDIR)/plansync|g; s|/usr/local/share/doc/plansync|$(DOCDIR)|g; s|/etc/plansync/|$(CONFDIR)/|g' \
+	    systemd/plansync.service > $(DESTDIR)$(UNITDIR)/plansync.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/plansync.service
+	install -D -m 0644 systemd/plansync.sysusers $(DESTDIR)$(SYSUSERSDIR)/plansync.conf
+	install -D -m 0644 systemd/plansync.logrotate $(DESTDIR)$(LOGROTATEDIR)/plansync
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d -m 0750 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/plans $(DESTDIR)$(CONFDIR)/feeds
+	@for f in plansync.toml; do \
+	    if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "keeping existing $(DESTDIR)$(CONFDIR)/$$f"; \
+	    else install -m 0640 Config/$$f $(DESTDIR)$(CONFDIR)/$$f; fi; done
+	@for f in Config/plans/*.toml; do t=$(DESTDIR)$(CONFDIR)/plans/$$(basename $$f); \
+	    if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
+	@for f in Config/feeds/*.csv; do t=$(DESTDIR)$(CONFDIR)/feeds/$$(basename $$f); \
+	    if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null && [ -d /run/systemd/system ]; then \
+	    systemd-sysusers $(SYSUSERSDIR)/plansync.conf; systemctl daemon-reload; \
+	    chgrp -R plansync $(CONFDIR); echo "Installed. Start with: systemctl enable --now plansync"; fi
+
+# Removes what `make install` installed, except the configuration, state and logs.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/plansync $(DESTDIR)$(UNITDIR)/plansync.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/plansync.conf $(DESTDIR)$(LOGROTATEDIR)/plansync $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "Kept $(CONFDIR), /var/lib/plansync and /var/log/plansync; remove them by hand if you want them gone."
 
 clean:
 	rm -rf .build .demo

@@ -48,9 +48,8 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 
 /// Sends swift-log output to stderr at `level` (only `main` bootstraps logging).
 func bootstrapLogging(level: String) {
+    let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"].map { !$0.isEmpty } ?? false
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: level) ?? .info
-        return handler
+        StderrLogHandler(label: label, level: Logger.Level(rawValue: level) ?? .info, journal: journal)
     }
 }

@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+
+/// swift-log output for stderr. Under systemd (`JOURNAL_STREAM` set) each line starts with
+/// its syslog priority (`<3>` error … `<7>` debug), so `journalctl -p warning` filters it and
+/// journald adds its own timestamps; elsewhere lines start with a UTC timestamp and the level.
+public struct StderrLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    let label: String
+    let journal: Bool
+    private static let output = Locked(FileHandle.standardError)
+
+    public init(label: String, level: Logger.Level, journal: Bool) {
+        self.label = label
+        self.logLevel = level
+        self.journal = journal
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        if let error = event.error { merged["error"] = "\(error)" }
+        let text = StderrLogHandler.render(level: event.level, label: label, message: "\(event.message)", metadata: merged,
+                                           journal: journal, now: Date())
+        StderrLogHandler.output.withLock { $0.write(Data((text + "\n").utf8)) }
+    }
+
+    /// syslog priority of a swift-log level.
+    public static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// One log line (without newline); newlines inside the message are escaped so a line stays a line.
+    public static func render(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
+                              journal: Bool, now: Date) -> String {
+        var text = journal ? "<\(priority(level))>" : "\(ISO8601DateFormatter().string(from: now)) \(level) "
+        text += "\(label): \(message)"
+        for key in metadata.keys.sorted() { text += " \(key)=\(metadata[key]!)" }
+        return text.replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
