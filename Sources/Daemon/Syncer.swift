@@ -146,12 +146,25 @@ public final class Syncer: Sendable {
             report.message = "body unchanged (same SHA-256 as the last fetch)"
             try await mirror.recordUnchanged(record)
         case .ok:
-            let plan = config.plan(feed.plan)
-            let parsed: ParsedFeed
-            do {
-                parsed = try FeedParser.parse(result.body, format: feed.format, options: feed.parseOptions(plan: plan))
-            } catch {
-                var message = "does not parse as \(feed.format.rawValue): \(error.description)"
+            // Parse inside the mirror's transaction, streaming observations into it: a body that
+            // fails halfway rolls back, and a large feed never sits in memory as a list.
+            let options = feed.parseOptions(plan: config.plan(feed.plan))
+            let body = result.body, format = feed.format
+            let summary = Locked<ParsedFeed?>(nil)
+            let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
+                var streaming = options
+                streaming.sink = ObservationSink { writer.write($0) }
+                let parsed = try FeedParser.parse(body, format: format, options: streaming)
+                summary.withLock { $0 = parsed }
+                return parsed.skipped
+            }
+            switch outcome {
+            case .success(let counts):
+                report.counts = counts
+            case .failure(.database(let error)):
+                throw error
+            case .failure(.producer(let error)):
+                var message = "does not parse as \(feed.format.rawValue): \((error as? FeedParseError)?.description ?? "\(error)")"
                 if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }
                 record.outcome = "parse_error"
                 record.error = message
@@ -161,11 +174,8 @@ public final class Syncer: Sendable {
                 logger.warning("feed body rejected", metadata: metadata.merging(["error": "\(message)"]) { $1 })
                 return report
             }
-            for warning in parsed.warnings { logger.warning("\(warning)", metadata: metadata) }
-            report.counts = try await mirror.reconcile(record, plan: feed.plan, observations: parsed.observations,
-                                                       skipped: parsed.skipped)
-            if parsed.observations.isEmpty, parsed.skipped > 0 {
-                logger.warning("no record of the feed matched its plan", metadata: metadata.merging(["feed.skipped": "\(parsed.skipped)"]) { $1 })
+            if let parsed = summary.current {
+                for warning in parsed.warnings { logger.warning("\(warning)", metadata: metadata) }
             }
         case .notModified:
             try await mirror.recordUnchanged(record)

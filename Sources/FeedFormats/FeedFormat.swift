@@ -50,6 +50,9 @@ public struct FeedParseError: Error, Sendable, Equatable, CustomStringConvertibl
         self.path = path
     }
 
+    /// Thrown when an `ObservationSink` asked the parser to stop.
+    public static let cancelled = FeedParseError("stopped by the consumer of the observations")
+
     public var description: String {
         var location: [String] = []
         if let line { location.append("line \(line)") }
@@ -59,10 +62,22 @@ public struct FeedParseError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
+/// Receives observations one at a time while a body is parsed (so a large feed never sits
+/// in memory as a list). Returning false stops the parse with `FeedParseError.cancelled`.
+public final class ObservationSink: @unchecked Sendable {
+    public let handler: (Observation) -> Bool
+
+    public init(_ handler: @escaping (Observation) -> Bool) {
+        self.handler = handler
+    }
+}
+
 /// The result of parsing one feed body.
 public struct ParsedFeed: Sendable {
-    /// Figures for indicators of the feed's plan.
+    /// Figures for indicators of the feed's plan (empty when they went to a sink).
     public var observations: [Observation]
+    /// How many observations were produced (kept here or handed to the sink).
+    public var emitted = 0
     /// Records skipped because the plan has no such indicator (or no map matched).
     public var skipped: Int
     /// Things worth telling an operator that did not stop the parse.
@@ -86,6 +101,8 @@ public struct ParseOptions: Sendable {
     public var maps: [SeriesMap]
     /// `table-csv`: which columns hold the period and the value.
     public var columns: TableColumns?
+    /// When set, observations go here as they are parsed instead of into `ParsedFeed.observations`.
+    public var sink: ObservationSink?
 
     public init(feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8, maps: [SeriesMap] = [],
                 columns: TableColumns? = nil) {

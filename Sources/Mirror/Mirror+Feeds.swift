@@ -208,59 +208,140 @@ extension Mirror {
     /// untouched, and figures missing from the body left as they are.
     public func reconcile(_ record: FetchRecord, plan: String, observations: [Observation],
                           skipped: Int) async throws(MirrorError) -> ReconcileCounts {
-        try await write { db in
-            let fetchID = try Mirror.insertFetch(db, record)
-            let stamp = Timestamp.string(record.finishedAt)
-            var counts = ReconcileCounts(skipped: skipped)
-            let select = try db.cachedStatement(sql: """
-                SELECT value, unit, note, fetch_id FROM observation
-                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
-                """)
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO observation (plan_id, feed_id, indicator, period, measure, cumulative, base_year, value,
-                                         value_num, unit, note, first_fetch_id, fetch_id, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let update = try db.cachedStatement(sql: """
-                UPDATE observation SET value = ?, value_num = ?, unit = ?, note = ?, fetch_id = ?, updated_at = ?
-                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
-                """)
-            let annotate = try db.cachedStatement(sql: """
-                UPDATE observation SET unit = ?, note = ?
-                WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
-                """)
-            let revise = try db.cachedStatement(sql: """
-                INSERT INTO revision (plan_id, feed_id, indicator, period, measure, cumulative, base_year, old_value,
-                                      new_value, old_fetch_id, fetch_id, revised_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for o in observations {
-                let key = o.key
-                let keyArguments: StatementArguments = [record.feed, o.indicator, o.period.description, o.measure.rawValue,
-                                                        key.cumulative ? 1 : 0, key.baseYear ?? 0]
-                let value = o.value.description
-                if let row = try Row.fetchOne(select, arguments: keyArguments) {
-                    let old: String = row["value"]
-                    if Figure(old) == o.value {
-                        counts.unchanged += 1
-                        if (row["unit"] as String?) != o.unit || (row["note"] as String?) != o.note {
-                            try annotate.execute(arguments: [o.unit, o.note] + keyArguments)
-                        }
-                    } else {
-                        counts.revised += 1
-                        try revise.execute(arguments: [plan] + keyArguments + [old, value, row["fetch_id"] as Int64, fetchID, stamp])
-                        try update.execute(arguments: [value, o.value.doubleValue, o.unit, o.note, fetchID, stamp] + keyArguments)
-                    }
-                } else {
-                    counts.inserted += 1
-                    try insert.execute(arguments: [plan] + keyArguments + [value, o.value.doubleValue, o.unit, o.note,
-                                                                           fetchID, fetchID, stamp])
+        let result = await reconcile(record, plan: plan) { writer in
+            for o in observations where !writer.write(o) { break }
+            return skipped
+        }
+        switch result {
+        case .success(let counts): return counts
+        case .failure(.database(let error)): throw error
+        case .failure(.producer(let error)): throw MirrorError(path: path, message: "\(error)")
+        }
+    }
+
+    /// Streams observations from `produce` into the mirror in one transaction (the body is
+    /// parsed inside it, so a million-row feed never sits in memory as a list). If `produce`
+    /// throws — a body that does not parse halfway — everything it wrote is rolled back.
+    /// - Parameter produce: writes observations to the writer and returns how many records it skipped.
+    public func reconcile(_ record: FetchRecord, plan: String,
+                          produce: @escaping @Sendable (ObservationWriter) throws -> Int) async -> Result<ReconcileCounts, ReconcileError> {
+        do {
+            let counts = try await pool.write { db -> ReconcileCounts in
+                let fetchID = try Mirror.insertFetch(db, record)
+                let writer = try ObservationWriter(db: db, plan: plan, feed: record.feed, fetchID: fetchID,
+                                                   stamp: Timestamp.string(record.finishedAt))
+                var skipped = 0
+                do {
+                    skipped = try produce(writer)
+                } catch {
+                    if let databaseError = writer.error { throw databaseError }
+                    throw ProducerFailure(underlying: error)
                 }
+                if let databaseError = writer.error { throw databaseError }
+                var counts = writer.counts
+                counts.skipped = skipped
+                try db.execute(sql: "UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
+                               arguments: [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
+                try Mirror.markSuccess(db, record: record, fetchID: fetchID)
+                return counts
             }
-            try db.execute(sql: "UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
-                           arguments: [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
-            try Mirror.markSuccess(db, record: record, fetchID: fetchID)
-            return counts
+            return .success(counts)
+        } catch let failure as ProducerFailure {
+            return .failure(.producer(failure.underlying))
+        } catch {
+            return .failure(.database(MirrorError.wrap(error, path: path)))
+        }
+    }
+}
+
+/// Why a streamed reconciliation changed nothing.
+public enum ReconcileError: Error {
+    /// The producer failed (e.g. the body does not parse); the transaction was rolled back.
+    case producer(any Error)
+    case database(MirrorError)
+}
+
+struct ProducerFailure: Error {
+    let underlying: any Error
+}
+
+/// Writes one fetch's observations inside its transaction. Not thread-safe; lives only
+/// within `Mirror.reconcile`.
+public final class ObservationWriter {
+    let db: Database
+    let plan: String
+    let feed: String
+    let fetchID: Int64
+    let stamp: String
+    private(set) var counts = ReconcileCounts()
+    /// The first database error; writing stops there.
+    private(set) var error: (any Error)?
+    private let insert: Statement
+    private let select: Statement
+    private let update: Statement
+    private let annotate: Statement
+    private let revise: Statement
+
+    init(db: Database, plan: String, feed: String, fetchID: Int64, stamp: String) throws {
+        self.db = db
+        self.plan = plan
+        self.feed = feed
+        self.fetchID = fetchID
+        self.stamp = stamp
+        insert = try db.cachedStatement(sql: """
+            INSERT INTO observation (plan_id, feed_id, indicator, period, measure, cumulative, base_year, value,
+                                     value_num, unit, note, first_fetch_id, fetch_id, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """)
+        select = try db.cachedStatement(sql: """
+            SELECT value, unit, note, fetch_id FROM observation
+            WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+            """)
+        update = try db.cachedStatement(sql: """
+            UPDATE observation SET value = ?, value_num = ?, unit = ?, note = ?, fetch_id = ?, updated_at = ?
+            WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+            """)
+        annotate = try db.cachedStatement(sql: """
+            UPDATE observation SET unit = ?, note = ?
+            WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
+            """)
+        revise = try db.cachedStatement(sql: """
+            INSERT INTO revision (plan_id, feed_id, indicator, period, measure, cumulative, base_year, old_value,
+                                  new_value, old_fetch_id, fetch_id, revised_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+    }
+
+    /// Inserts, revises or leaves one observation; false after a database error.
+    @discardableResult
+    public func write(_ o: Observation) -> Bool {
+        guard error == nil else { return false }
+        do {
+            let key = o.key
+            let keyArguments: StatementArguments = [feed, o.indicator, o.period.description, o.measure.rawValue,
+                                                    key.cumulative ? 1 : 0, key.baseYear ?? 0]
+            let value = o.value.description
+            try insert.execute(arguments: [plan] + keyArguments + [value, o.value.doubleValue, o.unit, o.note, fetchID, fetchID, stamp])
+            if db.changesCount == 1 {
+                counts.inserted += 1
+                return true
+            }
+            guard let row = try Row.fetchOne(select, arguments: keyArguments) else { return true }
+            let old: String = row["value"]
+            if Figure(old) == o.value {
+                counts.unchanged += 1
+                if (row["unit"] as String?) != o.unit || (row["note"] as String?) != o.note {
+                    try annotate.execute(arguments: [o.unit, o.note] + keyArguments)
+                }
+            } else {
+                counts.revised += 1
+                try revise.execute(arguments: [plan] + keyArguments + [old, value, row["fetch_id"] as Int64, fetchID, stamp])
+                try update.execute(arguments: [value, o.value.doubleValue, o.unit, o.note, fetchID, stamp] + keyArguments)
+            }
+            return true
+        } catch {
+            self.error = error
+            return false
         }
     }
 }

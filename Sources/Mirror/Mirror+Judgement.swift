@@ -45,7 +45,15 @@ extension Mirror {
             let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
             for plan in plans {
                 let feedIDs = feeds.filter { $0.plan == plan.id }.map(\.id)
-                let observations = try Mirror.loadObservations(db, plan: plan.id, feeds: feedIDs)
+                // Only the years the targets can read: target years, the year before, base years.
+                var years = Set<Int>()
+                for indicator in plan.indicators {
+                    for target in indicator.targets {
+                        years.formUnion([target.year, target.year - 1])
+                        if let base = target.rule.baseYear { years.insert(base) }
+                    }
+                }
+                let observations = try Mirror.loadObservations(db, plan: plan.id, feeds: feedIDs, years: years)
                 let index = ObservationIndex(observations, priorities: priorities)
                 let planVerdicts = Evaluation.verdicts(plan: plan, index: index)
                 verdicts += planVerdicts
@@ -110,12 +118,14 @@ extension Mirror {
         }
     }
 
-    static func loadObservations(_ db: Database, plan: String, feeds: [String]) throws -> [Observation] {
-        guard !feeds.isEmpty else { return [] }
+    static func loadObservations(_ db: Database, plan: String, feeds: [String], years: Set<Int>) throws -> [Observation] {
+        guard !feeds.isEmpty, !years.isEmpty else { return [] }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
             WHERE plan_id = ? AND feed_id IN (SELECT value FROM json_each(?))
-            """, arguments: [plan, JSONValue.array(feeds.map { .string($0) }).text])
+              AND CAST(substr(period, 1, 4) AS INTEGER) IN (SELECT value FROM json_each(?))
+            """, arguments: [plan, JSONValue.array(feeds.map { .string($0) }).text,
+                             JSONValue.array(years.sorted().map { .int($0) }).text])
         var result: [Observation] = []
         while let row = try rows.next() {
             guard let period = try? Period(parsing: row["period"]), let measure = Measure(rawValue: row["measure"]),

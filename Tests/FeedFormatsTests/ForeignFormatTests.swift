@@ -195,7 +195,7 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
 
     @Test func twoRecordsMappingToOneFigureWithDifferentValuesIsAnError() {
         expectError("地区,指标,时间,数值\n福田区,地区生产总值增速,2022年,3.0\n福田区,地区生产总值增速,2022年,3.1\n", .tableCSV,
-                    maps: maps, columns: columns, "line 3 and line 2 both map to gdp 2022 growth")
+                    maps: maps, columns: columns, "line 3 maps to gdp 2022 growth, which an earlier record already gave with a different value")
     }
 
     @Test func aScaleConvertsUnits() throws {

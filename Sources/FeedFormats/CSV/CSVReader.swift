@@ -14,7 +14,7 @@ public struct MemorySource: ByteSource {
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public mutating func read(into buffer: inout [UInt8]) -> Bool {
         guard let bytes else { return false }
-        buffer += bytes
+        if buffer.isEmpty { buffer = bytes } else { buffer += bytes }  // no copy of the whole body
         self.bytes = nil
         return true
     }

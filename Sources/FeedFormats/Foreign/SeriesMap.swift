@@ -43,10 +43,11 @@ public struct TableColumns: Sendable, Equatable {
 struct RecordMapper {
     let options: ParseOptions
     private(set) var observations: [Observation] = []
+    private(set) var emitted = 0
     private(set) var unmatched = 0
     private(set) var missing = 0
     private(set) var records = 0
-    private var seen: [ObservationKey: (value: Figure, location: String)] = [:]
+    private var seen = DuplicateGuard()
 
     init(options: ParseOptions) { self.options = options }
 
@@ -78,20 +79,20 @@ struct RecordMapper {
         let observation = Observation(indicator: map.indicator, period: period, measure: map.measure, value: figure,
                                       unit: map.measure == .level ? unit : "%", cumulative: map.cumulative ?? cumulativeHint,
                                       baseYear: map.baseYear, note: nil, feed: options.feed)
-        if let previous = seen[observation.key] {
-            guard previous.value == figure else {
-                throw FeedParseError("\(location) and \(previous.location) both map to \(observation.key) with different values (\(figure) and \(previous.value)); make the [[feed.map]] match more specific")
-            }
-            return
+        switch seen.check(observation.key, figure) {
+        case .duplicate: return
+        case .conflict:
+            throw FeedParseError("\(location) maps to \(observation.key), which an earlier record already gave with a different value; make the [[feed.map]] match more specific")
+        case .new: break
         }
-        seen[observation.key] = (figure, location)
-        observations.append(observation)
+        try emit(observation, options: options, into: &observations, count: &emitted)
     }
 
     /// The parse result, with a warning when records exist but none matched a map.
     func result(warnings: [String] = []) -> ParsedFeed {
         var feed = ParsedFeed(observations: observations, skipped: unmatched + missing, warnings: warnings)
-        if records > 0, observations.isEmpty, unmatched > 0 {
+        feed.emitted = emitted
+        if records > 0, emitted == 0, unmatched > 0 {
             feed.warnings.append("none of the \(records) records matched a [[feed.map]] entry; check the match codes against the feed's dimensions")
         }
         return feed

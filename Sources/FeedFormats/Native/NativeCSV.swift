@@ -51,6 +51,7 @@ public enum NativeCSV {
         }
         if let error = reader.error { throw error }
         feed.observations = builder.observations
+        feed.emitted = builder.emitted
         feed.skipped = builder.skipped
         return feed
     }
@@ -72,8 +73,11 @@ struct RawRow {
 struct ObservationBuilder {
     let options: ParseOptions
     private(set) var observations: [Observation] = []
+    private(set) var emitted = 0
     private(set) var skipped = 0
-    private var seen: [ObservationKey: (value: Figure, location: String)] = [:]
+    /// Figures already given in this body: hash of the key → hash of the value. Two 64-bit
+    /// hashes per row keep memory small on million-row feeds.
+    private var seen = DuplicateGuard()
 
     init(options: ParseOptions) { self.options = options }
 
@@ -115,18 +119,16 @@ struct ObservationBuilder {
         let observation = Observation(indicator: indicator, period: period, measure: measure, value: value,
                                       unit: row.unit, cumulative: cumulative, baseYear: baseYear, note: row.note,
                                       feed: options.feed)
-        if let previous = seen[observation.key] {
-            guard previous.value == value else {
-                throw fail("value", "\(observation.key) is given twice with different values (\(previous.value) at \(previous.location), \(value) here)")
-            }
-            return
+        switch seen.check(observation.key, value) {
+        case .duplicate: return
+        case .conflict: throw fail("value", "\(observation.key) is given twice with different values (\(value) here)")
+        case .new: break
         }
-        seen[observation.key] = (value, location)
         if let known = options.indicators, !known.contains(indicator) {
             skipped += 1
             return
         }
-        observations.append(observation)
+        try emit(observation, options: options, into: &observations, count: &emitted)
     }
 }
 
@@ -137,5 +139,39 @@ extension String {
         while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
         while let c = s.last, c == " " || c == "\t" { s.removeLast() }
         return String(s)
+    }
+}
+
+/// Hands an observation to the options' sink, or keeps it.
+func emit(_ observation: Observation, options: ParseOptions, into list: inout [Observation], count: inout Int) throws(FeedParseError) {
+    count += 1
+    if let sink = options.sink {
+        guard sink.handler(observation) else { throw FeedParseError.cancelled }
+    } else {
+        list.append(observation)
+    }
+}
+
+/// Detects a figure given twice in one body, in 16 bytes per figure (FNV-1a hashes of the
+/// key and of the exact value).
+struct DuplicateGuard {
+    enum Outcome { case new, duplicate, conflict }
+    private var seen: [UInt64: UInt64] = [:]
+
+    mutating func check(_ key: ObservationKey, _ value: Figure) -> Outcome {
+        let k = DuplicateGuard.hash(key.description)
+        let v = DuplicateGuard.hash(value.value.description)
+        if let previous = seen[k] { return previous == v ? .duplicate : .conflict }
+        seen[k] = v
+        return .new
+    }
+
+    static func hash(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            h ^= UInt64(byte)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
     }
 }

@@ -47,6 +47,7 @@ public enum NativeJSON {
             try builder.add(row, location: at) { key, message in FeedParseError(message, path: "\(at).\(key)") }
         }
         feed.observations = builder.observations
+        feed.emitted = builder.emitted
         feed.skipped = builder.skipped
         return feed
     }
