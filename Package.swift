@@ -30,7 +30,11 @@ let package = Package(
         // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
         .target(
             name: "Mirror",
-            dependencies: ["PlanCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "PlanCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(

@@ -159,8 +159,13 @@ struct DuplicateGuard {
     private var seen: [UInt64: UInt64] = [:]
 
     mutating func check(_ key: ObservationKey, _ value: Figure) -> Outcome {
-        let k = DuplicateGuard.hash(key.description)
-        let v = DuplicateGuard.hash(value.value.description)
+        var k = DuplicateGuard.hash(key.indicator)
+        for part in [key.period.year, key.period.endMonth, key.period.description.utf8.count, key.baseYear ?? 0,
+                     key.cumulative ? 1 : 0, Measure.allCases.firstIndex(of: key.measure) ?? 0] {
+            k = (k ^ UInt64(bitPattern: Int64(part))) &* 0x0000_0100_0000_01b3
+        }
+        k ^= DuplicateGuard.hash(key.period.description)
+        let v = DuplicateGuard.hash(value.normalizedText)
         if let previous = seen[k] { return previous == v ? .duplicate : .conflict }
         seen[k] = v
         return .new

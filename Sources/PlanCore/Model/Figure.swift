@@ -7,6 +7,8 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
     public let value: Decimal
     /// Decimals as published (or as rounded, for derived figures).
     public let scale: Int
+    /// The published text when it is already canonical (saves formatting a Decimal per row).
+    private let text: String?
 
     /// Parses a plain decimal (`-11.6`, `5515`, `+2.0`) or scientific (`1.5E3`) number.
     /// Returns nil for anything else (empty, `NaN`, `1,000`, `3.0%`).
@@ -40,11 +42,25 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
                   let e = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else { return nil }
             exponent = negative ? -e : e
         }
-        guard index == bytes.count, intDigits + fracDigits <= 38,
-              let value = Decimal(string: String(text), locale: Locale(identifier: "en_US_POSIX"))
-        else { return nil }
+        guard index == bytes.count, intDigits + fracDigits <= 38 else { return nil }
+        let negative = bytes.first == 0x2D
+        let plainStart = (bytes.first == 0x2B || negative) ? 1 : 0
+        if exponent == 0, intDigits + fracDigits <= 18 {
+            // Fast path: at most 18 digits, no exponent — build the Decimal from an integer.
+            var mantissa: UInt64 = 0
+            for b in bytes where b >= 0x30 && b <= 0x39 { mantissa = mantissa * 10 + UInt64(b - 0x30) }
+            self.value = Decimal(sign: negative && mantissa != 0 ? .minus : .plus, exponent: -fracDigits,
+                                 significand: Decimal(mantissa))
+            self.scale = fracDigits
+            let canonical = bytes.first != 0x2B && !(negative && mantissa == 0) && intDigits >= 1
+                && (intDigits == 1 || bytes[plainStart] != 0x30)
+            self.text = canonical ? String(text) : nil
+            return
+        }
+        guard let value = Decimal(string: String(text), locale: Locale(identifier: "en_US_POSIX")) else { return nil }
         self.value = value
         self.scale = max(0, fracDigits - exponent)
+        self.text = nil
     }
 
     /// A figure with `value` rounded half away from zero to `scale` decimals.
@@ -54,16 +70,19 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
         NSDecimalRound(&rounded, &input, scale, .plain)
         self.value = rounded
         self.scale = max(0, scale)
+        self.text = nil
     }
 
     /// A whole number.
     public init(_ integer: Int) {
         self.value = Decimal(integer)
         self.scale = 0
+        self.text = String(integer)
     }
 
     /// The value printed with exactly `scale` decimals, e.g. `3.0`, `-11.6`, `5515`.
     public var description: String {
+        if let text { return text }
         var input = value
         var rounded = Decimal()
         NSDecimalRound(&rounded, &input, scale, .plain)
@@ -80,8 +99,18 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
         return text
     }
 
+    /// A text equal for equal values (`3.0` and `3.00` give `3`), for hashing.
+    public var normalizedText: String {
+        var t = description
+        if t.contains(".") {
+            while t.hasSuffix("0") { t.removeLast() }
+            if t.hasSuffix(".") { t.removeLast() }
+        }
+        return t == "-0" ? "0" : t
+    }
+
     /// The value as a Double (for metrics and plotting only; never for judging).
-    public var doubleValue: Double { NSDecimalNumber(decimal: value).doubleValue }
+    public var doubleValue: Double { text.flatMap(Double.init) ?? NSDecimalNumber(decimal: value).doubleValue }
 
     /// True when the value is exactly zero.
     public var isZero: Bool { value.isZero }

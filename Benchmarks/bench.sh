@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# plansync benchmarks (`make bench`). Every figure is compared with a baseline measured in
+# the same run on the same machine; nothing here is asserted by the test suite.
+#   BENCH_ROWS_PER_INDICATOR (default 10000: 100 indicators × 10,000 months = 1,000,000 rows)
+#   BENCH_ONLY="ingest fetch idle socket start" to run a subset
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${PLANSYNC_BIN:-$PWD/.build/release/plansync}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/plansync-bench.XXXXXX)}
+ONLY=${BENCH_ONLY:-"ingest start socket idle fetch"}
+ROWS=${BENCH_ROWS_PER_INDICATOR:-10000}
+export ROWS_PER_INDICATOR=$ROWS
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+verdict() { if [ "$(echo "$1 <= $2" | bc -l)" = 1 ]; then echo "OK"; else echo "MISSED"; fi; }
+results=()
+report() { results+=("$(printf '%-58s %s' "$1" "$2")"); printf '%-58s %s\n' "$1" "$2"; }
+
+echo "plansync benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "binary: $BIN   work: $WORK"
+echo
+
+# A Unix datagram socket standing in for systemd's NOTIFY_SOCKET: prints each message.
+notify_listener() { socat -u "UNIX-RECV:$1" - 2>/dev/null & echo $!; }
+
+ingest() {
+  local dir=$WORK/ingest
+  rm -rf "$dir"; Benchmarks/generate-ingest.sh "$dir"
+  local rows=$((ROWS * 100))
+  # Baseline: sqlite3's .import of the same rows into a table with the same primary key.
+  local t0 t1 base
+  t0=$(now)
+  sqlite3 "$dir/baseline.sqlite" "PRAGMA journal_mode=WAL;" \
+    "CREATE TABLE observation (indicator TEXT, period TEXT, measure TEXT, value TEXT, unit TEXT, cumulative TEXT, base_year TEXT, note TEXT, PRIMARY KEY (indicator, period, measure, cumulative, base_year)) WITHOUT ROWID;" \
+    ".mode csv" ".import --skip 1 $dir/feeds/ingest.csv observation" >/dev/null
+  t1=$(now); base=$(elapsed "$t0" "$t1")
+  report "ingest: sqlite3 .import of $rows rows (baseline)" "$(printf '%.2f s' "$base")"
+  # First sync into an empty mirror.
+  t0=$(now)
+  /usr/bin/time -f '%M' -o "$dir/rss1" "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>"$dir/sync1.err"
+  t1=$(now); local first; first=$(elapsed "$t0" "$t1")
+  report "ingest: first sync (target ≤ 2× import)" "$(printf '%.2f s = %s× import  %s' "$first" "$(ratio "$first" "$base")" "$(verdict "$first" "$(echo "2 * $base" | bc -l)")")"
+  report "ingest: first sync peak RSS (target ≤ 256 MiB)" "$(awk '{printf "%.0f MiB", $1/1024}' "$dir/rss1")  $(verdict "$(cat "$dir/rss1")" 262144)"
+  report "ingest: observations in the mirror" "$(sqlite3 "$dir/state/mirror.sqlite" 'SELECT COUNT(*) FROM observation')"
+  # Re-sync of the unchanged feed.
+  t0=$(now)
+  "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1
+  t1=$(now); local again; again=$(elapsed "$t0" "$t1")
+  report "ingest: re-sync, feed unchanged (target ≤ 10% of first)" "$(printf '%.3f s = %.1f%% of first  %s' "$again" "$(echo "100 * $again / $first" | bc -l)" "$(verdict "$again" "$(echo "0.1 * $first" | bc -l)")")"
+  # Re-sync with 1% of the values changed.
+  CHANGE_PERCENT=1 Benchmarks/generate-ingest.sh "$dir.changed" >/dev/null
+  cp "$dir.changed/feeds/ingest.csv" "$dir/feeds/ingest.csv"
+  t0=$(now)
+  /usr/bin/time -f '%M' -o "$dir/rss3" "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1
+  t1=$(now); local changed; changed=$(elapsed "$t0" "$t1")
+  report "ingest: re-sync, 1% changed (target ≤ 2× import)" "$(printf '%.2f s = %s× import  %s' "$changed" "$(ratio "$changed" "$base")" "$(verdict "$changed" "$(echo "2 * $base" | bc -l)")")"
+  report "ingest: revisions written (expected $((rows / 100)))" "$(sqlite3 "$dir/state/mirror.sqlite" 'SELECT COUNT(*) FROM revision')"
+  report "ingest: 1% re-sync peak RSS" "$(awk '{printf "%.0f MiB", $1/1024}' "$dir/rss3")"
+}
+
+start() {
+  local dir=$WORK/ingest
+  [ -f "$dir/state/mirror.sqlite" ] || ingest >/dev/null
+  local sock=$WORK/notify-start.sock; rm -f "$sock"
+  local out=$WORK/notify-start.out
+  socat -u "UNIX-RECV:$sock" "OPEN:$out,creat,append" 2>/dev/null & local listener=$!
+  sleep 0.2
+  local t0 t1
+  t0=$(now)
+  NOTIFY_SOCKET=$sock "$BIN" daemon --config "$dir/plansync.toml" 2>/dev/null & local pid=$!
+  for _ in $(seq 1 500); do grep -q READY=1 "$out" 2>/dev/null && break; sleep 0.005; done
+  t1=$(now)
+  report "start: to READY=1 with a $(sqlite3 "$dir/state/mirror.sqlite" 'SELECT COUNT(*) FROM observation')-row mirror (target ≤ 500 ms)" \
+    "$(printf '%.0f ms  %s' "$(echo "1000 * ($t1 - $t0)" | bc -l)" "$(verdict "$(elapsed "$t0" "$t1")" 0.5)")"
+  kill -TERM $pid; wait $pid 2>/dev/null; kill $listener 2>/dev/null
+}
+
+# 16 concurrent curl clients, each making N requests on one connection; per-request times.
+load() {
+  local sock=$1 path=$2 n=$3 out=$4
+  : > "$out"
+  local urls=(); for _ in $(seq 1 "$n"); do urls+=("http://localhost$path"); done
+  local t0 t1
+  t0=$(now)
+  for _ in $(seq 1 16); do
+    curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' "${urls[@]}" >> "$out" &
+  done
+  wait
+  t1=$(now)
+  local count; count=$(wc -l < "$out")
+  sort -n "$out" | awk -v total="$count" -v wall="$(elapsed "$t0" "$t1")" '
+    { v[NR] = $1 } END { printf "%d req/s, p50 %.2f ms, p99 %.2f ms", total / wall, v[int(total * 0.5)] * 1000, v[int(total * 0.99)] * 1000 }'
+}
+
+socket() {
+  local dir=$WORK/socket
+  rm -rf "$dir"; Benchmarks/generate-ingest.sh "$dir"
+  "$BIN" daemon --config "$dir/plansync.toml" 2>/dev/null & local pid=$!
+  for _ in $(seq 1 200); do curl -s --unix-socket "$dir/state/status.sock" http://localhost/v1/health >/dev/null 2>&1 && break; sleep 0.05; done
+  # Let the first (1M-row) sync finish, then measure idle.
+  for _ in $(seq 1 600); do [ "$(curl -s --unix-socket "$dir/state/status.sock" http://localhost/v1/status | jq -r .last_sync)" != null ] && break; sleep 0.5; done
+  report "socket idle: GET /v1/status, 16 clients" "$(load "$dir/state/status.sock" /v1/status 200 "$WORK/lat1")"
+  report "socket idle: GET /v1/indicators, 16 clients" "$(load "$dir/state/status.sock" /v1/indicators 200 "$WORK/lat2")"
+  # Now a 1% changed body, synced on demand, and the same load while it runs.
+  CHANGE_PERCENT=1 Benchmarks/generate-ingest.sh "$dir.changed" >/dev/null
+  cp "$dir.changed/feeds/ingest.csv" "$dir/feeds/ingest.csv"
+  curl -s -X POST --unix-socket "$dir/state/status.sock" http://localhost/v1/sync >/dev/null
+  sleep 0.3
+  report "socket during sync: GET /v1/status (target p99 ≤ 10 ms)" "$(load "$dir/state/status.sock" /v1/status 100 "$WORK/lat3")"
+  report "socket during sync: GET /v1/indicators (target p99 ≤ 10 ms)" "$(load "$dir/state/status.sock" /v1/indicators 100 "$WORK/lat4")"
+  report "socket during sync: was a sync running at the end?" "$(curl -s --unix-socket "$dir/state/status.sock" http://localhost/v1/feeds | jq -r '.feeds[0].running')"
+  kill -TERM $pid; wait $pid 2>/dev/null
+}
+
+idle() {
+  local dir=$WORK/idle
+  rm -rf "$dir"; mkdir -p "$dir/feeds"
+  cp -r Config/plans "$dir/"
+  { echo 'database = "state/mirror.sqlite"'; echo 'socket = "state/status.sock"'; echo 'alert_log = "state/alerts.jsonl"'
+    echo 'plans = ["plans/*.toml"]'; echo 'log_level = "warning"'
+    for i in $(seq 1 20); do
+      cp Config/feeds/futian-2022-annex.csv "$dir/feeds/f$i.csv"
+      printf '[[feed]]\nid = "f%d"\nplan = "futian-2023"\nurl = "file:feeds/f%d.csv"\nformat = "csv"\ninterval = "1h"\n' "$i" "$i"
+    done; } > "$dir/plansync.toml"
+  "$BIN" daemon --config "$dir/plansync.toml" 2>/dev/null & local pid=$!
+  sleep 3   # start and the first sync of the 20 feeds
+  local ticks; ticks=$(getconf CLK_TCK)
+  local cpu0 sw0; cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat); sw0=$(grep -h ctxt_switches /proc/$pid/task/*/status | awk '{s += $2} END {print s}')
+  sleep 30
+  local cpu1 sw1; cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat); sw1=$(grep -h ctxt_switches /proc/$pid/task/*/status | awk '{s += $2} END {print s}')
+  local rss; rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  report "idle 30 s, 20 feeds: RSS (target ≤ 40 MiB)" "$(printf '%.1f MiB  %s' "$(echo "$rss / 1024" | bc -l)" "$(verdict "$rss" 40960)")"
+  report "idle 30 s, 20 feeds: CPU (target ≤ 0.15 s)" "$(printf '%.2f s  %s' "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l)" "$(verdict "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l)" 0.15)")"
+  report "idle 30 s, 20 feeds: context switches (all threads)" "$((sw1 - sw0))"
+  kill -TERM $pid; wait $pid 2>/dev/null
+}
+
+fetch() {
+  local dir=$WORK/fetch n=500
+  rm -rf "$dir"; mkdir -p "$dir/html" "$dir/plans" "$dir/state"
+  cp Config/plans/futian-2023.toml "$dir/plans/"
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18631)
+  cat > "$dir/nginx.conf" <<NGINX
+daemon off; master_process off; worker_processes 1; error_log $dir/error.log; pid $dir/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path $dir/t1; proxy_temp_path $dir/t2; fastcgi_temp_path $dir/t3;
+       uwsgi_temp_path $dir/t4; scgi_temp_path $dir/t5; keepalive_requests 100000;
+       server { listen 127.0.0.1:$port; root $dir/html; } }
+NGINX
+  { echo 'database = "state/mirror.sqlite"'; echo 'socket = "state/status.sock"'; echo 'alert_log = "state/alerts.jsonl"'
+    echo 'plans = ["plans/*.toml"]'; echo 'log_level = "error"'; echo 'max_concurrent_fetches = 16'
+    for i in $(seq 1 $n); do
+      printf 'indicator,period,measure,value\ngdp,2022,growth,%d.0\n' $((i % 9)) > "$dir/html/f$i.csv"
+      printf '[[feed]]\nid = "f%d"\nplan = "futian-2023"\nurl = "http://127.0.0.1:%d/f%d.csv"\nformat = "csv"\n' "$i" "$port" "$i"
+    done; } > "$dir/plansync.toml"
+  nginx -p "$dir" -c "$dir/nginx.conf" & local nginx=$!
+  sleep 0.5
+  # Baseline: curl fetching the same URLs, 16 in parallel, cold then with the same validators.
+  local urls=(); for i in $(seq 1 $n); do urls+=("http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
+  local t0 t1 curlcold curlwarm
+  t0=$(now); curl -s --parallel --parallel-max 16 "${urls[@]}"; t1=$(now); curlcold=$(elapsed "$t0" "$t1")
+  local lm; lm=$(curl -sI "http://127.0.0.1:$port/f1.csv" | awk -F': ' 'tolower($1) == "last-modified" {print $2}' | tr -d '\r')
+  local wurls=(); for i in $(seq 1 $n); do
+    local etag; etag=$(curl -sI "http://127.0.0.1:$port/f$i.csv" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
+    wurls+=(-H "If-None-Match: $etag" "http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
+  t0=$(now); curl -s --parallel --parallel-max 16 -H "If-Modified-Since: $lm" "${wurls[@]}"; t1=$(now); curlwarm=$(elapsed "$t0" "$t1")
+  t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local cold; cold=$(elapsed "$t0" "$t1")
+  t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local warm; warm=$(elapsed "$t0" "$t1")
+  report "fetch: $n feeds cold, curl --parallel-max 16 (baseline)" "$(printf '%.3f s' "$curlcold")"
+  report "fetch: $n feeds cold, plansync sync (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$cold" "$(ratio "$cold" "$curlcold")" "$(verdict "$cold" "$(echo "1.5 * $curlcold" | bc -l)")")"
+  report "fetch: $n feeds warm (304), curl (baseline)" "$(printf '%.3f s' "$curlwarm")"
+  report "fetch: $n feeds warm (304), plansync sync (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$warm" "$(ratio "$warm" "$curlwarm")" "$(verdict "$warm" "$(echo "1.5 * $curlwarm" | bc -l)")")"
+  report "fetch: warm cycle outcomes" "$(sqlite3 "$dir/state/mirror.sqlite" "SELECT outcome || ' ' || COUNT(*) FROM fetch WHERE id > $n GROUP BY outcome" | tr '\n' ' ')"
+  kill $nginx 2>/dev/null; kill -9 $nginx 2>/dev/null
+}
+
+for part in $ONLY; do $part; echo; done
