@@ -31,10 +31,14 @@ public enum NativeCSV {
                 line: header.line)
         }
         var builder = ObservationBuilder(options: options)
+        let positions = Dictionary(uniqueKeysWithValues: (required + optional).map { ($0, columns[$0] ?? -1) })
         while let record = reader.next() {
             func field(_ name: String) -> String? {
-                guard let i = columns[name], i < record.fields.count else { return nil }
-                let value = record.fields[i].trimmingASCIISpaces()
+                guard let i = positions[name], i >= 0, i < record.fields.count else { return nil }
+                let raw = record.fields[i]
+                guard let first = raw.utf8.first else { return nil }
+                let needsTrim = first == 0x20 || first == 0x09 || raw.utf8.last == 0x20 || raw.utf8.last == 0x09
+                let value = needsTrim ? raw.trimmingASCIISpaces() : raw
                 return value.isEmpty ? nil : value
             }
             func fail(_ name: String, _ message: String) -> FeedParseError {
@@ -160,11 +164,10 @@ struct DuplicateGuard {
 
     mutating func check(_ key: ObservationKey, _ value: Figure) -> Outcome {
         var k = DuplicateGuard.hash(key.indicator)
-        for part in [key.period.year, key.period.endMonth, key.period.description.utf8.count, key.baseYear ?? 0,
-                     key.cumulative ? 1 : 0, Measure.allCases.firstIndex(of: key.measure) ?? 0] {
+        let measure = key.measure == .level ? 1 : key.measure == .growth ? 2 : 3
+        for part in [key.period.ordinal, key.baseYear ?? 0, key.cumulative ? 1 : 0, measure] {
             k = (k ^ UInt64(bitPattern: Int64(part))) &* 0x0000_0100_0000_01b3
         }
-        k ^= DuplicateGuard.hash(key.period.description)
         let v = DuplicateGuard.hash(value.normalizedText)
         if let previous = seen[k] { return previous == v ? .duplicate : .conflict }
         seen[k] = v

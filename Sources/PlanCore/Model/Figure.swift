@@ -102,7 +102,7 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
     /// A text equal for equal values (`3.0` and `3.00` give `3`), for hashing.
     public var normalizedText: String {
         var t = description
-        if t.contains(".") {
+        if t.utf8.contains(UInt8(ascii: ".")) {
             while t.hasSuffix("0") { t.removeLast() }
             if t.hasSuffix(".") { t.removeLast() }
         }

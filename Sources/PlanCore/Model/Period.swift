@@ -50,6 +50,9 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// A number unique to each period, for hashing (year, day of year it ends, granularity).
+    public var ordinal: Int { (year * 1000 + endDay) * 10 + granularity }
+
     /// True for a whole calendar year.
     public var isFullYear: Bool { if case .year = self { true } else { false } }
 
@@ -96,6 +99,27 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Parses the native forms `2023`, `2023-S1`, `2023-Q2`, `2023-06`, `2023-W05`, `2023-03-15`.
     /// - Throws: `PeriodError` saying what is wrong and which forms are allowed.
     public init(parsing text: String) throws(PeriodError) {
+        // Fast path for the common `2023` and `2023-06` forms.
+        let u = text.utf8
+        if u.count == 4 || u.count == 7 {
+            var digits: [Int] = []
+            var dashAt4 = false
+            for (i, b) in u.enumerated() {
+                if b >= 0x30 && b <= 0x39 { digits.append(Int(b - 0x30)) } else if i == 4 && b == 0x2D { dashAt4 = true } else { break }
+            }
+            let year = digits.count >= 4 ? digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3] : 0
+            if u.count == 4, digits.count == 4, Period.validYears.contains(year) {
+                self = .year(year)
+                return
+            }
+            if u.count == 7, digits.count == 6, dashAt4, Period.validYears.contains(year) {
+                let month = digits[4] * 10 + digits[5]
+                if (1...12).contains(month) {
+                    self = .month(year, month)
+                    return
+                }
+            }
+        }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard let first = parts.first, first.count == 4, let year = Int(first), first.allSatisfy(\.isASCII) else {
             throw PeriodError(text: text, reason: "expected a 4-digit year first")
