@@ -13,7 +13,7 @@ BIN      := .build/debug/plansync
 # The binary `make install` installs; set it to skip the release build (tests do).
 INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test demo demo-sync install uninstall clean
+.PHONY: all deps build release test demo demo-sync install uninstall bench reliability clean
 
 all: build
 
@@ -50,6 +50,12 @@ demo: build
 demo-sync: build
 	@rm -rf .demo
 	$(BIN) sync --config $(DEMO)
+
+# Benchmarks against baselines measured in the same run (figures in the README).
+bench: release
+	@command -v socat >/dev/null && command -v bc >/dev/null && command -v jq >/dev/null && [ -x /usr/bin/time ] || \
+	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq socat bc jq time nginx-light >/dev/null; }
+	Benchmarks/bench.sh
 
 # Installs the release binary, the systemd unit, the sysusers and logrotate files, the default
 # configuration and the seed plan. An existing configuration, plan or feed file is kept.

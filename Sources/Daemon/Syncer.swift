@@ -152,9 +152,8 @@ public final class Syncer: Sendable {
             let body = result.body, format = feed.format
             let summary = Locked<ParsedFeed?>(nil)
             let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
-                var streaming = options
-                streaming.sink = ObservationSink { writer.write($0) }
-                let parsed = try FeedParser.parse(body, format: format, options: streaming)
+                // The parser runs on a helper thread; this (the writer's) thread stores.
+                let parsed = try PipelinedParser.parse(body, format: format, options: options) { writer.write($0) }
                 summary.withLock { $0 = parsed }
                 return parsed.skipped
             }

@@ -275,6 +275,7 @@ public final class ObservationWriter {
     let fetchID: Int64
     let stamp: String
     private(set) var counts = ReconcileCounts()
+    private var lookUpFirst = false
     /// The first database error; writing stops there.
     private(set) var error: (any Error)?
     private let insert: Statement
@@ -325,29 +326,45 @@ public final class ObservationWriter {
             let value = o.value.description
             let cumulative: Int64 = key.cumulative ? 1 : 0
             let base = Int64(key.baseYear ?? 0)
-            let ins = insert.sqliteStatement
-            sqlite3_reset(ins)
-            bind(ins, 1, plan); bind(ins, 2, feed); bind(ins, 3, o.indicator); bind(ins, 4, period)
-            bind(ins, 5, o.measure.rawValue); sqlite3_bind_int64(ins, 6, cumulative); sqlite3_bind_int64(ins, 7, base)
-            bind(ins, 8, value); sqlite3_bind_double(ins, 9, o.value.doubleValue); bind(ins, 10, o.unit); bind(ins, 11, o.note)
-            sqlite3_bind_int64(ins, 12, fetchID); sqlite3_bind_int64(ins, 13, fetchID); bind(ins, 14, stamp)
-            try step(ins)
-            if sqlite3_changes(db.sqliteConnection) == 1 {
-                counts.inserted += 1
-                return true
+            let ins = insert.sqliteStatement, sel = select.sqliteStatement
+            func tryInsert() throws -> Bool {
+                sqlite3_reset(ins)
+                bind(ins, 1, plan); bind(ins, 2, feed); bind(ins, 3, o.indicator); bind(ins, 4, period)
+                bind(ins, 5, o.measure.rawValue); sqlite3_bind_int64(ins, 6, cumulative); sqlite3_bind_int64(ins, 7, base)
+                bind(ins, 8, value); sqlite3_bind_double(ins, 9, o.value.doubleValue); bind(ins, 10, o.unit); bind(ins, 11, o.note)
+                sqlite3_bind_int64(ins, 12, fetchID); sqlite3_bind_int64(ins, 13, fetchID); bind(ins, 14, stamp)
+                try step(ins)
+                return sqlite3_changes(db.sqliteConnection) == 1
             }
-            let sel = select.sqliteStatement
-            sqlite3_reset(sel)
-            bind(sel, 1, feed); bind(sel, 2, o.indicator); bind(sel, 3, period); bind(sel, 4, o.measure.rawValue)
-            sqlite3_bind_int64(sel, 5, cumulative); sqlite3_bind_int64(sel, 6, base)
-            guard sqlite3_step(sel) == SQLITE_ROW else { sqlite3_reset(sel); return true }
-            func column(_ i: Int32) -> String? {
-                sqlite3_column_text(sel, i).map { String(cString: $0) }
+            func lookUp() -> (value: String, unit: String?, note: String?, fetch: Int64)? {
+                sqlite3_reset(sel)
+                bind(sel, 1, feed); bind(sel, 2, o.indicator); bind(sel, 3, period); bind(sel, 4, o.measure.rawValue)
+                sqlite3_bind_int64(sel, 5, cumulative); sqlite3_bind_int64(sel, 6, base)
+                defer { sqlite3_reset(sel) }
+                guard sqlite3_step(sel) == SQLITE_ROW else { return nil }
+                func column(_ i: Int32) -> String? { sqlite3_column_text(sel, i).map { String(cString: $0) } }
+                return (column(0) ?? "", column(1), column(2), sqlite3_column_int64(sel, 3))
             }
-            let old = column(0) ?? ""
-            let oldUnit = column(1), oldNote = column(2)
-            let oldFetch = sqlite3_column_int64(sel, 3)
-            sqlite3_reset(sel)
+            // A first sync inserts nearly every row, a re-sync finds nearly every row: try first
+            // whatever worked for the previous row, so either costs one statement per row.
+            var existing: (value: String, unit: String?, note: String?, fetch: Int64)?
+            if lookUpFirst {
+                existing = lookUp()
+                if existing == nil {
+                    lookUpFirst = false
+                    if try tryInsert() { counts.inserted += 1 }
+                    return true
+                }
+            } else {
+                if try tryInsert() {
+                    counts.inserted += 1
+                    return true
+                }
+                lookUpFirst = true
+                existing = lookUp()
+            }
+            guard let existing else { return true }
+            let old = existing.value, oldUnit = existing.unit, oldNote = existing.note, oldFetch = existing.fetch
             let keyArguments: StatementArguments = [feed, o.indicator, period, o.measure.rawValue, cumulative, base]
             if old == value || Figure(old) == o.value {
                 counts.unchanged += 1

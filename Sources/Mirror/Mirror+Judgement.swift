@@ -53,7 +53,7 @@ extension Mirror {
                         if let base = target.rule.baseYear { years.insert(base) }
                     }
                 }
-                let observations = try Mirror.loadObservations(db, plan: plan.id, feeds: feedIDs, years: years)
+                let observations = try Mirror.loadObservations(db, plan: plan, feeds: feedIDs, years: years)
                 let index = ObservationIndex(observations, priorities: priorities)
                 let planVerdicts = Evaluation.verdicts(plan: plan, index: index)
                 verdicts += planVerdicts
@@ -118,22 +118,33 @@ extension Mirror {
         }
     }
 
-    static func loadObservations(_ db: Database, plan: String, feeds: [String], years: Set<Int>) throws -> [Observation] {
+    /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
+    /// range seeks (indicator, period prefix) rather than a scan of the whole table.
+    static func loadObservations(_ db: Database, plan: Plan, feeds: [String], years: Set<Int>) throws -> [Observation] {
         guard !feeds.isEmpty, !years.isEmpty else { return [] }
-        let rows = try Row.fetchCursor(db, sql: """
+        var ranges: [(Int, Int)] = []
+        for year in years.sorted() {
+            if let last = ranges.last, last.1 + 1 == year { ranges[ranges.count - 1].1 = year } else { ranges.append((year, year)) }
+        }
+        let statement = try db.cachedStatement(sql: """
             SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
-            WHERE plan_id = ? AND feed_id IN (SELECT value FROM json_each(?))
-              AND CAST(substr(period, 1, 4) AS INTEGER) IN (SELECT value FROM json_each(?))
-            """, arguments: [plan, JSONValue.array(feeds.map { .string($0) }).text,
-                             JSONValue.array(years.sorted().map { .int($0) }).text])
+            WHERE indicator = ? AND period >= ? AND period < ? AND feed_id = ?
+            """)
         var result: [Observation] = []
-        while let row = try rows.next() {
-            guard let period = try? Period(parsing: row["period"]), let measure = Measure(rawValue: row["measure"]),
-                  let value = Figure(row["value"] as String) else { continue }
-            let base: Int = row["base_year"]
-            result.append(Observation(indicator: row["indicator"], period: period, measure: measure, value: value,
-                                      unit: row["unit"], cumulative: (row["cumulative"] as Int) != 0,
-                                      baseYear: base == 0 ? nil : base, note: row["note"], feed: row["feed_id"]))
+        for feed in feeds {
+            for indicator in plan.indicators {
+                for (first, last) in ranges {
+                    let rows = try Row.fetchCursor(statement, arguments: [indicator.code, String(first), String(last + 1), feed])
+                    while let row = try rows.next() {
+                        guard let period = try? Period(parsing: row["period"]), let measure = Measure(rawValue: row["measure"]),
+                              let value = Figure(row["value"] as String) else { continue }
+                        let base: Int = row["base_year"]
+                        result.append(Observation(indicator: row["indicator"], period: period, measure: measure, value: value,
+                                                  unit: row["unit"], cumulative: (row["cumulative"] as Int) != 0,
+                                                  baseYear: base == 0 ? nil : base, note: row["note"], feed: row["feed_id"]))
+                    }
+                }
+            }
         }
         return result
     }

@@ -92,9 +92,8 @@ extension Mirror {
                 first_fetch_id INTEGER NOT NULL,
                 fetch_id       INTEGER NOT NULL,
                 updated_at     TEXT NOT NULL,
-                PRIMARY KEY (feed_id, indicator, period, measure, cumulative, base_year)
+                PRIMARY KEY (indicator, period, measure, cumulative, base_year, feed_id)
             ) WITHOUT ROWID;
-            CREATE INDEX observation_by_indicator ON observation(plan_id, indicator);
             CREATE TABLE revision (
                 id           INTEGER PRIMARY KEY,
                 plan_id      TEXT NOT NULL,

@@ -52,6 +52,7 @@ public final class Mirror: Sendable {
         config.label = "plansync.mirror"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
         }
         do {
             if readOnly {

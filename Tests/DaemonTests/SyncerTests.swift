@@ -215,7 +215,7 @@ func mirrorMarkUnwritten(_ path: String) async throws {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, runs.current.filter({ $0.contains("a") }).count < 2 { try await Task.sleep(nanoseconds: 50_000_000) }
         #expect(!overlap.current)
-        #expect(runs.current.filter { $0.contains("a") }.count == 2)
+        #expect(runs.current.filter { $0.contains("a") }.count >= 2)
         #expect(runs.current.filter { $0.contains("b") }.count == 1)
         try await Task.sleep(nanoseconds: 400_000_000)
         #expect(scheduler.snapshot["a"]?.nextDue.map { $0.timeIntervalSinceNow > 3000 } == true)
