@@ -57,6 +57,12 @@ bench: release
 	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq socat bc jq time nginx-light >/dev/null; }
 	Benchmarks/bench.sh
 
+# The reliability suite: SIGKILL at random moments, a full disk, load with malformed clients.
+# (It also runs as part of `make test`.)
+reliability: deps
+	$(SWIFT) build
+	$(SWIFT) test --filter ReliabilityTests
+
 # Installs the release binary, the systemd unit, the sysusers and logrotate files, the default
 # configuration and the seed plan. An existing configuration, plan or feed file is kept.
 install: $(if $(filter .build/release/plansync,$(INSTALL_BIN)),release)

@@ -80,11 +80,11 @@ start() {
 load() {
   local sock=$1 path=$2 n=$3 out=$4
   : > "$out"
-  local urls=(); for _ in $(seq 1 "$n"); do urls+=("http://localhost$path"); done
+  local urls=(); for _ in $(seq 1 "$n"); do urls+=("http://localhost$path" -o /dev/null); done
   local t0 t1
   t0=$(now)
   for _ in $(seq 1 16); do
-    curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' "${urls[@]}" >> "$out" &
+    curl -s --unix-socket "$sock" -w '%{time_total}\n' "${urls[@]}" >> "$out" &
   done
   wait
   t1=$(now)
@@ -99,7 +99,7 @@ socket() {
   "$BIN" daemon --config "$dir/plansync.toml" 2>/dev/null & local pid=$!
   for _ in $(seq 1 200); do curl -s --unix-socket "$dir/state/status.sock" http://localhost/v1/health >/dev/null 2>&1 && break; sleep 0.05; done
   # Let the first (1M-row) sync finish, then measure idle.
-  for _ in $(seq 1 600); do [ "$(curl -s --unix-socket "$dir/state/status.sock" http://localhost/v1/status | jq -r .last_sync)" != null ] && break; sleep 0.5; done
+  for _ in $(seq 1 120); do [ "$(curl -s --max-time 5 --unix-socket "$dir/state/status.sock" http://localhost/v1/status | jq -r .last_sync)" != null ] && break; sleep 0.5; done
   report "socket idle: GET /v1/status, 16 clients" "$(load "$dir/state/status.sock" /v1/status 200 "$WORK/lat1")"
   report "socket idle: GET /v1/indicators, 16 clients" "$(load "$dir/state/status.sock" /v1/indicators 200 "$WORK/lat2")"
   # Now a 1% changed body, synced on demand, and the same load while it runs.
@@ -159,12 +159,12 @@ NGINX
   # Baseline: curl fetching the same URLs, 16 in parallel, cold then with the same validators.
   local urls=(); for i in $(seq 1 $n); do urls+=("http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
   local t0 t1 curlcold curlwarm
-  t0=$(now); curl -s --parallel --parallel-max 16 "${urls[@]}"; t1=$(now); curlcold=$(elapsed "$t0" "$t1")
+  t0=$(now); curl -s --no-progress-meter --parallel --parallel-max 16 "${urls[@]}"; t1=$(now); curlcold=$(elapsed "$t0" "$t1")
   local lm; lm=$(curl -sI "http://127.0.0.1:$port/f1.csv" | awk -F': ' 'tolower($1) == "last-modified" {print $2}' | tr -d '\r')
   local wurls=(); for i in $(seq 1 $n); do
     local etag; etag=$(curl -sI "http://127.0.0.1:$port/f$i.csv" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
     wurls+=(-H "If-None-Match: $etag" "http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
-  t0=$(now); curl -s --parallel --parallel-max 16 -H "If-Modified-Since: $lm" "${wurls[@]}"; t1=$(now); curlwarm=$(elapsed "$t0" "$t1")
+  t0=$(now); curl -s --no-progress-meter --parallel --parallel-max 16 -H "If-Modified-Since: $lm" "${wurls[@]}"; t1=$(now); curlwarm=$(elapsed "$t0" "$t1")
   t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local cold; cold=$(elapsed "$t0" "$t1")
   t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local warm; warm=$(elapsed "$t0" "$t1")
   report "fetch: $n feeds cold, curl --parallel-max 16 (baseline)" "$(printf '%.3f s' "$curlcold")"

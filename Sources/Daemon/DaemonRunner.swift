@@ -74,6 +74,7 @@ public final class DaemonRunner: @unchecked Sendable {
         for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
+        _ = glibcMallopt(-8, 2)  // M_ARENA_MAX: a few arenas, not one 64 MiB arena per thread
 
         SocketProbe.removeStale(config.socket)
         try? FileManager.default.createDirectory(atPath: (config.socket as NSString).deletingLastPathComponent,
@@ -113,6 +114,9 @@ public final class DaemonRunner: @unchecked Sendable {
         do {
             let report = try await syncer.run(only: feeds)
             let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
+            // Between cycles the daemon idles for hours: give caches and freed heap back.
+            mirror.releaseMemory()
+            _ = glibcMallocTrim(0)
             state.withLock {
                 $0.lastSyncAt = Date()
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
@@ -247,3 +251,7 @@ struct PeerCredentials {
     var uid: UInt32 = 0
     var gid: UInt32 = 0
 }
+
+/// glibc's malloc_trim(3) and mallopt(3), which the Glibc module does not export.
+@_silgen_name("malloc_trim") func glibcMallocTrim(_ pad: Int) -> Int32
+@_silgen_name("mallopt") func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

@@ -152,8 +152,15 @@ public final class Syncer: Sendable {
             let body = result.body, format = feed.format
             let summary = Locked<ParsedFeed?>(nil)
             let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
-                // The parser runs on a helper thread; this (the writer's) thread stores.
-                let parsed = try PipelinedParser.parse(body, format: format, options: options) { writer.write($0) }
+                // Large bodies: the parser runs on a helper thread while this (the writer's) thread stores.
+                let parsed: ParsedFeed
+                if body.count >= 1 << 20 {
+                    parsed = try PipelinedParser.parse(body, format: format, options: options) { writer.write($0) }
+                } else {
+                    var streaming = options
+                    streaming.sink = ObservationSink { writer.write($0) }
+                    parsed = try FeedParser.parse(body, format: format, options: streaming)
+                }
                 summary.withLock { $0 = parsed }
                 return parsed.skipped
             }

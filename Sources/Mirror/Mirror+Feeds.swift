@@ -243,6 +243,9 @@ extension Mirror {
                 counts.skipped = skipped
                 try db.execute(sql: "UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
                                arguments: [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
+                // Kept here so status and metrics never count a million rows.
+                try db.execute(sql: "UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
+                               arguments: [counts.inserted, record.feed])
                 try Mirror.markSuccess(db, record: record, fetchID: fetchID)
                 return counts
             }

@@ -128,14 +128,16 @@ extension Mirror {
         }
         let statement = try db.cachedStatement(sql: """
             SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
-            WHERE indicator = ? AND period >= ? AND period < ? AND feed_id = ?
+            WHERE indicator = ? AND period >= ? AND period < ?
             """)
+        let wanted = Set(feeds)
         var result: [Observation] = []
-        for feed in feeds {
+        do {
             for indicator in plan.indicators {
                 for (first, last) in ranges {
-                    let rows = try Row.fetchCursor(statement, arguments: [indicator.code, String(first), String(last + 1), feed])
+                    let rows = try Row.fetchCursor(statement, arguments: [indicator.code, String(first), String(last + 1)])
                     while let row = try rows.next() {
+                        guard wanted.contains(row["feed_id"]) else { continue }
                         guard let period = try? Period(parsing: row["period"]), let measure = Measure(rawValue: row["measure"]),
                               let value = Figure(row["value"] as String) else { continue }
                         let base: Int = row["base_year"]

@@ -47,6 +47,7 @@ extension Mirror {
                 last_modified        TEXT,
                 body_sha256          TEXT,
                 consecutive_failures INTEGER NOT NULL DEFAULT 0,
+                observation_count    INTEGER NOT NULL DEFAULT 0,
                 last_fetch_id        INTEGER,
                 last_attempt_at      TEXT,
                 last_success_at      TEXT,

@@ -106,7 +106,7 @@ extension Mirror {
     public func metrics() async throws(MirrorError) -> MirrorMetrics {
         try await read { db in
             var observations: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT plan_id, COUNT(*) AS n FROM observation GROUP BY plan_id") {
+            for row in try Row.fetchAll(db, sql: "SELECT plan_id, SUM(observation_count) AS n FROM feed GROUP BY plan_id") {
                 observations[row["plan_id"]] = row["n"]
             }
             var verdicts: [String: [String: Int]] = [:]
@@ -119,7 +119,7 @@ extension Mirror {
             }
             return MirrorMetrics(
                 observationsByPlan: observations, verdictsByPlanStatus: verdicts, firingBySeverity: firing,
-                revisions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM revision") ?? 0,
+                revisions: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM revision") ?? 0,
                 alertEvents: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0)
         }
     }

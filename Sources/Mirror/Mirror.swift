@@ -91,6 +91,11 @@ public final class Mirror: Sendable {
         do { return try await pool.read(body) } catch { throw MirrorError.wrap(error, path: path) }
     }
 
+    /// Frees SQLite's caches (after a sync cycle, so an idle daemon stays small).
+    public func releaseMemory() {
+        pool.releaseMemory()
+    }
+
     /// `PRAGMA integrity_check` (for tests and operators).
     public func integrityCheck() async throws(MirrorError) -> String {
         try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }

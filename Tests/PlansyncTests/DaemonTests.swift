@@ -11,12 +11,16 @@ final class RunningDaemon: @unchecked Sendable {
     let notify: NotifyListener
     let stderr = Pipe()
 
-    init(interval: String = "1h", extraFeeds: String = "") throws {
+    init(interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil) throws {
         let demo = try demoCopy()
         root = demo.root
         config = demo.config
         socket = root + "/.demo/status.sock"
         var text = try String(contentsOfFile: config, encoding: .utf8)
+        if let stateFolder {
+            text = text.replacingOccurrences(of: "\"../../.demo/mirror.sqlite\"", with: "\"\(stateFolder)/mirror.sqlite\"")
+                .replacingOccurrences(of: "\"../../.demo/alerts.jsonl\"", with: "\"\(stateFolder)/alerts.jsonl\"")
+        }
         text = text.replacingOccurrences(of: "interval      = \"1m\"", with: "interval      = \"\(interval)\"")
             .replacingOccurrences(of: "jitter        = \"5s\"", with: "jitter        = \"0s\"")
         try (text + extraFeeds).write(toFile: config, atomically: true, encoding: .utf8)

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The reliability suite (`make reliability`; also part of the normal test run): crashes at
+/// random moments, a full disk, load with malformed clients. Every loop is bounded.
+@Suite(.serialized) struct ReliabilityTests {
+    /// sqlite3 on a database, trimmed output.
+    func query(_ database: String, _ sql: String) throws -> String {
+        try shell("sqlite3 \(database) \"\(sql)\"").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What must be identical between a crashed and a clean run.
+    func state(_ root: String) throws -> String {
+        let db = root + "/.demo/mirror.sqlite"
+        let observations = try query(db, "SELECT feed_id, indicator, period, measure, value FROM observation ORDER BY 1, 2, 3, 4")
+        let revisions = try query(db, "SELECT feed_id, indicator, period, old_value, new_value FROM revision ORDER BY id")
+        let verdicts = try query(db, "SELECT indicator, year, status, actual FROM verdict ORDER BY 1, 2")
+        let alerts = try query(db, "SELECT key, state FROM alert ORDER BY key")
+        let events = lines(root + "/.demo/alerts.jsonl").map { line -> String in
+            // Drop the time: everything else must match.
+            line.replacingOccurrences(of: #""time":"[^"]*","#, with: "", options: .regularExpression)
+        }
+        return [observations, revisions, verdicts, alerts, events.joined(separator: "\n")].joined(separator: "\n--\n")
+    }
+
+    @Test func thirtyRoundsOfSIGKILLAtRandomMomentsLeaveTheSameMirrorAsACleanReplay() throws {
+        let crashed = try demoCopy(), clean = try demoCopy()
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<30 {
+            let growth = round % 2 == 0 ? "6.5" : "3.0"  // flips gdp between met and missed
+            for root in [crashed.root, clean.root] {
+                let annex = root + "/Config/feeds/futian-2022-annex.csv"
+                let text = try String(contentsOfFile: annex, encoding: .utf8)
+                    .replacingOccurrences(of: #"gdp,2022,growth,[0-9.]+"#, with: "gdp,2022,growth,\(growth)", options: .regularExpression)
+                try text.write(toFile: annex, atomically: true, encoding: .utf8)
+            }
+            // The crashed side: start a sync, SIGKILL it after 0–250 ms, then sync again.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PlansyncProcess.binary)
+            process.arguments = ["sync", "--config", crashed.config]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 0...250_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(try PlansyncProcess.run(["sync", "--config", crashed.config]).status == 0, "round \(round)")
+            #expect(try PlansyncProcess.run(["sync", "--config", clean.config]).status == 0, "round \(round)")
+        }
+        #expect(try query(crashed.root + "/.demo/mirror.sqlite", "PRAGMA integrity_check") == "ok")
+        let log = lines(crashed.root + "/.demo/alerts.jsonl")
+        #expect(log.count > 30)
+        #expect(log.enumerated().allSatisfy { $1.contains("\"seq\":\($0 + 1),") }, "seq values not consecutive")
+        let a = try state(crashed.root), b = try state(clean.root)
+        #expect(a == b)
+    }
+
+    @Test func aFullDiskFailsTheSyncClearlyAndTheDaemonRecoversByItself() throws {
+        guard getuid() == 0 else { return }  // mounting a small tmpfs needs root (CI runs as root)
+        let d = try RunningDaemonOnTmpfs()
+        defer { d.cleanUp() }
+        #expect(d.daemon.ready())
+        #expect(d.daemon.notify.wait(for: "STATUS=last sync"))
+        // Fill the disk, then publish a bigger feed: the sync fails, the daemon keeps answering.
+        _ = try shell("dd if=/dev/zero of=\(d.mount)/filler bs=64k count=1000 2>/dev/null")
+        try d.writeBigFeed()
+        let mark = d.daemon.notify.messages.count
+        #expect(try d.daemon.curl("/v1/sync", method: "POST").status == 202)
+        #expect(d.daemon.notify.wait(for: "STATUS=", after: mark))
+        #expect(try d.daemon.curl("/v1/health").status == 200)
+        let feeds = try d.daemon.json("/v1/feeds")["feeds"] as? [[String: Any]] ?? []
+        let error = feeds.compactMap { $0["last_error"] as? String }.joined()
+        let stderr = String(decoding: d.daemon.stderr.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(stderr.contains("disk is full") || stderr.contains("No space left") || error.contains("full"), "\(stderr)")
+        // Free the space: the next scheduled cycle succeeds without help.
+        try FileManager.default.removeItem(atPath: d.mount + "/filler")
+        let recovered = try d.daemon.eventually(20) {
+            let f = try d.daemon.json("/v1/feeds")["feeds"] as? [[String: Any]] ?? []
+            let ok = f.first { $0["id"] as? String == "futian-annex" }?["last_outcome"] as? String == "ok"
+            let events = try d.daemon.json("/v1/status")["alert_events"] as? Int ?? 0
+            return ok && events >= 7
+        }
+        #expect(recovered)
+        #expect(d.daemon.stop().1 == 0)
+    }
+
+    @Test func tenThousandRequestsFromAHundredConnectionsWithMalformedClientsAllAnswer() throws {
+        let d = try RunningDaemon(interval: "1s")
+        #expect(d.ready())
+        let urls = d.root + "/urls.txt"
+        try (0..<10_000).map { i in "url = \"http://localhost/v1/\(i % 2 == 0 ? "status" : "indicators")\"\noutput = \"/dev/null\"" }
+            .joined(separator: "\n").write(toFile: urls, atomically: true, encoding: .utf8)
+        // Malformed clients in the background while the load runs.
+        let stop = LockedFlag()
+        let abuse = Thread {
+            while !stop.isSet {
+                if let c = try? UnixClient(path: d.socket) { c.send(Array("\u{0}\u{ff}garbage\r\n\r\n".utf8)) }
+                if let c = try? UnixClient(path: d.socket) { c.send(Array("GET /v1/status HTTP/1.1\r\nX: \(String(repeating: "y", count: 100_000))\r\n\r\n".utf8)) }
+                usleep(20_000)
+            }
+        }
+        abuse.start()
+        let load = try shell("curl -s --no-progress-meter --parallel --parallel-max 100 --unix-socket \(d.socket) -K \(urls) -w '%{http_code}\\n' 2>/dev/null | sort | uniq -c")
+        stop.set()
+        #expect(load.output.trimmingCharacters(in: .whitespacesAndNewlines) == "10000 200", "\(load.output)")
+        #expect(try d.curl("/v1/health").status == 200)
+        #expect(d.stop().1 == 0)
+    }
+}
+
+/// A daemon whose state and alert log live on a 4 MiB tmpfs.
+final class RunningDaemonOnTmpfs {
+    let mount: String
+    let daemon: RunningDaemon
+
+    init() throws {
+        mount = try scratchFolder() + "-tmpfs"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        _ = try shell("mount -t tmpfs -o size=4m tmpfs \(mount)")
+        daemon = try RunningDaemon(interval: "2s", stateFolder: mount)
+    }
+
+    /// A larger annex: 20,000 extra monthly rows for the plan's indicators.
+    func writeBigFeed() throws {
+        let annex = daemon.root + "/Config/feeds/futian-2022-annex.csv"
+        var text = try String(contentsOfFile: annex, encoding: .utf8)
+        for i in 0..<20_000 { text += "gdp,\(1900 + i / 12)-\(String(format: "%02d", i % 12 + 1)),level,\(i).5,亿元,,,note \(i)\n" }
+        try text.write(toFile: annex, atomically: true, encoding: .utf8)
+    }
+
+    func cleanUp() {
+        _ = daemon.stop(SIGKILL)
+        _ = try? shell("umount -l \(mount)")
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
