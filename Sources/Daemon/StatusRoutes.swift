@@ -39,8 +39,8 @@ extension DaemonRunner {
                 if let plan, state.current.config.plan(plan) == nil {
                     return .error(.notFound, "no plan '\(plan)' (plans: \(state.current.config.plans.map(\.id).joined(separator: ", ")))")
                 }
-                let verdicts = try await mirror.verdictsJSON(plan: plan, year: year)
-                return .json(JSONValue.object([("verdicts", .array(verdicts))]).text)
+                let verdicts = try await mirror.verdictTexts(plan: plan, year: year)
+                return .json("{\"verdicts\":[" + verdicts.joined(separator: ",") + "]}")
             case "/v1/alerts":
                 let filter = request.query["state"]
                 if let filter, filter != "firing", filter != "resolved" {
@@ -89,10 +89,9 @@ extension DaemonRunner {
     func statusJSON() async throws -> JSONValue {
         let current = state.current
         let schedule = scheduler.snapshot
-        let metrics = try await mirror.metrics()
+        let counts = try await mirror.statusCounts()
         let nextDue = schedule.values.compactMap(\.nextDue).min()
-        let feeds = try await mirror.feedStatuses().filter(\.active)
-        let failing = feeds.filter { $0.consecutiveFailures > 0 }.count
+        let failing = counts.failing
         return .object([
             ("version", .string(PlansyncVersion.string)), ("pid", .int(Int(getpid()))),
             ("started_at", .string(Timestamp.string(startedAt))),
@@ -100,13 +99,12 @@ extension DaemonRunner {
             ("config", .string(current.config.path)), ("database", .string(current.config.database)),
             ("socket", .string(current.config.socket)), ("alert_log", .string(current.config.alertLog)),
             ("plans", .array(current.config.plans.map { .string($0.id) })),
-            ("feeds", .object([("total", .int(current.config.feeds.count)), ("ok", .int(feeds.count - failing)),
+            ("feeds", .object([("total", .int(current.config.feeds.count)), ("ok", .int(counts.feeds - failing)),
                                ("failing", .int(failing)), ("running", .int(schedule.values.filter(\.running).count))])),
             ("last_sync", current.lastSyncAt.map { .string(Timestamp.string($0)) } ?? .null),
             ("next_sync", nextDue.map { .string(Timestamp.string($0)) } ?? .null),
-            ("alerts_firing", .object([("critical", .int(metrics.firingBySeverity["critical"] ?? 0)),
-                                       ("warning", .int(metrics.firingBySeverity["warning"] ?? 0))])),
-            ("alert_events", .int(metrics.alertEvents)),
+            ("alerts_firing", .object([("critical", .int(counts.critical)), ("warning", .int(counts.warning))])),
+            ("alert_events", .int(counts.events)),
         ])
     }
 

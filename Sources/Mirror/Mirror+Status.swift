@@ -38,6 +38,35 @@ extension Mirror {
         (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 
+    /// Stored verdicts as their JSON text (DESIGN §4), in plan order — served as stored, so
+    /// the status socket does not parse and re-render them per request.
+    public func verdictTexts(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [String] {
+        try await read { db in
+            var sql = """
+                SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
+                WHERE 1 = 1
+                """
+            var arguments: StatementArguments = []
+            if let plan { sql += " AND v.plan_id = ?"; arguments += [plan] }
+            if let year { sql += " AND v.year = ?"; arguments += [year] }
+            sql += " ORDER BY v.plan_id, i.position, v.year"
+            return try String.fetchAll(db, sql: sql, arguments: arguments)
+        }
+    }
+
+    /// Feed and alert counts for `/v1/status`, from small tables only.
+    public func statusCounts() async throws(MirrorError) -> (feeds: Int, failing: Int, critical: Int, warning: Int, events: Int) {
+        try await read { db in
+            let feeds = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(consecutive_failures > 0), 0) AS failing FROM feed WHERE active = 1")
+            let alerts = try Row.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(severity = 'critical'), 0) AS critical, COALESCE(SUM(severity = 'warning'), 0) AS warning
+                FROM alert WHERE state = 'firing'
+                """)
+            let events = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0
+            return (feeds?["n"] ?? 0, feeds?["failing"] ?? 0, alerts?["critical"] ?? 0, alerts?["warning"] ?? 0, events)
+        }
+    }
+
     /// Stored verdicts as JSON objects (DESIGN §4), in plan order.
     public func verdictsJSON(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [JSONValue] {
         try await read { db in
