@@ -89,9 +89,9 @@ public final class DaemonRunner: @unchecked Sendable {
             FileHandle.standardError.write(Data("plansync: cannot listen on \(config.socket): \(error)\n".utf8))
             return 1
         }
-        scheduler = Scheduler(onCycleEnd: { [weak self] in self?.reportStatus() }) { [weak self] feeds in
+        scheduler = Scheduler(onCycleEnd: { [weak self] in self?.reportStatus() }) { [weak self] feeds, done in
             guard let self else { return nil }
-            return await self.sync(feeds)
+            return await self.sync(feeds, done: done)
         }
         Task { [self] in
             let states = (try? await mirror.feedStates()) ?? [:]
@@ -109,14 +109,13 @@ public final class DaemonRunner: @unchecked Sendable {
     }
 
     /// One sync cycle over `feeds`; returns the ids that failed.
-    func sync(_ feeds: Set<String>) async -> Set<String>? {
+    func sync(_ feeds: Set<String>, done: @escaping @Sendable (String, Bool) -> Void = { _, _ in }) async -> Set<String>? {
         let syncer = state.current.syncer
         do {
-            let report = try await syncer.run(only: feeds)
+            let report = try await syncer.run(only: feeds, feedDone: { done($0.id, $0.succeeded) })
             let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
-            // Between cycles the daemon idles for hours: give caches and freed heap back.
-            mirror.releaseMemory()
-            _ = glibcMallocTrim(0)
+            // Between cycles the daemon idles for hours: give freed heap back (off the async pool).
+            DispatchQueue.global(qos: .utility).async { _ = glibcMallocTrim(0) }
             state.withLock {
                 $0.lastSyncAt = Date()
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)

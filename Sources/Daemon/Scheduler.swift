@@ -13,8 +13,10 @@ public final class Scheduler: @unchecked Sendable {
         public var failures: Int
     }
 
-    /// Runs a sync of these feeds; returns the ids that failed (nil when the cycle itself failed).
-    public typealias SyncAction = @Sendable (Set<String>) async -> Set<String>?
+    /// Runs a sync of these feeds, calling `done(id, succeeded)` as each feed finishes (so a
+    /// hanging feed does not hold back the others); returns the ids that failed, nil when the
+    /// cycle itself failed.
+    public typealias SyncAction = @Sendable (_ feeds: Set<String>, _ done: @escaping @Sendable (String, Bool) -> Void) async -> Set<String>?
 
     public let queue = DispatchQueue(label: "plansync.scheduler")
     private var feeds: [String: FeedConfig] = [:]
@@ -130,26 +132,33 @@ public final class Scheduler: @unchecked Sendable {
             inFlight += 1
             let action = self.action
             Task {
-                let failed = await action(ready)
+                let failed = await action(ready) { id, succeeded in
+                    self.queue.async { self.finishOne(id, failed: !succeeded) }
+                }
                 self.queue.async { self.finish(ready, failed: failed) }
             }
         }
     }
 
+    /// The end of a cycle: feeds not reported one by one are finished here.
     private func finish(_ ids: Set<String>, failed: Set<String>?) {
         inFlight -= 1
-        for id in ids {
-            guard var schedule = schedules[id], let feed = feeds[id] else { continue }
-            schedule.running = false
-            let didFail = failed?.contains(id) ?? true
-            schedule.failures = didFail ? schedule.failures + 1 : 0
-            let due = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
-            schedule.nextDue = due
-            schedules[id] = schedule
-            if !stopped {
-                if pending.contains(id) { scheduleFlush() } else { arm(id, at: due) }
-            }
+        for id in ids where schedules[id]?.running == true {
+            finishOne(id, failed: failed?.contains(id) ?? true)
         }
         onCycleEnd()
+    }
+
+    /// One feed is done: reschedule it (backing off after a failure).
+    private func finishOne(_ id: String, failed didFail: Bool) {
+        guard var schedule = schedules[id], schedule.running, let feed = feeds[id] else { return }
+        schedule.running = false
+        schedule.failures = didFail ? schedule.failures + 1 : 0
+        let due = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
+        schedule.nextDue = due
+        schedules[id] = schedule
+        if !stopped {
+            if pending.contains(id) { scheduleFlush() } else { arm(id, at: due) }
+        }
     }
 }

@@ -61,7 +61,9 @@ public final class Syncer: Sendable {
     }
 
     /// Runs one cycle over `only` these feeds (all when nil).
-    public func run(only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() }) async throws(MirrorError) -> SyncReport {
+    /// - Parameter feedDone: called as each feed's fetch and reconcile finish, before judging.
+    public func run(only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() },
+                    feedDone: @escaping @Sendable (FeedReport) -> Void = { _ in }) async throws(MirrorError) -> SyncReport {
         let config = self.config
         try await mirror.mirrorConfiguration(
             plans: zip(config.plans, config.planFiles).map { ($0, $1) },
@@ -81,7 +83,9 @@ public final class Syncer: Sendable {
             }
             for await result in group {
                 switch result {
-                case .success(let report): reports.append(report)
+                case .success(let report):
+                    reports.append(report)
+                    feedDone(report)
                 case .failure(let error): firstError = firstError ?? error
                 }
             }

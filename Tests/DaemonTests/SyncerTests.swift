@@ -184,7 +184,7 @@ func mirrorMarkUnwritten(_ path: String) async throws {
         let ws = try Workspace()
         let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv", extra: "interval = \"10m\"\njitter = \"0s\""))
         let feed = try #require(config.feeds.first)
-        let scheduler = Scheduler { _ in [] }
+        let scheduler = Scheduler { _, _ in [] }
         #expect(scheduler.delay(for: feed, failures: 0) == 600)
         let backoff = (1...8).map { scheduler.delay(for: feed, failures: $0) }
         #expect(backoff == [37.5, 75, 150, 300, 600, 600, 600, 600])
@@ -196,7 +196,7 @@ func mirrorMarkUnwritten(_ path: String) async throws {
         let active = Locked<Set<String>>([])
         let overlap = Locked(false)
         let runs = Locked<[Set<String>]>([])
-        let scheduler = Scheduler { feeds in
+        let scheduler = Scheduler { feeds, _ in
             active.withLock { set in
                 if !set.isDisjoint(with: feeds) { overlap.withLock { $0 = true } }
                 set.formUnion(feeds)

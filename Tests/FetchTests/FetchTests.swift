@@ -87,7 +87,7 @@ let bigCSV = "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + 
         #expect(results[137].body == Array("indicator,period,measure,value\ngdp,2023,growth,137.0\n".utf8))
         #expect(engine.peakConcurrency <= 8)
         #expect(engine.peakConcurrency >= 2)
-        #expect(threadCount() - threadsBefore < 20)
+        #expect(threadCount() - threadsBefore < 100)  // one thread per feed would add 200 (other suites run alongside)
     }
 }
 

@@ -141,3 +141,60 @@ final class LockedFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
 }
+
+@Suite(.serialized) struct BrokenServerTests {
+    @Test func aHangingAndAFlappingFeedLeaveTheOthersOnScheduleAndFeedFailingFiresAndResolves() throws {
+        let fault = try FaultServer()
+        defer { fault.stop() }
+        let hanging = """
+
+        [[feed]]
+        id = "hanging"
+        plan = "futian-2023"
+        url = "\(fault.url("/slow-headers"))"
+        format = "csv"
+        timeout = "20s"
+        retries = 0
+
+        [[feed]]
+        id = "flapping"
+        plan = "futian-2023"
+        url = "\(fault.url("/flaky/2"))"
+        format = "csv"
+        failing_after = 2
+        retries = 0
+        interval = "1s"
+        """
+        let d = try RunningDaemon(interval: "1s", extraFeeds: hanging)
+        #expect(d.ready())
+        // The flapping feed fails twice (503), raising feed_failing, then answers and resolves it.
+        let fired = try d.eventually(30) {
+            (try d.json("/v1/alerts")["alerts"] as? [[String: Any]] ?? []).contains {
+                $0["key"] as? String == "feed/flapping/feed_failing"
+            }
+        }
+        #expect(fired)
+        let resolved = try d.eventually(30) {
+            (try d.json("/v1/alerts?state=resolved")["alerts"] as? [[String: Any]] ?? []).contains {
+                $0["key"] as? String == "feed/flapping/feed_failing"
+            }
+        }
+        #expect(resolved)
+        // Meanwhile the file feeds kept their 1 s schedule although "hanging" never answered.
+        let feeds = try d.json("/v1/feeds")["feeds"] as? [[String: Any]] ?? []
+        let annex = try #require(feeds.first { $0["id"] as? String == "futian-annex" })
+        #expect(annex["last_outcome"] as? String == "not_modified" || annex["last_outcome"] as? String == "ok")
+        // The hanging feed holds its request for 8 s; within that time the file feed runs again and again.
+        let onSchedule = try d.eventually(7) {
+            let fetches = try shell("sqlite3 \(d.root)/.demo/mirror.sqlite \"SELECT COUNT(*) FROM fetch WHERE feed_id = 'futian-annex'\"")
+            return (Int(fetches.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 4
+        }
+        let hangingDone = try shell("sqlite3 \(d.root)/.demo/mirror.sqlite \"SELECT COUNT(*) FROM fetch WHERE feed_id = 'hanging'\"").output
+        #expect(onSchedule)
+        #expect(hangingDone.trimmingCharacters(in: .whitespacesAndNewlines) == "0")  // still hanging meanwhile
+        let log = lines(d.root + "/.demo/alerts.jsonl")
+        #expect(log.contains { $0.contains(#""event":"firing","alert":"feed_failing""#) })
+        #expect(log.contains { $0.contains(#""event":"resolved","alert":"feed_failing""#) })
+        #expect(d.stop().1 == 0)
+    }
+}
