@@ -63,6 +63,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every parser behind one libFuzzer entry point (`make fuzz`); a corpus replayer otherwise.
+        .executableTarget(name: "plansync-fuzz", dependencies: ["PlanCore", "FeedFormats", "Configuration"]),
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
         .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
@@ -71,6 +73,6 @@ let package = Package(
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
         .testTarget(name: "MirrorTests", dependencies: ["Mirror"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
-        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "Configuration", "TestSupport"]),
+        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"]),
     ]
 )

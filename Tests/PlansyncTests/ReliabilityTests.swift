@@ -198,3 +198,17 @@ final class LockedFlag: @unchecked Sendable {
         #expect(d.stop().1 == 0)
     }
 }
+
+@Suite struct FuzzCorpusTests {
+    @Test func everyFixtureAndFuzzRegressionReplaysThroughEveryParserWithoutCrashing() throws {
+        let fuzz = URL(fileURLWithPath: PlansyncProcess.binary).deletingLastPathComponent().appendingPathComponent("plansync-fuzz").path
+        let fixtures = PlansyncProcess.root.appendingPathComponent("Tests/FeedFormatsTests/Fixtures")
+        var files = try FileManager.default.contentsOfDirectory(atPath: fixtures.path).filter { $0.contains(".") }.map { fixtures.path + "/" + $0 }
+        let regressions = fixtures.appendingPathComponent("fuzz-regressions").path
+        files += ((try? FileManager.default.contentsOfDirectory(atPath: regressions)) ?? []).map { regressions + "/" + $0 }
+        files += ["Config/plans/futian-2023.toml", "Config/demo/plansync.toml", "Config/plansync.toml"].map { PlansyncProcess.root.path + "/" + $0 }
+        let r = try shell("\(fuzz) " + files.map { "'\($0)'" }.joined(separator: " "))
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("replayed \(files.count) file(s)"))
+    }
+}
