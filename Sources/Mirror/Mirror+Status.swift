@@ -67,23 +67,6 @@ extension Mirror {
         }
     }
 
-    /// Stored verdicts as JSON objects (DESIGN §4), in plan order.
-    public func verdictsJSON(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [JSONValue] {
-        try await read { db in
-            var sql = """
-                SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
-                WHERE 1 = 1
-                """
-            var arguments: StatementArguments = []
-            if let plan { sql += " AND v.plan_id = ?"; arguments += [plan] }
-            if let year { sql += " AND v.year = ?"; arguments += [year] }
-            sql += " ORDER BY v.plan_id, i.position, v.year"
-            return try String.fetchAll(db, sql: sql, arguments: arguments).map {
-                (try? JSONParser.parse(Array($0.utf8))) ?? .string($0)
-            }
-        }
-    }
-
     /// Alerts with their latest event, firing first.
     public func alertsJSON(state: String? = nil) async throws(MirrorError) -> [JSONValue] {
         try await read { db in
