@@ -131,6 +131,8 @@ idle() {
   local cpu1 sw1; cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat); sw1=$(grep -h ctxt_switches /proc/$pid/task/*/status | awk '{s += $2} END {print s}')
   local rss; rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   report "idle 30 s, 20 feeds: RSS (target ≤ 40 MiB)" "$(printf '%.1f MiB  %s' "$(echo "$rss / 1024" | bc -l)" "$(verdict "$rss" 40960)")"
+  report "idle 30 s, 20 feeds: of which anonymous (heap, stacks)" "$(awk '/^Anonymous/ {printf "%.1f MiB", $2/1024}' /proc/$pid/smaps_rollup)"
+  report "idle 30 s, 20 feeds: PSS (shared library pages split)" "$(awk '/^Pss:/ {printf "%.1f MiB", $2/1024}' /proc/$pid/smaps_rollup)"
   report "idle 30 s, 20 feeds: CPU (target ≤ 0.15 s)" "$(printf '%.2f s  %s' "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l)" "$(verdict "$(echo "($cpu1 - $cpu0) / $ticks" | bc -l)" 0.15)")"
   report "idle 30 s, 20 feeds: context switches (all threads)" "$((sw1 - sw0))"
   kill -TERM $pid; wait $pid 2>/dev/null

@@ -115,7 +115,11 @@ public final class DaemonRunner: @unchecked Sendable {
             let report = try await syncer.run(only: feeds, feedDone: { done($0.id, $0.succeeded) })
             let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
             // Between cycles the daemon idles for hours: give freed heap back (off the async pool).
-            DispatchQueue.global(qos: .utility).async { _ = glibcMallocTrim(0) }
+            let mirror = self.mirror
+            DispatchQueue.global(qos: .utility).async {
+                mirror.releaseMemory()
+                _ = glibcMallocTrim(0)
+            }
             state.withLock {
                 $0.lastSyncAt = Date()
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
