@@ -30,7 +30,7 @@ extension DaemonRunner {
             case "/v1/indicators":
                 var year: Int?
                 if let text = request.query["year"] {
-                    guard let y = Int(text), PlanFileYears.range.contains(y) else {
+                    guard let y = Int(text), PlanFile.targetYears.contains(y) else {
                         return .error(.badRequest, "year '\(text)' is not a year (e.g. ?year=2023)")
                     }
                     year = y
@@ -173,9 +173,4 @@ extension DaemonRunner {
         family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
         return out
     }
-}
-
-/// Target years accepted in queries.
-enum PlanFileYears {
-    static let range = PlanFile.targetYears
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `plansync` binary as a user would and captures what it prints.
 struct PlansyncProcess {
@@ -37,7 +38,7 @@ struct PlansyncProcess {
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         // Read both pipes concurrently so a large output cannot block the child.
-        let outData = LockedData(), errData = LockedData()
+        let outData = Guarded(Data()), errData = Guarded(Data())
         let group = DispatchGroup()
         for (pipe, sink) in [(out, outData), (err, errData)] {
             group.enter()
@@ -51,16 +52,9 @@ struct PlansyncProcess {
         process.waitUntilExit()
         group.wait()
         return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData.get(), as: UTF8.self),
-                      stderr: String(decoding: errData.get(), as: UTF8.self))
+                      stdout: String(decoding: outData.current, as: UTF8.self),
+                      stderr: String(decoding: errData.current, as: UTF8.self))
     }
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
 /// A scratch folder for files a test writes.

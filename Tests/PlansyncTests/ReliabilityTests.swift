@@ -92,9 +92,9 @@ import TestSupport
         try (0..<10_000).map { i in "url = \"http://localhost/v1/\(i % 2 == 0 ? "status" : "indicators")\"\noutput = \"/dev/null\"" }
             .joined(separator: "\n").write(toFile: urls, atomically: true, encoding: .utf8)
         // Malformed clients in the background while the load runs.
-        let stop = LockedFlag()
+        let stop = Guarded(false)
         let abuse = Thread {
-            while !stop.isSet {
+            while !stop.current {
                 if let c = try? UnixClient(path: d.socket) { c.send(Array("\u{0}\u{ff}garbage\r\n\r\n".utf8)) }
                 if let c = try? UnixClient(path: d.socket) { c.send(Array("GET /v1/status HTTP/1.1\r\nX: \(String(repeating: "y", count: 100_000))\r\n\r\n".utf8)) }
                 usleep(20_000)
@@ -102,7 +102,7 @@ import TestSupport
         }
         abuse.start()
         let load = try shell("curl -s --no-progress-meter --parallel --parallel-max 100 --unix-socket \(d.socket) -K \(urls) -w '%{http_code}\\n' 2>/dev/null | sort | uniq -c")
-        stop.set()
+        stop.set(true)
         #expect(load.output.trimmingCharacters(in: .whitespacesAndNewlines) == "10000 200", "\(load.output)")
         #expect(try d.curl("/v1/health").status == 200)
         #expect(d.stop().1 == 0)
@@ -133,13 +133,6 @@ final class RunningDaemonOnTmpfs {
         _ = daemon.stop(SIGKILL)
         _ = try? shell("umount -l \(mount)")
     }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 @Suite(.serialized) struct BrokenServerTests {

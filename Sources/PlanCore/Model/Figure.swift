@@ -128,12 +128,6 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
         Figure(-figure.value, scale: figure.scale)
     }
 
-    /// Multiplies by an exact factor (a map's `scale`, `UNIT_MULT`); the result keeps enough
-    /// decimals to stay exact up to 6 extra places.
-    public func multiplied(by factor: Decimal, factorScale: Int) -> Figure {
-        Figure(value * factor, scale: min(scale + factorScale, 12))
-    }
-
     /// The larger of zero and this figure (a shortfall is never negative).
     public var clampedAtZero: Figure { value < 0 ? Figure(Decimal(0), scale: scale) : self }
 }
