@@ -71,7 +71,7 @@ let package = Package(
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
-        .testTarget(name: "MirrorTests", dependencies: ["Mirror"]),
+        .testTarget(name: "MirrorTests", dependencies: ["Mirror", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
         .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"]),
     ]

@@ -162,16 +162,23 @@ NGINX
   local urls=(); for i in $(seq 1 $n); do urls+=("http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
   local t0 t1 curlcold curlwarm
   t0=$(now); curl -s --no-progress-meter --parallel --parallel-max 16 "${urls[@]}"; t1=$(now); curlcold=$(elapsed "$t0" "$t1")
+  # Warm: each URL with its own validators, as plansync sends them. A curl config file with
+  # `next` between URLs scopes each header to its URL (several -H on one command line would
+  # send every header with every request).
   local lm; lm=$(curl -sI "http://127.0.0.1:$port/f1.csv" | awk -F': ' 'tolower($1) == "last-modified" {print $2}' | tr -d '\r')
-  local wurls=(); for i in $(seq 1 $n); do
-    local etag; etag=$(curl -sI "http://127.0.0.1:$port/f$i.csv" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
-    wurls+=(-H "If-None-Match: $etag" "http://127.0.0.1:$port/f$i.csv" -o /dev/null); done
-  t0=$(now); curl -s --no-progress-meter --parallel --parallel-max 16 -H "If-Modified-Since: $lm" "${wurls[@]}"; t1=$(now); curlwarm=$(elapsed "$t0" "$t1")
+  : > "$dir/curl-warm.conf"
+  for i in $(seq 1 $n); do
+    local etag; etag=$(curl -sI "http://127.0.0.1:$port/f$i.csv" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r' | sed 's/"/\\"/g')
+    [ "$i" -gt 1 ] && echo next >> "$dir/curl-warm.conf"
+    printf 'url = "http://127.0.0.1:%s/f%d.csv"\noutput = "/dev/null"\nheader = "If-None-Match: %s"\nheader = "If-Modified-Since: %s"\nwrite-out = "%%{http_code}\\n"\n' \
+      "$port" "$i" "$etag" "$lm" >> "$dir/curl-warm.conf"
+  done
+  t0=$(now); curl -s --no-progress-meter --parallel --parallel-max 16 -K "$dir/curl-warm.conf" > "$dir/curl-warm.codes"; t1=$(now); curlwarm=$(elapsed "$t0" "$t1")
   t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local cold; cold=$(elapsed "$t0" "$t1")
   t0=$(now); "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); local warm; warm=$(elapsed "$t0" "$t1")
   report "fetch: $n feeds cold, curl --parallel-max 16 (baseline)" "$(printf '%.3f s' "$curlcold")"
   report "fetch: $n feeds cold, plansync sync (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$cold" "$(ratio "$cold" "$curlcold")" "$(verdict "$cold" "$(echo "1.5 * $curlcold" | bc -l)")")"
-  report "fetch: $n feeds warm (304), curl (baseline)" "$(printf '%.3f s' "$curlwarm")"
+  report "fetch: $n feeds warm (304), curl (baseline)" "$(printf '%.3f s  (%s)' "$curlwarm" "$(sort "$dir/curl-warm.codes" | uniq -c | awk '{printf "%s×%s ", $1, $2}')")"
   report "fetch: $n feeds warm (304), plansync sync (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$warm" "$(ratio "$warm" "$curlwarm")" "$(verdict "$warm" "$(echo "1.5 * $curlwarm" | bc -l)")")"
   report "fetch: warm cycle outcomes" "$(sqlite3 "$dir/state/mirror.sqlite" "SELECT outcome || ' ' || COUNT(*) FROM fetch WHERE id > $n GROUP BY outcome" | tr '\n' ' ')"
   kill $nginx 2>/dev/null; kill -9 $nginx 2>/dev/null

@@ -30,7 +30,7 @@ public enum PlanFile {
         for table in tables {
             try table.rejectUnknownKeys(allowed: ["code", "name", "name_en", "category", "unit", "targets"])
             let code = try table.requiredString("code", example: "\"gdp\"")
-            guard code.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression) != nil else {
+            guard isIndicatorCode(code) else {
                 throw table.error("code", "'\(code)' is not a valid indicator code (lower-case letters, digits and '_', starting with a letter)")
             }
             if let first = codes[code] {
@@ -96,7 +96,25 @@ public enum PlanFile {
     }
 
     static func isIdentifier(_ text: String) -> Bool {
-        text.range(of: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", options: .regularExpression) != nil
+        matches(text, first: { isAlnum($0) }, rest: { isAlnum($0) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D })
+    }
+
+    /// An indicator code: `^[a-z][a-z0-9_]*$`.
+    static func isIndicatorCode(_ text: String) -> Bool {
+        matches(text, first: { (0x61...0x7A).contains($0) },
+                rest: { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F })
+    }
+
+    private static func isAlnum(_ b: UInt8) -> Bool {
+        (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || (0x30...0x39).contains(b)
+    }
+
+    /// A non-empty ASCII word whose first byte passes `first` and the others `rest`.
+    private static func matches(_ text: String, first: (UInt8) -> Bool, rest: (UInt8) -> Bool) -> Bool {
+        var bytes = text.utf8.makeIterator()
+        guard let head = bytes.next(), first(head) else { return false }
+        while let b = bytes.next() { guard rest(b) else { return false } }
+        return true
     }
 }
 

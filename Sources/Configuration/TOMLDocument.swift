@@ -103,7 +103,7 @@ struct TableReader {
     }
 
     func requiredString(_ key: String, example: String) throws(ConfigError) -> String {
-        guard let value = try string(key), !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let value = try string(key), !value.unicodeScalars.allSatisfy(\.properties.isWhitespace) else {
             throw error(key, "missing required key '\(key)' (e.g. \(key) = \(example))")
         }
         return value

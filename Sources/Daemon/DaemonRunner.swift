@@ -23,6 +23,8 @@ public final class DaemonRunner: @unchecked Sendable {
     let logger: Logger
     let notifier: SystemdNotifier
     let startedAt = Date()
+    /// The nice value of the thread that parses large feed bodies (see `Syncer.parseNiceness`).
+    static let parseNiceness: Int32 = 10
     let state: Locked<DaemonState>
     let mirror: Mirror
     let engine: FetchEngine
@@ -63,7 +65,8 @@ public final class DaemonRunner: @unchecked Sendable {
         self.mirror = mirror
         notifier = SystemdNotifier()
         engine = FetchEngine(maxConcurrent: config.maxConcurrentFetches)
-        state = Locked(DaemonState(config: config, syncer: Syncer(config: config, mirror: mirror, engine: engine, logger: logger)))
+        state = Locked(DaemonState(config: config, syncer: Syncer(config: config, mirror: mirror, engine: engine, logger: logger,
+                                                                         parseNiceness: DaemonRunner.parseNiceness)))
     }
 
     private func start() -> Int32 {
@@ -80,7 +83,8 @@ public final class DaemonRunner: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: (config.socket as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true)
         do {
-            server = try StatusServer(path: config.socket, mode: config.socketMode, logger: logger) { [weak self] request in
+            server = try StatusServer(path: config.socket, mode: config.socketMode, logger: logger,
+                                      cached: { [weak self] request in self?.cachedRoute(request) }) { [weak self] request in
                 guard let self else { return .error(.serviceUnavailable, "shutting down") }
                 return await self.route(request)
             }
@@ -189,7 +193,7 @@ public final class DaemonRunner: @unchecked Sendable {
         var applied = fresh
         applied.socket = current.socket
         applied.database = current.database
-        let syncer = Syncer(config: applied, mirror: mirror, engine: engine, logger: logger)
+        let syncer = Syncer(config: applied, mirror: mirror, engine: engine, logger: logger, parseNiceness: DaemonRunner.parseNiceness)
         state.withLock {
             $0.config = applied
             $0.syncer = syncer

@@ -4,6 +4,12 @@ import Mirror
 import NIOHTTP1
 import PlanCore
 
+/// A request rejected while reading its query: the answer to send.
+struct QueryError: Error {
+    let response: StatusResponse
+    init(_ response: StatusResponse) { self.response = response }
+}
+
 extension DaemonRunner {
     /// Answers one status socket request (DESIGN §7). Reads use the mirror's own reader
     /// connections, so they never wait for a sync.
@@ -28,19 +34,10 @@ extension DaemonRunner {
                     : .error(.serviceUnavailable, "the database \(state.current.config.database) does not answer")
             case "/v1/status": return .json(try await statusJSON().text)
             case "/v1/indicators":
-                var year: Int?
-                if let text = request.query["year"] {
-                    guard let y = Int(text), PlanFile.targetYears.contains(y) else {
-                        return .error(.badRequest, "year '\(text)' is not a year (e.g. ?year=2023)")
-                    }
-                    year = y
+                switch indicatorsQuery(request) {
+                case .failure(let rejected): return rejected.response
+                case .success(let (plan, year)): return verdictsResponse(try await mirror.verdictTexts(plan: plan, year: year))
                 }
-                let plan = request.query["plan"]
-                if let plan, state.current.config.plan(plan) == nil {
-                    return .error(.notFound, "no plan '\(plan)' (plans: \(state.current.config.plans.map(\.id).joined(separator: ", ")))")
-                }
-                let verdicts = try await mirror.verdictTexts(plan: plan, year: year)
-                return .json("{\"verdicts\":[" + verdicts.joined(separator: ",") + "]}")
             case "/v1/alerts":
                 let filter = request.query["state"]
                 if let filter, filter != "firing", filter != "resolved" {
@@ -86,10 +83,51 @@ extension DaemonRunner {
         }
     }
 
+    /// Answers `GET /v1/status` and `GET /v1/indicators` from the mirror's read cache on the
+    /// socket's event loop itself, without a hop to another thread; nil when the answer needs
+    /// the database (then `route` answers). Between syncs nearly every request is answered here.
+    func cachedRoute(_ request: StatusRequest) -> StatusResponse? {
+        guard request.method == .GET else { return nil }
+        switch request.path {
+        case "/v1/status":
+            guard let counts = mirror.cachedStatusCounts() else { return nil }
+            return .json(statusJSON(counts: counts).text)
+        case "/v1/indicators":
+            guard case .success(let (plan, year)) = indicatorsQuery(request),
+                  let texts = mirror.cachedVerdictTexts(plan: plan, year: year) else { return nil }
+            return verdictsResponse(texts)
+        default:
+            return nil
+        }
+    }
+
+    /// The `plan` and `year` of an `/v1/indicators` request, or the error answer.
+    func indicatorsQuery(_ request: StatusRequest) -> Result<(plan: String?, year: Int?), QueryError> {
+        var year: Int?
+        if let text = request.query["year"] {
+            guard let y = Int(text), PlanFile.targetYears.contains(y) else {
+                return .failure(QueryError(.error(.badRequest, "year '\(text)' is not a year (e.g. ?year=2023)")))
+            }
+            year = y
+        }
+        let plan = request.query["plan"]
+        if let plan, state.current.config.plan(plan) == nil {
+            return .failure(QueryError(.error(.notFound, "no plan '\(plan)' (plans: \(state.current.config.plans.map(\.id).joined(separator: ", ")))")))
+        }
+        return .success((plan, year))
+    }
+
+    func verdictsResponse(_ texts: [String]) -> StatusResponse {
+        .json("{\"verdicts\":[" + texts.joined(separator: ",") + "]}")
+    }
+
     func statusJSON() async throws -> JSONValue {
+        statusJSON(counts: try await mirror.statusCounts())
+    }
+
+    func statusJSON(counts: Mirror.StatusCounts) -> JSONValue {
         let current = state.current
         let schedule = scheduler.snapshot
-        let counts = try await mirror.statusCounts()
         let nextDue = schedule.values.compactMap(\.nextDue).min()
         let failing = counts.failing
         return .object([
@@ -117,7 +155,7 @@ extension DaemonRunner {
                 ("priority", .int(f.priority)), ("active", .bool(f.active)),
                 ("last_outcome", .optional(f.lastOutcome)), ("http_status", f.lastHTTPStatus.map(JSONValue.int) ?? .null),
                 ("bytes", f.lastBytes.map(JSONValue.int) ?? .null),
-                ("duration_ms", f.lastDurationMs.map { .number(String(format: "%.1f", $0)) } ?? .null),
+                ("duration_ms", f.lastDurationMs.map { .number(DecimalText.fixed($0, digits: 1)) } ?? .null),
                 ("last_fetch", .optional(f.lastFetchAt)), ("last_success", .optional(f.lastSuccessAt)),
                 ("etag", .optional(f.etag)), ("last_modified", .optional(f.lastModified)),
                 ("consecutive_failures", .int(f.consecutiveFailures)), ("last_error", .optional(f.lastError)),
@@ -143,7 +181,7 @@ extension DaemonRunner {
         family("plansync_build_info", "gauge", "Version of the running plansync.",
                [(label([("version", PlansyncVersion.string)]), "1")])
         family("plansync_start_time_seconds", "gauge", "Start time of the daemon, seconds since the epoch.",
-               [("", String(format: "%.0f", startedAt.timeIntervalSince1970))])
+               [("", DecimalText.fixed(startedAt.timeIntervalSince1970, digits: 0))])
         var fetches: [(String, String)] = []
         for f in feeds {
             for (outcome, n) in f.fetchCounts.sorted(by: { $0.key < $1.key }) {
@@ -152,9 +190,9 @@ extension DaemonRunner {
         }
         family("plansync_feed_fetches_total", "counter", "Fetch cycles per feed by outcome.", fetches)
         family("plansync_feed_last_success_timestamp_seconds", "gauge", "Time of the feed's last successful fetch.",
-               feeds.compactMap { f in f.lastSuccessAt.flatMap(Timestamp.date).map { (label([("feed", f.id)]), String(format: "%.0f", $0.timeIntervalSince1970)) } })
+               feeds.compactMap { f in f.lastSuccessAt.flatMap(Timestamp.date).map { (label([("feed", f.id)]), DecimalText.fixed($0.timeIntervalSince1970, digits: 0)) } })
         family("plansync_feed_fetch_duration_seconds", "gauge", "Duration of the feed's last fetch.",
-               feeds.compactMap { f in f.lastDurationMs.map { (label([("feed", f.id)]), String(format: "%.3f", $0 / 1000)) } })
+               feeds.compactMap { f in f.lastDurationMs.map { (label([("feed", f.id)]), DecimalText.fixed($0 / 1000, digits: 3)) } })
         family("plansync_feed_consecutive_failures", "gauge", "Failed fetch cycles in a row.",
                feeds.map { (label([("feed", $0.id)]), String($0.consecutiveFailures)) })
         family("plansync_observations", "gauge", "Observations in the mirror per plan.",

@@ -1,4 +1,5 @@
 import Foundation
+import PlanCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -20,19 +21,7 @@ public struct StatusResponse: Sendable {
         json("{\"error\":\(jsonString(message))}", status: status)
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONValue.string(s).text }
 }
 
 /// A request as the router sees it.
@@ -55,7 +44,11 @@ public final class StatusServer: Sendable {
     public let path: String
 
     /// Binds the socket (the caller has made sure no live daemon owns the path) and sets its mode.
+    /// - Parameters:
+    ///   - cached: answers a request on the event loop when it can (no thread hop), else nil.
+    ///   - route: answers every other request, off the event loop.
     public init(path: String, mode: Int, logger: Logger,
+                cached: @escaping @Sendable (StatusRequest) -> StatusResponse? = { _ in nil },
                 route: @escaping @Sendable (StatusRequest) async -> StatusResponse) throws {
         self.path = path
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -76,7 +69,7 @@ public final class StatusServer: Sendable {
                 do {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: StatusServer.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(StatusHTTPHandler(route: route))
+                    try channel.pipeline.syncOperations.addHandler(StatusHTTPHandler(cached: cached, route: route))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -105,12 +98,15 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let cached: @Sendable (StatusRequest) -> StatusResponse?
     private let route: @Sendable (StatusRequest) async -> StatusResponse
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var tooLarge = false
 
-    init(route: @escaping @Sendable (StatusRequest) async -> StatusResponse) {
+    init(cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
+         route: @escaping @Sendable (StatusRequest) async -> StatusResponse) {
+        self.cached = cached
         self.route = route
     }
 
@@ -133,6 +129,10 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             let request = StatusHandlerSupport.request(from: head)
+            if let answer = cached(request) {
+                write(context: context, answer, version: head.version, keepAlive: keepAlive)
+                return
+            }
             let promise = context.eventLoop.makePromise(of: StatusResponse.self)
             let route = self.route
             promise.completeWithTask { await route(request) }

@@ -24,7 +24,7 @@ public struct FeedReport: Sendable {
     public var json: JSONValue {
         .object([
             ("id", .string(id)), ("outcome", .string(outcome)), ("http_status", httpStatus.map(JSONValue.int) ?? .null),
-            ("bytes", .int(bytes)), ("duration_ms", .number(String(format: "%.1f", durationMs))),
+            ("bytes", .int(bytes)), ("duration_ms", .number(DecimalText.fixed(durationMs, digits: 1))),
             ("inserted", .int(counts.inserted)), ("revised", .int(counts.revised)), ("unchanged", .int(counts.unchanged)),
             ("skipped", .int(counts.skipped)), ("url", .string(url)), ("message", .string(message)),
         ])
@@ -50,10 +50,14 @@ public final class Syncer: Sendable {
     let engine: FetchEngine
     let alertLog: AlertLog
     let logger: Logger
+    /// Nice value of the helper thread that parses large bodies (the daemon uses 10, so a
+    /// million-row feed gives way to status socket readers; `plansync sync` uses 0).
+    let parseNiceness: Int32
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
 
-    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger) {
+    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0) {
         self.config = config
+        self.parseNiceness = parseNiceness
         self.mirror = mirror
         self.engine = engine
         self.alertLog = AlertLog(path: config.alertLog)
@@ -91,9 +95,8 @@ public final class Syncer: Sendable {
             }
         }
         if let firstError { throw firstError }
-        reports.sort { a, b in
-            (selected.firstIndex { $0.id == a.id } ?? 0) < (selected.firstIndex { $0.id == b.id } ?? 0)
-        }
+        let order = Dictionary(selected.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        reports.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
         let judgement = try await mirror.judge(
             plans: config.plans,
             feeds: config.feeds.map { FeedPolicy(id: $0.id, plan: $0.plan, priority: $0.priority,
@@ -153,13 +156,13 @@ public final class Syncer: Sendable {
             // Parse inside the mirror's transaction, streaming observations into it: a body that
             // fails halfway rolls back, and a large feed never sits in memory as a list.
             let options = feed.parseOptions(plan: config.plan(feed.plan))
-            let body = result.body, format = feed.format
+            let body = result.body, format = feed.format, niceness = parseNiceness
             let summary = Locked<ParsedFeed?>(nil)
             let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
                 // Large bodies: the parser runs on a helper thread while this (the writer's) thread stores.
                 let parsed: ParsedFeed
                 if body.count >= 1 << 20 {
-                    parsed = try PipelinedParser.parse(body, format: format, options: options) { writer.write($0) }
+                    parsed = try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
                 } else {
                     var streaming = options
                     streaming.sink = ObservationSink { writer.write($0) }

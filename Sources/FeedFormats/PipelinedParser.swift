@@ -5,12 +5,18 @@ import PlanCore
 /// batches, so parsing and writing the mirror use two cores. Memory stays bounded: at most
 /// `depth` batches wait between the two.
 public enum PipelinedParser {
-    /// - Parameter consume: called on the calling thread for each observation; returning false
-    ///   stops the parser (the result is then `FeedParseError.cancelled`).
+    /// - Parameters:
+    ///   - niceness: the parser thread's nice value (Linux applies it to that thread alone);
+    ///     the daemon parses at 10 so a large sync gives way to status socket readers.
+    ///   - consume: called on the calling thread for each observation; returning false
+    ///     stops the parser (the result is then `FeedParseError.cancelled`).
     public static func parse(_ body: [UInt8], format: FeedFormat, options: ParseOptions, batchSize: Int = 4096,
-                             depth: Int = 8, consume: (Observation) -> Bool) throws(FeedParseError) -> ParsedFeed {
+                             depth: Int = 8, niceness: Int32 = 0,
+                             consume: (Observation) -> Bool) throws(FeedParseError) -> ParsedFeed {
         let channel = BatchChannel(depth: depth)
         let thread = Thread {
+            // who = 0 is the calling thread alone on Linux (nice values are per thread).
+            if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
             let batch = BatchBuffer()
             var streaming = options
             streaming.sink = ObservationSink { observation in

@@ -46,13 +46,20 @@ private let collectHeader: plansync_data_callback = { data, size, count, context
     let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
     let length = size * count
     guard let data else { return length }
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
-    if line.hasPrefix("HTTP/") {
+    let bytes = UnsafeRawBufferPointer(start: data, count: length)
+    func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+    func trimmed(_ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound, upper = range.upperBound
+        while lower < upper, isSpace(bytes[lower]) { lower += 1 }
+        while upper > lower, isSpace(bytes[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+    let line = trimmed(0..<length)
+    if line.count >= 5, bytes[line.lowerBound..<line.lowerBound + 5].elementsEqual("HTTP/".utf8) {
         state.headers = [:]
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    } else if let colon = bytes[line].firstIndex(of: 0x3A) {
+        let name = String(decoding: bytes[line.lowerBound..<colon], as: UTF8.self).lowercased()
+        let value = String(decoding: bytes[trimmed(colon + 1..<line.upperBound)], as: UTF8.self)
         state.headers[name] = value
     }
     return length
@@ -265,7 +272,7 @@ final class Job: @unchecked Sendable {
         return result
     }
 
-    private func format(_ seconds: Double) -> String { String(format: "%.3fs", seconds) }
+    private func format(_ seconds: Double) -> String { "\(DecimalText.fixed(seconds, digits: 3))s" }
 }
 
 /// HTTP dates (RFC 9110 IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -103,42 +103,42 @@ extension Mirror {
         let planList = plans.map { ($0.plan, $0.file) }
         try await write { db in
             let ids = planList.map(\.0.id)
-            let existing = try String.fetchAll(db, sql: "SELECT id FROM plan")
+            let existing = try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM plan"))
             for id in existing where !ids.contains(id) {
-                try db.execute(sql: "DELETE FROM plan WHERE id = ?", arguments: [id])
-                try db.execute(sql: "DELETE FROM verdict WHERE plan_id = ?", arguments: [id])
+                try db.run("DELETE FROM plan WHERE id = ?", [id])
+                try db.run("DELETE FROM verdict WHERE plan_id = ?", [id])
             }
             for (plan, file) in planList {
-                try db.execute(sql: """
+                try db.run("""
                     INSERT INTO plan (id, title, title_en, region, file, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_en = excluded.title_en,
                         region = excluded.region, file = excluded.file, updated_at = excluded.updated_at
-                    """, arguments: [plan.id, plan.title, plan.titleEN, plan.region, file, stamp])
-                try db.execute(sql: "DELETE FROM indicator WHERE plan_id = ?", arguments: [plan.id])
+                    """, [plan.id, plan.title, plan.titleEN, plan.region, file, stamp])
+                try db.run("DELETE FROM indicator WHERE plan_id = ?", [plan.id])
                 for (position, indicator) in plan.indicators.enumerated() {
-                    try db.execute(sql: """
+                    try db.run("""
                         INSERT INTO indicator (plan_id, code, position, name, name_en, category, unit)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [plan.id, indicator.code, position, indicator.name, indicator.nameEN,
+                        """, [plan.id, indicator.code, position, indicator.name, indicator.nameEN,
                                          indicator.category.rawValue, indicator.unit])
                     for target in indicator.targets {
-                        try db.execute(sql: """
+                        try db.run("""
                             INSERT INTO target (plan_id, indicator, year, rule, value, base_year, text)
                             VALUES (?, ?, ?, ?, ?, ?, ?)
-                            """, arguments: [plan.id, indicator.code, target.year, target.rule.name,
+                            """, [plan.id, indicator.code, target.year, target.rule.name,
                                              target.rule.value?.description, target.rule.baseYear, target.text])
                     }
                 }
             }
-            try db.execute(sql: "UPDATE feed SET active = 0")
+            try db.run("UPDATE feed SET active = 0")
             for feed in feeds {
-                try db.execute(sql: """
+                try db.run("""
                     INSERT INTO feed (id, plan_id, url, format, priority, interval_seconds, active, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, 1, ?)
                     ON CONFLICT(id) DO UPDATE SET plan_id = excluded.plan_id, url = excluded.url,
                         format = excluded.format, priority = excluded.priority,
                         interval_seconds = excluded.interval_seconds, active = 1
-                    """, arguments: [feed.id, feed.plan, feed.url, feed.format, feed.priority, feed.interval, stamp])
+                    """, [feed.id, feed.plan, feed.url, feed.format, feed.priority, feed.interval, stamp])
             }
         }
     }
@@ -147,7 +147,7 @@ extension Mirror {
     public func feedStates() async throws(MirrorError) -> [String: FeedState] {
         try await read { db in
             var states: [String: FeedState] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM feed") {
+            for row in try db.rows("SELECT * FROM feed") {
                 let id: String = row["id"]
                 states[id] = FeedState(
                     id: id, etag: row["etag"], lastModified: row["last_modified"], bodySHA256: row["body_sha256"],
@@ -162,11 +162,11 @@ extension Mirror {
     }
 
     static func insertFetch(_ db: Database, _ r: FetchRecord) throws -> Int64 {
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO fetch (feed_id, started_at, finished_at, outcome, http_status, bytes, duration_ms, connect_ms,
                                first_byte_ms, attempts, url, etag, last_modified, body_sha256, content_type, error)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [r.feed, Timestamp.string(r.startedAt), Timestamp.string(r.finishedAt), r.outcome, r.httpStatus,
+            """, [r.feed, Timestamp.string(r.startedAt), Timestamp.string(r.finishedAt), r.outcome, r.httpStatus,
                              r.bytes, r.durationMs, r.connectMs, r.firstByteMs, r.attempts, r.url, r.etag, r.lastModified,
                              r.bodySHA256, r.contentType, r.error])
         return db.lastInsertedRowID
@@ -176,12 +176,12 @@ extension Mirror {
     /// feed's failure count change.
     @discardableResult
     public func recordFailure(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
-        try await write { db in
+        try await feedWrite { db in
             let id = try Mirror.insertFetch(db, record)
-            try db.execute(sql: """
+            try db.run("""
                 UPDATE feed SET consecutive_failures = consecutive_failures + 1, last_fetch_id = ?,
                     last_attempt_at = ?, last_error = ? WHERE id = ?
-                """, arguments: [id, Timestamp.string(record.finishedAt), record.error, record.feed])
+                """, [id, Timestamp.string(record.finishedAt), record.error, record.feed])
             return id
         }
     }
@@ -189,7 +189,7 @@ extension Mirror {
     /// Records a fetch that found the feed unchanged (304, same file, same body hash).
     @discardableResult
     public func recordUnchanged(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
-        try await write { db in
+        try await feedWrite { db in
             let id = try Mirror.insertFetch(db, record)
             try Mirror.markSuccess(db, record: record, fetchID: id)
             return id
@@ -197,10 +197,10 @@ extension Mirror {
     }
 
     static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
-        try db.execute(sql: """
+        try db.run("""
             UPDATE feed SET consecutive_failures = 0, last_fetch_id = ?, last_attempt_at = ?, last_success_at = ?,
                 last_error = NULL, etag = ?, last_modified = ?, body_sha256 = COALESCE(?, body_sha256) WHERE id = ?
-            """, arguments: [fetchID, Timestamp.string(record.finishedAt), Timestamp.string(record.finishedAt),
+            """, [fetchID, Timestamp.string(record.finishedAt), Timestamp.string(record.finishedAt),
                              record.etag, record.lastModified, record.bodySHA256, record.feed])
     }
 
@@ -227,7 +227,7 @@ extension Mirror {
     public func reconcile(_ record: FetchRecord, plan: String,
                           produce: @escaping @Sendable (ObservationWriter) throws -> Int) async -> Result<ReconcileCounts, ReconcileError> {
         do {
-            let counts = try await pool.write { db -> ReconcileCounts in
+            let counts = try await commits.write { db -> ReconcileCounts in
                 let fetchID = try Mirror.insertFetch(db, record)
                 let writer = try ObservationWriter(db: db, plan: plan, feed: record.feed, fetchID: fetchID,
                                                    stamp: Timestamp.string(record.finishedAt))
@@ -241,11 +241,11 @@ extension Mirror {
                 if let databaseError = writer.error { throw databaseError }
                 var counts = writer.counts
                 counts.skipped = skipped
-                try db.execute(sql: "UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
-                               arguments: [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
+                try db.run("UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
+                           [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
                 // Kept here so status and metrics never count a million rows.
-                try db.execute(sql: "UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
-                               arguments: [counts.inserted, record.feed])
+                try db.run("UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
+                           [counts.inserted, record.feed])
                 try Mirror.markSuccess(db, record: record, fetchID: fetchID)
                 return counts
             }

@@ -70,11 +70,15 @@ extension Mirror {
                     holding.append(AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
                 }
             }
-            try db.execute(sql: "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
-                           arguments: [JSONValue.array(plans.map { .string($0.id) }).text])
+            try db.run("DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
+                           [JSONValue.array(plans.map { .string($0.id) }).text])
             // Feed health.
+            var feedRows: [String: Row] = [:]
+            for row in try db.rows("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") {
+                feedRows[row["id"]] = row
+            }
             for feed in feeds {
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM feed WHERE id = ?", arguments: [feed.id]) else { continue }
+                guard let row = feedRows[feed.id] else { continue }
                 let failures: Int = row["consecutive_failures"]
                 if failures >= feed.failingAfter {
                     holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row["last_error"]))
@@ -88,7 +92,7 @@ extension Mirror {
             }
             // The state machine.
             var stored: [String: AlertRecord] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM alert") {
+            for row in try db.rows("SELECT * FROM alert") {
                 guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
                 let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
                 let key: String = row["key"]
@@ -96,21 +100,21 @@ extension Mirror {
                                           severity: severity, details: details, message: row["message"])
             }
             var events: [StoredEvent] = []
-            var seq = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0
+            var seq = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
             for action in AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes) {
                 seq += 1
                 let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
-                try db.execute(sql: """
+                try db.run("""
                     INSERT INTO alert_event (seq, time, key, event, alert, severity, line, written) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
-                    """, arguments: [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
+                    """, [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
                                      action.severity.rawValue, line])
-                try db.execute(sql: """
+                try db.run("""
                     INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
                         details = excluded.details, message = excluded.message, since = excluded.since,
                         last_seq = excluded.last_seq
-                    """, arguments: [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
+                    """, [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
                                      action.severity.rawValue, action.details.text, action.message, stamp, seq])
                 events.append(StoredEvent(seq: seq, line: line, action: action))
             }
@@ -153,7 +157,7 @@ extension Mirror {
 
     static func storeVerdicts(_ db: Database, plan: String, verdicts: [Verdict], stamp: String) throws {
         var previous: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT indicator, year, status FROM verdict WHERE plan_id = ?", arguments: [plan]) {
+        for row in try db.rows("SELECT indicator, year, status FROM verdict WHERE plan_id = ?", [plan]) {
             previous["\(row["indicator"] as String)/\(row["year"] as Int)"] = row["status"]
         }
         var kept: Set<String> = []
@@ -162,7 +166,7 @@ extension Mirror {
             kept.insert(id)
             let json = v.json
             let changed = previous[id] != v.status.rawValue
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO verdict (plan_id, indicator, year, status, rule, measure, actual, threshold, shortfall, unit,
                                      period, cumulative, feed, severity, derived, conflicts, json, evaluated_at, changed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -173,15 +177,15 @@ extension Mirror {
                     derived = excluded.derived, conflicts = excluded.conflicts, json = excluded.json,
                     evaluated_at = excluded.evaluated_at,
                     changed_at = CASE WHEN ? THEN excluded.changed_at ELSE verdict.changed_at END
-                """, arguments: [plan, v.indicator, v.year, v.status.rawValue, v.rule, v.measure?.rawValue,
+                """, [plan, v.indicator, v.year, v.status.rawValue, v.rule, v.measure?.rawValue,
                                  v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
                                  v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
                                  json["conflicts"]?.text ?? "[]", json.text, stamp, stamp, changed])
         }
         for id in previous.keys where !kept.contains(id) {
             let parts = id.split(separator: "/")
-            try db.execute(sql: "DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
-                           arguments: [plan, String(parts[0]), Int(parts[1]) ?? 0])
+            try db.run("DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
+                           [plan, String(parts[0]), Int(parts[1]) ?? 0])
         }
     }
 
@@ -196,6 +200,6 @@ extension Mirror {
 
     /// Marks events up to `seq` as written to the alert log.
     public func markWritten(through seq: Int) async throws(MirrorError) {
-        try await write { db in try db.execute(sql: "UPDATE alert_event SET written = 1 WHERE written = 0 AND seq <= ?", arguments: [seq]) }
+        try await write { db in try db.run("UPDATE alert_event SET written = 1 WHERE written = 0 AND seq <= ?", [seq]) }
     }
 }

@@ -38,18 +38,18 @@ extension Mirror {
     /// The values and revisions of one indicator (in every plan that has it), newest period first.
     public func history(indicator: String) async throws(MirrorError) -> [HistoryEntry] {
         try await read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try db.rows("""
                 SELECT o.*, COALESCE(f.priority, 0) AS priority FROM observation o LEFT JOIN feed f ON f.id = o.feed_id
                 WHERE o.indicator = ?
-                """, arguments: [indicator])
+                """, [indicator])
             var entries: [HistoryEntry] = []
             for row in rows {
                 let base: Int = row["base_year"]
-                let revisions = try Row.fetchAll(db, sql: """
+                let revisions = try db.rows("""
                     SELECT old_value, new_value, revised_at, fetch_id FROM revision
                     WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
                     ORDER BY id DESC
-                    """, arguments: [row["feed_id"], indicator, row["period"], row["measure"], row["cumulative"], base])
+                    """, [row["feed_id"], indicator, row["period"], row["measure"], row["cumulative"], base])
                 entries.append(HistoryEntry(
                     plan: row["plan_id"], feed: row["feed_id"], priority: row["priority"], period: row["period"],
                     measure: row["measure"], cumulative: (row["cumulative"] as Int) != 0, baseYear: base == 0 ? nil : base,
@@ -70,7 +70,7 @@ extension Mirror {
         try await read { db in
             var result: [String: Int] = [:]
             for table in ["plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert", "alert_event"] {
-                result[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                result[table] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM \(table)")) ?? 0
             }
             return result
         }

@@ -35,13 +35,13 @@ public struct MirrorMetrics: Sendable {
 extension Mirror {
     /// `SELECT 1`: true when the database answers.
     public func isHealthy() async -> Bool {
-        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+        (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
     /// Stored verdicts as their JSON text (DESIGN §4), in plan order — served as stored, so
     /// the status socket does not parse and re-render them per request.
     public func verdictTexts(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [String] {
-        try await read { db in
+        try await cachedRead(Mirror.verdictsKey(plan: plan, year: year)) { db in
             var sql = """
                 SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
                 WHERE 1 = 1
@@ -50,19 +50,37 @@ extension Mirror {
             if let plan { sql += " AND v.plan_id = ?"; arguments += [plan] }
             if let year { sql += " AND v.year = ?"; arguments += [year] }
             sql += " ORDER BY v.plan_id, i.position, v.year"
-            return try String.fetchAll(db, sql: sql, arguments: arguments)
+            return try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
     }
 
+    private static func verdictsKey(plan: String?, year: Int?) -> String {
+        "verdicts \(plan ?? "*") \(year.map(String.init) ?? "*")"
+    }
+
+    /// `verdictTexts` from the read cache only (no database access): nil unless the answer
+    /// was read since the mirror last changed.
+    public func cachedVerdictTexts(plan: String? = nil, year: Int? = nil) -> [String]? {
+        cache.value(Mirror.verdictsKey(plan: plan, year: year), at: cache.version())
+    }
+
+    /// `statusCounts` from the read cache only (no database access).
+    public func cachedStatusCounts() -> StatusCounts? {
+        cache.value("status counts", at: cache.version())
+    }
+
+    /// Feed and alert counts for `/v1/status`.
+    public typealias StatusCounts = (feeds: Int, failing: Int, critical: Int, warning: Int, events: Int)
+
     /// Feed and alert counts for `/v1/status`, from small tables only.
-    public func statusCounts() async throws(MirrorError) -> (feeds: Int, failing: Int, critical: Int, warning: Int, events: Int) {
-        try await read { db in
-            let feeds = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(consecutive_failures > 0), 0) AS failing FROM feed WHERE active = 1")
-            let alerts = try Row.fetchOne(db, sql: """
+    public func statusCounts() async throws(MirrorError) -> StatusCounts {
+        try await cachedRead("status counts") { db in
+            let feeds = try db.row("SELECT COUNT(*) AS n, COALESCE(SUM(consecutive_failures > 0), 0) AS failing FROM feed WHERE active = 1")
+            let alerts = try db.row("""
                 SELECT COALESCE(SUM(severity = 'critical'), 0) AS critical, COALESCE(SUM(severity = 'warning'), 0) AS warning
                 FROM alert WHERE state = 'firing'
                 """)
-            let events = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0
+            let events = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
             return (feeds?["n"] ?? 0, feeds?["failing"] ?? 0, alerts?["critical"] ?? 0, alerts?["warning"] ?? 0, events)
         }
     }
@@ -77,7 +95,7 @@ extension Mirror {
             var arguments: StatementArguments = []
             if let state { sql += " WHERE a.state = ?"; arguments += [state] }
             sql += " ORDER BY a.state = 'firing' DESC, a.severity = 'critical' DESC, a.since DESC, a.key"
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            return try db.rows(sql, arguments).map { row in
                 let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
                 let line: String? = row["line"]
                 return JSONValue.object([
@@ -94,10 +112,10 @@ extension Mirror {
     public func feedStatuses() async throws(MirrorError) -> [FeedStatus] {
         try await read { db in
             var counts: [String: [String: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT feed_id, outcome, COUNT(*) AS n FROM fetch GROUP BY feed_id, outcome") {
+            for row in try db.rows("SELECT feed_id, outcome, COUNT(*) AS n FROM fetch GROUP BY feed_id, outcome") {
                 counts[row["feed_id"], default: [:]][row["outcome"]] = row["n"]
             }
-            return try Row.fetchAll(db, sql: """
+            return try db.rows("""
                 SELECT f.*, l.outcome AS l_outcome, l.http_status AS l_status, l.bytes AS l_bytes,
                        l.duration_ms AS l_duration, l.finished_at AS l_finished
                 FROM feed f LEFT JOIN fetch l ON l.id = f.last_fetch_id ORDER BY f.active DESC, f.id
@@ -118,21 +136,21 @@ extension Mirror {
     public func metrics() async throws(MirrorError) -> MirrorMetrics {
         try await read { db in
             var observations: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT plan_id, SUM(observation_count) AS n FROM feed GROUP BY plan_id") {
+            for row in try db.rows("SELECT plan_id, SUM(observation_count) AS n FROM feed GROUP BY plan_id") {
                 observations[row["plan_id"]] = row["n"]
             }
             var verdicts: [String: [String: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT plan_id, status, COUNT(*) AS n FROM verdict GROUP BY plan_id, status") {
+            for row in try db.rows("SELECT plan_id, status, COUNT(*) AS n FROM verdict GROUP BY plan_id, status") {
                 verdicts[row["plan_id"], default: [:]][row["status"]] = row["n"]
             }
             var firing: [String: Int] = ["warning": 0, "critical": 0]
-            for row in try Row.fetchAll(db, sql: "SELECT severity, COUNT(*) AS n FROM alert WHERE state = 'firing' GROUP BY severity") {
+            for row in try db.rows("SELECT severity, COUNT(*) AS n FROM alert WHERE state = 'firing' GROUP BY severity") {
                 firing[row["severity"]] = row["n"]
             }
             return MirrorMetrics(
                 observationsByPlan: observations, verdictsByPlanStatus: verdicts, firingBySeverity: firing,
-                revisions: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM revision") ?? 0,
-                alertEvents: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0)
+                revisions: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM revision")) ?? 0,
+                alertEvents: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0)
         }
     }
 }

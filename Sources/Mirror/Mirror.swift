@@ -41,6 +41,10 @@ public final class Mirror: Sendable {
 
     public let path: String
     let pool: DatabasePool
+    /// Per-feed writes (fetch records, reconciliations) share transactions through this.
+    let commits: GroupCommit
+    /// Status answers kept until the next commit.
+    let cache: ReadCache
 
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.
@@ -64,6 +68,9 @@ public final class Mirror: Sendable {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
             pool = try DatabasePool(path: path, configuration: config)
+            let cache = ReadCache(databasePath: path)
+            self.cache = cache
+            commits = GroupCommit(pool: pool, committed: { cache.invalidate() })
             let version = try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             let migrator = Mirror.migrator
             let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
@@ -83,7 +90,22 @@ public final class Mirror: Sendable {
 
     /// Runs a write transaction, mapping errors.
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+        defer { cache.invalidate() }
         do { return try await pool.write(body) } catch { throw MirrorError.wrap(error, path: path) }
+    }
+
+    /// Runs a read whose answer is kept (under `key`) until the mirror changes.
+    func cachedRead<T: Sendable>(_ key: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+        let version = cache.version()
+        if let hit: T = cache.value(key, at: version) { return hit }
+        let value = try await read(body)
+        cache.store(value, for: key, at: version)
+        return value
+    }
+
+    /// Runs a per-feed write in the next group commit (its own savepoint), mapping errors.
+    func feedWrite<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+        do { return try await commits.write(body) } catch { throw MirrorError.wrap(error, path: path) }
     }
 
     /// Runs a read, mapping errors. Reads never wait for a write in progress.
@@ -109,8 +131,26 @@ public enum Timestamp {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        var text: [UInt8] = []
+        text.reserveCapacity(20)
+        func digits(_ value: Int32, _ count: Int, then separator: UInt8) {
+            var divisor: Int32 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                text.append(0x30 + UInt8(truncatingIfNeeded: (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+            text.append(separator)
+        }
+        digits(parts.tm_year + 1900, 4, then: 0x2D)
+        digits(parts.tm_mon + 1, 2, then: 0x2D)
+        digits(parts.tm_mday, 2, then: 0x54)
+        digits(parts.tm_hour, 2, then: 0x3A)
+        digits(parts.tm_min, 2, then: 0x3A)
+        digits(parts.tm_sec, 2, then: 0x5A)
+        return String(decoding: text, as: UTF8.self)
     }
 
     public static func date(_ text: String) -> Date? {

@@ -173,3 +173,60 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
         }
     }
 }
+
+@Suite struct PipelinedParserTests {
+    /// A native CSV body of `rows` observations.
+    func body(rows: Int) -> [UInt8] {
+        var text = "indicator,period,measure,value\n"
+        for i in 0..<rows {
+            let j = i % 12_000
+            text += "ind\(i / 12_000),\(1900 + j / 12)-\(String(format: "%02d", j % 12 + 1)),level,\(i).5\n"
+        }
+        return Array(text.utf8)
+    }
+
+    /// Nice values of this process's threads other than the calling one (from /proc).
+    func otherThreadsNiceness() -> [Int] {
+        let me = String(cString: realpath("/proc/thread-self", nil)).split(separator: "/").last.map(String.init) ?? ""
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { $0 != me }.compactMap { tid in
+            guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // Fields after "comm)": state is field 3; nice is field 19.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 16 ? Int(fields[16]) : nil
+        }
+    }
+
+    @Test func deliversEveryObservationInOrderLikeTheDirectParser() throws {
+        let data = body(rows: 20_000)
+        let direct = try FeedParser.parse(data, format: .csv, options: ParseOptions(feed: "f"))
+        var seen: [Observation] = []
+        let piped = try PipelinedParser.parse(data, format: .csv, options: ParseOptions(feed: "f"), batchSize: 1000) { seen.append($0); return true }
+        #expect(seen == direct.observations)
+        #expect(piped.skipped == direct.skipped)
+    }
+
+    @Test func theParserThreadRunsAtTheRequestedNiceValue() throws {
+        var niceDuringParse: Set<Int> = []
+        var checked = false
+        _ = try PipelinedParser.parse(body(rows: 50_000), format: .csv, options: ParseOptions(feed: "f"), batchSize: 256, depth: 2,
+                                      niceness: 10) { _ in
+            if !checked { niceDuringParse = Set(otherThreadsNiceness()); checked = true }
+            return true
+        }
+        #expect(niceDuringParse.contains(10), "no thread at nice 10 while parsing: \(niceDuringParse)")
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 0, "the calling thread was reniced")
+    }
+
+    @Test func stoppingTheConsumerCancelsTheParser() {
+        var count = 0
+        #expect(throws: FeedParseError.cancelled) {
+            _ = try PipelinedParser.parse(body(rows: 50_000), format: .csv, options: ParseOptions(feed: "f"), batchSize: 100) { _ in
+                count += 1
+                return count < 150
+            }
+        }
+        #expect(count == 150)
+    }
+}

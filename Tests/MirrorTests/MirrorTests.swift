@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Mirror
 @testable import PlanCore
+import TestSupport
 
 func temporaryDatabase() -> String {
     let dir = NSTemporaryDirectory() + "plansync-mirror-\(UUID().uuidString)"
@@ -48,6 +49,15 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@Suite struct TimestampTests {
+    @Test(arguments: [(0.0, "1970-01-01T00:00:00Z"), (1_700_000_000.9, "2023-11-14T22:13:20Z"),
+                      (951_782_400, "2000-02-29T00:00:00Z"), (4_102_444_799, "2099-12-31T23:59:59Z")])
+    func formatsRFC3339UTCAndParsesBack(seconds: Double, text: String) {
+        #expect(Timestamp.string(Date(timeIntervalSince1970: seconds)) == text)
+        #expect(Timestamp.date(text) == Date(timeIntervalSince1970: seconds.rounded(.down)))
+    }
 }
 
 @Suite struct SchemaTests {
@@ -149,6 +159,72 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect(try await mirror.counts()["fetch"] == 3)
         try await mirror.recordUnchanged(record(outcome: "not_modified"))
         #expect(try await mirror.feedStates()["a"]?.consecutiveFailures == 0)
+    }
+
+    @Test func writesWaitingTogetherShareOneTransactionAndFailAlone() async throws {
+        let mirror = try await preparedMirror()
+        let before = mirror.commits.transactions
+        // A slow write holds the writer while 20 more arrive; they then commit together.
+        let started = Guarded(false), release = Guarded(false)
+        let slow = Task {
+            try await mirror.reconcile(record("a"), plan: "p", produce: { writer in
+                started.set(true)
+                while !release.current { usleep(1000) }
+                writer.write(obs("gdp", "2000", .level, "1"))
+                return 0
+            }).get()
+        }
+        while !started.current { try await Task.sleep(nanoseconds: 1_000_000) }
+        struct Broken: Error {}
+        let results = Guarded<[Int: Bool]>([:])
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    let outcome = await mirror.reconcile(record(i % 2 == 0 ? "a" : "b"), plan: "p") { writer in
+                        writer.write(obs("gdp", "\(2001 + i)", .level, "\(i)", feed: i % 2 == 0 ? "a" : "b"))
+                        if i % 5 == 4 { throw Broken() }  // wrote one row, then failed: that row must vanish
+                        return 0
+                    }
+                    results.update { $0[i] = (try? outcome.get()) != nil }
+                }
+            }
+            try? await Task.sleep(nanoseconds: 200_000_000)
+            release.set(true)
+        }
+        _ = try await slow.value
+        #expect(mirror.commits.transactions - before == 2, "the 20 waiting writes did not share one transaction")
+        let ok = results.current.filter(\.value).map(\.key).sorted()
+        #expect(ok == (0..<20).filter { $0 % 5 != 4 })
+        let counts = try await mirror.counts()
+        #expect(counts["observation"] == 1 + ok.count)
+        #expect(counts["fetch"] == 1 + ok.count)
+        let periods = try await mirror.history(indicator: "gdp").map(\.period)
+        for i in 0..<20 { #expect(periods.contains("\(2001 + i)") == ok.contains(i), "period \(2001 + i)") }
+    }
+
+    @Test func cachedStatusAnswersEndWithOwnAndOtherProcessesCommits() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        #expect(mirror.cachedStatusCounts() == nil, "nothing read yet")
+        #expect(try await mirror.statusCounts().failing == 0)
+        #expect(mirror.cachedStatusCounts()?.feeds == 2, "the answer was not kept")
+        // Another process (here the sqlite3 shell) commits: the kept answer is no longer used.
+        _ = try sqlite(path, "UPDATE feed SET consecutive_failures = 3 WHERE id = 'a';")
+        #expect(mirror.cachedStatusCounts() == nil, "an answer from before another process's commit was kept")
+        #expect(try await mirror.statusCounts().failing == 1)
+        // This process commits.
+        #expect(mirror.cachedStatusCounts()?.failing == 1)
+        try await mirror.recordFailure(record("b", outcome: "timeout"))
+        #expect(mirror.cachedStatusCounts() == nil, "an answer from before this process's commit was kept")
+        #expect(try await mirror.statusCounts().failing == 2)
+        // Verdict texts likewise, per plan and year.
+        #expect(mirror.cachedVerdictTexts(plan: "p", year: 2022) == nil)
+        _ = try await mirror.verdictTexts(plan: "p", year: 2022)
+        #expect(mirror.cachedVerdictTexts(plan: "p", year: 2022) != nil)
+        #expect(mirror.cachedVerdictTexts(plan: "p", year: 2023) == nil)
+        _ = try await mirror.judge(plans: [plan], feeds: [], now: Date())
+        #expect(mirror.cachedVerdictTexts(plan: "p", year: 2022) == nil)
+        #expect(try await mirror.verdictTexts(plan: "p", year: 2022).count == 2)
     }
 
     @Test func readersDoNotWaitForAnOpenWriteTransaction() async throws {

@@ -95,3 +95,36 @@ import Testing
         #expect(Redaction.url(url) == shown)
     }
 }
+
+@Suite struct TextHelperTests {
+    @Test(arguments: [
+        ("fetch failed: https://user:pw@example.org/a.csv returned 500", "fetch failed: https://***@example.org/a.csv returned 500"),
+        ("two: http://a:b@x.org/ and ftp://c@y.org/z", "two: http://***@x.org/ and ftp://***@y.org/z"),
+        ("no userinfo: https://example.org/a@b", "no userinfo: https://example.org/a@b"),
+        ("mail me at someone@example.org", "mail me at someone@example.org"),
+        ("://user@host without a scheme", "://user@host without a scheme"),
+        ("spaces end it: https://user name@host", "spaces end it: https://user name@host"),
+        ("unicode 统计局 https://用户:密码@stats.example.org/数据", "unicode 统计局 https://***@stats.example.org/数据"),
+        ("", ""),
+    ])
+    func redactsCredentialsInFreeText(text: String, shown: String) {
+        #expect(Redaction.text(text) == shown)
+    }
+
+    @Test(arguments: [
+        (1.23456, 3, "1.235"), (0.0, 1, "0.0"), (12.05, 1, "12.1"), (-0.04, 1, "0.0"), (-2.5, 0, "-3"),
+        (1_700_000_000.4, 0, "1700000000"), (0.0005, 3, "0.001"), (99.999, 2, "100.00"), (7, 0, "7"),
+    ] as [(Double, Int, String)])
+    func formatsFixedDecimals(value: Double, digits: Int, text: String) {
+        #expect(DecimalText.fixed(value, digits: digits) == text)
+    }
+
+    @Test func fixedDecimalsAgreeWithPrintfAwayFromTies() {
+        for i in stride(from: -10_000_000, through: 10_000_000, by: 9973) {
+            let value = Double(i) / 997
+            for digits in 0...3 {
+                #expect(DecimalText.fixed(value, digits: digits) == String(format: "%.\(digits)f", value).replacingOccurrences(of: "-0.000", with: "0.000").replacingOccurrences(of: "-0.00", with: "0.00").replacingOccurrences(of: "-0.0", with: "0.0").replacingOccurrences(of: "^-0$", with: "0", options: .regularExpression))
+            }
+        }
+    }
+}

@@ -10,4 +10,7 @@ public final class Guarded<Value>: @unchecked Sendable {
     public var current: Value { lock.withLock { value } }
 
     public func set(_ newValue: Value) { lock.withLock { value = newValue } }
+
+    /// Changes the value in place under the lock.
+    public func update(_ body: (inout Value) -> Void) { lock.withLock { body(&value) } }
 }

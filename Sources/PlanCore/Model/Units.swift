@@ -70,16 +70,49 @@ extension StringProtocol {
 /// Removes secrets from URLs before they are logged or shown.
 public enum Redaction {
     /// Free text (an error message) with credentials of any URL in it masked.
+    /// (Every `scheme://userinfo@` becomes `scheme://***@`; a plain scan, no regular expression.)
     public static func text(_ text: String) -> String {
-        text.replacingOccurrences(of: "([A-Za-z][A-Za-z0-9+.-]*://)[^/@\\s]+@", with: "$1***@", options: .regularExpression)
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 4 else { return text }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+        func isSchemeByte(_ b: UInt8) -> Bool {
+            (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2B || b == 0x2E || b == 0x2D
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0, copied = 0
+        while i + 3 <= bytes.count {
+            guard bytes[i] == 0x3A, bytes[i + 1] == 0x2F, bytes[i + 2] == 0x2F else { i += 1; continue }
+            // A scheme before "://": [A-Za-z0-9+.-]* containing a letter where it may start.
+            var start = i
+            while start > 0, isSchemeByte(bytes[start - 1]) { start -= 1 }
+            let hasLetter = bytes[start..<i].contains { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+            let userStart = i + 3
+            var end = userStart
+            while end < bytes.count, bytes[end] != 0x2F, bytes[end] != 0x40, !isSpace(bytes[end]) { end += 1 }
+            if hasLetter, end > userStart, end < bytes.count, bytes[end] == 0x40 {
+                out += bytes[copied..<userStart]
+                out += Array("***".utf8)
+                copied = end
+                i = end
+            } else {
+                i = userStart
+            }
+        }
+        guard copied > 0 else { return text }
+        out += bytes[copied...]
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The URL with any `user:password@` replaced by `***@` and secret-looking query
     /// parameters (`token`, `key`, `apikey`, `password`, `secret`, `signature`) masked.
     public static func url(_ text: String) -> String {
         var result = text
-        if let schemeEnd = result.range(of: "://") {
-            let authorityStart = schemeEnd.upperBound
+        let bytes = Array(result.utf8)
+        let schemeEnd = bytes.count < 3 ? nil
+            : (0...(bytes.count - 3)).first { bytes[$0] == 0x3A && bytes[$0 + 1] == 0x2F && bytes[$0 + 2] == 0x2F }
+        if let schemeEnd {
+            let authorityStart = result.utf8.index(result.utf8.startIndex, offsetBy: schemeEnd + 3)
             let authorityEnd = result[authorityStart...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? result.endIndex
             if let at = result[authorityStart..<authorityEnd].lastIndex(of: "@") {
                 result.replaceSubrange(authorityStart...at, with: "***@")
@@ -96,5 +129,26 @@ public enum Redaction {
         }.joined(separator: "&")
         result.replaceSubrange(result.index(after: question)..<fragmentStart, with: masked)
         return result
+    }
+}
+
+/// Fixed-point text for measured figures (durations, timestamps in metrics) without
+/// Foundation's `String(format:)`, which is slow and pulls in locale machinery.
+public enum DecimalText {
+    /// `value` rounded half away from zero to `digits` decimals: `fixed(1.23456, digits: 3)` is `1.235`.
+    public static func fixed(_ value: Double, digits: Int) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
+        var scale = 1.0
+        for _ in 0..<max(0, digits) { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
+        guard scaled < 9.0e18 else { return String(value) }
+        let units = UInt64(scaled)
+        let divisor = UInt64(scale)
+        var text = (value < 0 && units != 0 ? "-" : "") + String(units / divisor)
+        if digits > 0 {
+            let fraction = String(units % divisor)
+            text += "." + String(repeating: "0", count: digits - fraction.count) + fraction
+        }
+        return text
     }
 }
