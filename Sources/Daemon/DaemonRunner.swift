@@ -15,6 +15,9 @@ struct DaemonState: Sendable {
     var syncer: Syncer
     var lastSyncAt: Date?
     var lastCycle: (ok: Int, failed: Int) = (0, 0)
+    /// Wall time of the last sync cycle (fetch, reconcile, judge, alert log), and how many ran.
+    var lastCycleSeconds: Double?
+    var cycles = 0
 }
 
 /// `plansync daemon`: the long-running process systemd supervises. Dispatch drives it:
@@ -115,6 +118,13 @@ public final class DaemonRunner: @unchecked Sendable {
     /// One sync cycle over `feeds`; returns the ids that failed.
     func sync(_ feeds: Set<String>, done: @escaping @Sendable (String, Bool) -> Void = { _, _ in }) async -> Set<String>? {
         let syncer = state.current.syncer
+        let started = ContinuousClock.now
+        func finished(_ state: inout DaemonState) {
+            let elapsed = started.duration(to: .now).components
+            state.lastSyncAt = Date()
+            state.lastCycleSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            state.cycles += 1
+        }
         do {
             let report = try await syncer.run(only: feeds, feedDone: { done($0.id, $0.succeeded) })
             let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
@@ -125,13 +135,13 @@ public final class DaemonRunner: @unchecked Sendable {
                 _ = glibcMallocTrim(0)
             }
             state.withLock {
-                $0.lastSyncAt = Date()
+                finished(&$0)
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
             }
             return failed
         } catch {
             logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
-            state.withLock { $0.lastSyncAt = Date(); $0.lastCycle = (0, feeds.count) }
+            state.withLock { finished(&$0); $0.lastCycle = (0, feeds.count) }
             notifier.notify("STATUS=sync failed: \(error)")
             return nil
         }

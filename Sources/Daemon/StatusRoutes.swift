@@ -182,6 +182,11 @@ extension DaemonRunner {
                [(label([("version", PlansyncVersion.string)]), "1")])
         family("plansync_start_time_seconds", "gauge", "Start time of the daemon, seconds since the epoch.",
                [("", DecimalText.fixed(startedAt.timeIntervalSince1970, digits: 0))])
+        let daemon = state.current
+        family("plansync_sync_cycles_total", "counter", "Sync cycles run since the daemon started.", [("", String(daemon.cycles))])
+        family("plansync_sync_cycle_duration_seconds", "gauge",
+               "Wall time of the last sync cycle: fetch, reconcile, judge and alert log.",
+               daemon.lastCycleSeconds.map { [("", DecimalText.fixed($0, digits: 6))] } ?? [])
         var fetches: [(String, String)] = []
         for f in feeds {
             for (outcome, n) in f.fetchCounts.sorted(by: { $0.key < $1.key }) {

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Mirror
 import PlanCore
+import Synchronization
 
 /// What one sync did to one feed.
 public struct FeedReport: Sendable {
@@ -53,6 +54,8 @@ public final class Syncer: Sendable {
     /// Nice value of the helper thread that parses large bodies (the daemon uses 10, so a
     /// million-row feed gives way to status socket readers; `plansync sync` uses 0).
     let parseNiceness: Int32
+    /// Mirroring the configuration, started by the first cycle and awaited by every cycle.
+    private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
 
     public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0) {
@@ -69,12 +72,11 @@ public final class Syncer: Sendable {
     public func run(only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() },
                     feedDone: @escaping @Sendable (FeedReport) -> Void = { _ in }) async throws(MirrorError) -> SyncReport {
         let config = self.config
-        try await mirror.mirrorConfiguration(
-            plans: zip(config.plans, config.planFiles).map { ($0, $1) },
-            feeds: config.feeds.map { FeedDescription(id: $0.id, plan: $0.plan, url: $0.displayURL, format: $0.format.rawValue,
-                                                      priority: $0.priority, interval: $0.settings.interval) },
-            now: now())
+        let clock = ContinuousClock(), started = clock.now
+        var phases: [(String, ContinuousClock.Instant)] = []
+        try await mirrorConfigurationOnce(now: now())
         let states = try await mirror.feedStates()
+        phases.append(("prepare", clock.now))
         let selected = config.feeds.filter { only?.contains($0.id) ?? true }
         var reports: [FeedReport] = []
         var firstError: MirrorError?
@@ -94,6 +96,7 @@ public final class Syncer: Sendable {
                 }
             }
         }
+        phases.append(("fetch_reconcile", clock.now))
         if let firstError { throw firstError }
         let order = Dictionary(selected.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         reports.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
@@ -106,6 +109,7 @@ public final class Syncer: Sendable {
             logger.notice("alert event", metadata: ["alert.seq": "\(event.seq)", "alert.key": "\(event.action?.key ?? "")",
                                                     "alert.event": "\(event.action?.event.rawValue ?? "")"])
         }
+        phases.append(("judge", clock.now))
         FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
         var logError: String?
         do {
@@ -115,7 +119,39 @@ public final class Syncer: Sendable {
             logger.error("cannot write the alert log; events are kept and written later",
                          metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
         }
+        phases.append(("alert_log", clock.now))
+        var previous = started
+        var timings: Logger.Metadata = ["feeds": "\(selected.count)"]
+        for (name, instant) in phases {
+            timings["ms.\(name)"] = "\(DecimalText.fixed(Double((instant - previous) / .microseconds(1)) / 1000, digits: 1))"
+            previous = instant
+        }
+        logger.debug("cycle timings", metadata: timings)
         return SyncReport(feeds: reports, verdicts: judgement.verdicts, events: judgement.events, alertLogError: logError)
+    }
+
+    /// Copies plans and feeds into the mirror once per configuration (this syncer lives until
+    /// the next reload), not on every cycle; a failed attempt is retried by the next cycle.
+    func mirrorConfigurationOnce(now: Date) async throws(MirrorError) {
+        let config = self.config, mirror = self.mirror
+        let task = configured.withLock { existing in
+            if let existing { return existing }
+            let task = Task {
+                try await mirror.mirrorConfiguration(
+                    plans: zip(config.plans, config.planFiles).map { ($0, $1) },
+                    feeds: config.feeds.map { FeedDescription(id: $0.id, plan: $0.plan, url: $0.displayURL, format: $0.format.rawValue,
+                                                              priority: $0.priority, interval: $0.settings.interval) },
+                    now: now)
+            }
+            existing = task
+            return task
+        }
+        do {
+            try await task.value
+        } catch {
+            configured.withLock { if $0 == task { $0 = nil } }
+            throw (error as? MirrorError) ?? MirrorError(path: mirror.path, message: "\(error)")
+        }
     }
 
     /// Fetches, parses and reconciles one feed; failures are recorded, never thrown.

@@ -9,7 +9,8 @@ public final class FetchEngine: @unchecked Sendable {
     /// All mutable state below is touched only on `queue`.
     private let queue = DispatchQueue(label: "plansync.fetch")
     private let multi: UnsafeMutableRawPointer
-    private var waiting: [Job] = []
+    /// A slice, so taking the next job is O(1) (removeFirst on an array moved the whole queue).
+    private var waiting: ArraySlice<Job> = []
     private var active: [UnsafeMutableRawPointer: Job] = [:]
     /// Jobs waiting out their backoff, with the time they may start again.
     private var backingOff: [(due: DispatchTime, job: Job)] = []
@@ -89,12 +90,12 @@ public final class FetchEngine: @unchecked Sendable {
     /// limit and keeps the loop going while anything is in flight.
     private func startWaiting() {
         let now = DispatchTime.now()
-        if backingOff.contains(where: { $0.due <= now }) {
+        if !backingOff.isEmpty, backingOff.contains(where: { $0.due <= now }) {
             waiting += backingOff.filter { $0.due <= now }.map(\.job)
             backingOff.removeAll { $0.due <= now }
         }
         while active.count < maxConcurrent, !waiting.isEmpty {
-            let job = waiting.removeFirst()
+            guard let job = waiting.popFirst() else { break }
             guard let easy = job.makeHandle() else {
                 job.completion(job.result(outcome: .protocolError, code: CURLE_FAILED_INIT, status: nil, handle: nil))
                 continue
@@ -102,6 +103,7 @@ public final class FetchEngine: @unchecked Sendable {
             active[easy] = job
             curl_multi_add_handle(multi, easy)
         }
+        if waiting.isEmpty { waiting = [] }  // let go of the drained buffer
         peak = max(peak, active.count)
         if !looping, !active.isEmpty {
             looping = true
@@ -133,7 +135,7 @@ public final class FetchEngine: @unchecked Sendable {
         var timeout = 0
         curl_multi_timeout(multi, &timeout)
         var wait = timeout < 0 ? 1000 : min(timeout, 1000)
-        if let next = backingOff.map(\.due).min() {
+        if !backingOff.isEmpty, let next = backingOff.map(\.due).min() {
             let untilRetry = next > DispatchTime.now() ? Int((next.uptimeNanoseconds - DispatchTime.now().uptimeNanoseconds) / 1_000_000) : 0
             wait = min(wait, untilRetry)
         }

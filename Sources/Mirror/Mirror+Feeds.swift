@@ -147,28 +147,34 @@ extension Mirror {
     public func feedStates() async throws(MirrorError) -> [String: FeedState] {
         try await read { db in
             var states: [String: FeedState] = [:]
-            for row in try db.rows("SELECT * FROM feed") {
-                let id: String = row["id"]
+            // Columns by position: this runs at the start of every cycle, for every feed.
+            let rows = try db.rows("""
+                SELECT id, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, last_success_at,
+                       last_error, last_fetch_id, created_at FROM feed
+                """)
+            states.reserveCapacity(rows.count)
+            for row in rows {
+                let id: String = row[0]
                 states[id] = FeedState(
-                    id: id, etag: row["etag"], lastModified: row["last_modified"], bodySHA256: row["body_sha256"],
-                    consecutiveFailures: row["consecutive_failures"],
-                    lastAttemptAt: (row["last_attempt_at"] as String?).flatMap(Timestamp.date),
-                    lastSuccessAt: (row["last_success_at"] as String?).flatMap(Timestamp.date),
-                    lastError: row["last_error"], lastFetchID: row["last_fetch_id"],
-                    createdAt: Timestamp.date(row["created_at"]) ?? Date(timeIntervalSince1970: 0))
+                    id: id, etag: row[1], lastModified: row[2], bodySHA256: row[3], consecutiveFailures: row[4],
+                    lastAttemptAt: (row[5] as String?).flatMap(Timestamp.date),
+                    lastSuccessAt: (row[6] as String?).flatMap(Timestamp.date),
+                    lastError: row[7], lastFetchID: row[8],
+                    createdAt: Timestamp.date(row[9]) ?? Date(timeIntervalSince1970: 0))
             }
             return states
         }
     }
 
     static func insertFetch(_ db: Database, _ r: FetchRecord) throws -> Int64 {
-        try db.run("""
+        try db.runBound("""
             INSERT INTO fetch (feed_id, started_at, finished_at, outcome, http_status, bytes, duration_ms, connect_ms,
                                first_byte_ms, attempts, url, etag, last_modified, body_sha256, content_type, error)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [r.feed, Timestamp.string(r.startedAt), Timestamp.string(r.finishedAt), r.outcome, r.httpStatus,
-                             r.bytes, r.durationMs, r.connectMs, r.firstByteMs, r.attempts, r.url, r.etag, r.lastModified,
-                             r.bodySHA256, r.contentType, r.error])
+            """, [.text(r.feed), .text(Timestamp.string(r.startedAt)), .text(Timestamp.string(r.finishedAt)), .text(r.outcome),
+                  .integer(r.httpStatus.map(Int64.init)), .integer(Int64(r.bytes)), .real(r.durationMs), .real(r.connectMs),
+                  .real(r.firstByteMs), .integer(Int64(r.attempts)), .text(r.url), .text(r.etag), .text(r.lastModified),
+                  .text(r.bodySHA256), .text(r.contentType), .text(r.error)])
         return db.lastInsertedRowID
     }
 
@@ -197,11 +203,12 @@ extension Mirror {
     }
 
     static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
-        try db.run("""
+        let finished = Timestamp.string(record.finishedAt)
+        try db.runBound("""
             UPDATE feed SET consecutive_failures = 0, last_fetch_id = ?, last_attempt_at = ?, last_success_at = ?,
                 last_error = NULL, etag = ?, last_modified = ?, body_sha256 = COALESCE(?, body_sha256) WHERE id = ?
-            """, [fetchID, Timestamp.string(record.finishedAt), Timestamp.string(record.finishedAt),
-                             record.etag, record.lastModified, record.bodySHA256, record.feed])
+            """, [.integer(fetchID), .text(finished), .text(finished), .text(record.etag), .text(record.lastModified),
+                  .text(record.bodySHA256), .text(record.feed)])
     }
 
     /// Reconciles one fetched feed into the mirror in a single transaction: new figures are

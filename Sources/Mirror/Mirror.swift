@@ -156,7 +156,14 @@ public enum Timestamp {
     public static func date(_ text: String) -> Date? {
         let u = Array(text.utf8)
         guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A else { return nil }
-        func number(_ range: Range<Int>) -> Int32? { Int32(String(decoding: u[range], as: UTF8.self)) }
+        func number(_ range: Range<Int>) -> Int32? {
+            var value: Int32 = 0
+            for i in range {
+                guard (0x30...0x39).contains(u[i]) else { return nil }
+                value = value * 10 + Int32(u[i] - 0x30)
+            }
+            return value
+        }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
         var parts = tm()

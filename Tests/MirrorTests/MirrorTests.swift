@@ -58,6 +58,12 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect(Timestamp.string(Date(timeIntervalSince1970: seconds)) == text)
         #expect(Timestamp.date(text) == Date(timeIntervalSince1970: seconds.rounded(.down)))
     }
+
+    @Test(arguments: ["", "2023-11-14", "2023-1X-14T22:13:20Z", "+023-11-14T22:13:20Z", "2023-11-14 22:13:20Z",
+                      "2023-11-14T22:13:20", "2023-11-14T22:13:20+08:00"])
+    func rejectsAnythingElse(text: String) {
+        #expect(Timestamp.date(text) == nil)
+    }
 }
 
 @Suite struct SchemaTests {

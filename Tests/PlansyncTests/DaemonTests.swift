@@ -121,6 +121,10 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(metrics.status == 200)
         #expect(metrics.body.contains(#"plansync_verdicts{plan="futian-2023",status="missed"} 6"#))
         #expect(metrics.body.contains(#"plansync_alerts_firing{severity="critical"} 1"#))
+        let cycles = metrics.body.split(separator: "\n").first { $0.hasPrefix("plansync_sync_cycles_total ") }
+        #expect((cycles?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 1, "no cycle counted: \(cycles ?? "no line")")
+        let cycleTime = metrics.body.split(separator: "\n").first { $0.hasPrefix("plansync_sync_cycle_duration_seconds ") }
+        #expect((cycleTime?.split(separator: " ").last).flatMap { Double($0) } ?? 0 > 0, "no cycle time: \(cycleTime ?? "no line")")
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
             let file = d.root + "/metrics.txt"
             try (metrics.body + "\n").write(toFile: file, atomically: true, encoding: .utf8)
