@@ -27,7 +27,7 @@ public final class DaemonRunner: @unchecked Sendable {
     let notifier: SystemdNotifier
     let startedAt = Date()
     /// The nice value of the thread that parses large feed bodies (see `Syncer.parseNiceness`).
-    static let parseNiceness: Int32 = 10
+    static let parseNiceness: Int32 = 19
     let state: Locked<DaemonState>
     let mirror: Mirror
     let engine: FetchEngine

@@ -195,10 +195,14 @@ public final class Syncer: Sendable {
             let body = result.body, format = feed.format, niceness = parseNiceness
             let summary = Locked<ParsedFeed?>(nil)
             let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
-                // Large bodies: the parser runs on a helper thread while this (the writer's) thread stores.
+                // Large bodies: the parser runs on a helper thread while another thread stores.
                 let parsed: ParsedFeed
                 if body.count >= 1 << 20 {
-                    parsed = try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
+                    // Parsing and storing both run on threads at `niceness` (the writer's queue
+                    // waits), so a large sync gives way to the status socket's readers.
+                    parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
+                        try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
+                    }
                 } else {
                     var streaming = options
                     streaming.sink = ObservationSink { writer.write($0) }
@@ -239,6 +243,37 @@ public final class Syncer: Sendable {
             "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
         ]) { $1 })
         return report
+    }
+}
+
+extension Syncer {
+    /// Runs `body` on a thread of its own at `niceness` (0: unchanged) and waits for it. Nice
+    /// values are per thread on Linux and cannot be lowered again without privileges, hence a
+    /// fresh thread rather than one of Dispatch's shared workers.
+    static func onThread<T>(niceness: Int32, _ body: @escaping () throws(FeedParseError) -> T) throws(FeedParseError) -> T {
+        guard niceness > 0 else { return try body() }
+        let box = ThreadBox(body)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)  // 0: this thread
+            box.run()
+            done.signal()
+        }
+        thread.stackSize = 1 << 22
+        thread.start()
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// Carries a closure and its result to another thread and back; the caller waits for the
+/// thread, so the two never touch it at once.
+private final class ThreadBox<T>: @unchecked Sendable {
+    let body: () throws(FeedParseError) -> T
+    var result: Result<T, FeedParseError>?
+    init(_ body: @escaping () throws(FeedParseError) -> T) { self.body = body }
+    func run() {
+        do throws(FeedParseError) { result = .success(try body()) } catch { result = .failure(error) }
     }
 }
 

@@ -277,9 +277,11 @@ struct ProducerFailure: Error {
 }
 
 /// Writes one fetch's observations inside its transaction. Not thread-safe; lives only
-/// within `Mirror.reconcile`.
+/// within `Mirror.reconcile`. After `init` it uses the SQLite C API only (no GRDB call), so
+/// the writer's thread may hand it to a thread of its own — the daemon stores large bodies
+/// on a lowered-priority thread while the writer's queue waits.
 public final class ObservationWriter {
-    let db: Database
+    let connection: OpaquePointer?
     let plan: String
     let feed: String
     let fetchID: Int64
@@ -288,45 +290,53 @@ public final class ObservationWriter {
     private var lookUpFirst = false
     /// The first database error; writing stops there.
     private(set) var error: (any Error)?
-    private let insert: Statement
-    private let select: Statement
-    private let update: Statement
-    private let annotate: Statement
-    private let revise: Statement
+    /// The GRDB statements stay referenced so their SQLite statements stay valid.
+    private let statements: [Statement]
+    private let insert: OpaquePointer
+    private let select: OpaquePointer
+    private let update: OpaquePointer
+    private let annotate: OpaquePointer
+    private let revise: OpaquePointer
 
     init(db: Database, plan: String, feed: String, fetchID: Int64, stamp: String) throws {
-        self.db = db
+        self.connection = db.sqliteConnection
         self.plan = plan
         self.feed = feed
         self.fetchID = fetchID
         self.stamp = stamp
-        insert = try db.cachedStatement(sql: """
+        let insert = try db.cachedStatement(sql: """
             INSERT INTO observation (plan_id, feed_id, indicator, period, measure, cumulative, base_year, value,
                                      value_num, unit, note, first_fetch_id, fetch_id, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
-        select = try db.cachedStatement(sql: """
+        let select = try db.cachedStatement(sql: """
             SELECT value, unit, note, fetch_id FROM observation
             WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
             """)
-        update = try db.cachedStatement(sql: """
+        let update = try db.cachedStatement(sql: """
             UPDATE observation SET value = ?, value_num = ?, unit = ?, note = ?, fetch_id = ?, updated_at = ?
             WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
             """)
-        annotate = try db.cachedStatement(sql: """
+        let annotate = try db.cachedStatement(sql: """
             UPDATE observation SET unit = ?, note = ?
             WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
             """)
-        revise = try db.cachedStatement(sql: """
+        let revise = try db.cachedStatement(sql: """
             INSERT INTO revision (plan_id, feed_id, indicator, period, measure, cumulative, base_year, old_value,
                                   new_value, old_fetch_id, fetch_id, revised_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        statements = [insert, select, update, annotate, revise]
+        self.insert = insert.sqliteStatement
+        self.select = select.sqliteStatement
+        self.update = update.sqliteStatement
+        self.annotate = annotate.sqliteStatement
+        self.revise = revise.sqliteStatement
     }
 
     /// Inserts, revises or leaves one observation; false after a database error.
-    /// The two statements every row runs (insert, and select on conflict) bind through the
-    /// SQLite C API directly: on million-row feeds GRDB's argument boxing dominated the time.
+    /// Every statement binds through the SQLite C API directly: on million-row feeds GRDB's
+    /// argument boxing dominated the time.
     @discardableResult
     public func write(_ o: Observation) -> Bool {
         guard error == nil else { return false }
@@ -336,7 +346,7 @@ public final class ObservationWriter {
             let value = o.value.description
             let cumulative: Int64 = key.cumulative ? 1 : 0
             let base = Int64(key.baseYear ?? 0)
-            let ins = insert.sqliteStatement, sel = select.sqliteStatement
+            let ins = insert, sel = select
             func tryInsert() throws -> Bool {
                 sqlite3_reset(ins)
                 bind(ins, 1, plan); bind(ins, 2, feed); bind(ins, 3, o.indicator); bind(ins, 4, period)
@@ -344,7 +354,7 @@ public final class ObservationWriter {
                 bind(ins, 8, value); sqlite3_bind_double(ins, 9, o.value.doubleValue); bind(ins, 10, o.unit); bind(ins, 11, o.note)
                 sqlite3_bind_int64(ins, 12, fetchID); sqlite3_bind_int64(ins, 13, fetchID); bind(ins, 14, stamp)
                 try step(ins)
-                return sqlite3_changes(db.sqliteConnection) == 1
+                return sqlite3_changes(connection) == 1
             }
             func lookUp() -> (value: String, unit: String?, note: String?, fetch: Int64)? {
                 sqlite3_reset(sel)
@@ -354,6 +364,12 @@ public final class ObservationWriter {
                 guard sqlite3_step(sel) == SQLITE_ROW else { return nil }
                 func column(_ i: Int32) -> String? { sqlite3_column_text(sel, i).map { String(cString: $0) } }
                 return (column(0) ?? "", column(1), column(2), sqlite3_column_int64(sel, 3))
+            }
+            /// Binds the observation's key (feed, indicator, period, measure, cumulative, base year) from `index`.
+            func bindKey(_ statement: OpaquePointer, from index: Int32) {
+                bind(statement, index, feed); bind(statement, index + 1, o.indicator); bind(statement, index + 2, period)
+                bind(statement, index + 3, o.measure.rawValue); sqlite3_bind_int64(statement, index + 4, cumulative)
+                sqlite3_bind_int64(statement, index + 5, base)
             }
             // A first sync inserts nearly every row, a re-sync finds nearly every row: try first
             // whatever worked for the previous row, so either costs one statement per row.
@@ -374,17 +390,26 @@ public final class ObservationWriter {
                 existing = lookUp()
             }
             guard let existing else { return true }
-            let old = existing.value, oldUnit = existing.unit, oldNote = existing.note, oldFetch = existing.fetch
-            let keyArguments: StatementArguments = [feed, o.indicator, period, o.measure.rawValue, cumulative, base]
-            if old == value || Figure(old) == o.value {
+            if existing.value == value || Figure(existing.value) == o.value {
                 counts.unchanged += 1
-                if oldUnit != o.unit || oldNote != o.note {
-                    try annotate.execute(arguments: [o.unit, o.note] + keyArguments)
+                if existing.unit != o.unit || existing.note != o.note {
+                    sqlite3_reset(annotate)
+                    bind(annotate, 1, o.unit); bind(annotate, 2, o.note)
+                    bindKey(annotate, from: 3)
+                    try step(annotate)
                 }
             } else {
                 counts.revised += 1
-                try revise.execute(arguments: [plan] + keyArguments + [old, value, oldFetch, fetchID, stamp])
-                try update.execute(arguments: [value, o.value.doubleValue, o.unit, o.note, fetchID, stamp] + keyArguments)
+                sqlite3_reset(revise)
+                bind(revise, 1, plan); bindKey(revise, from: 2)
+                bind(revise, 8, existing.value); bind(revise, 9, value); sqlite3_bind_int64(revise, 10, existing.fetch)
+                sqlite3_bind_int64(revise, 11, fetchID); bind(revise, 12, stamp)
+                try step(revise)
+                sqlite3_reset(update)
+                bind(update, 1, value); sqlite3_bind_double(update, 2, o.value.doubleValue); bind(update, 3, o.unit)
+                bind(update, 4, o.note); sqlite3_bind_int64(update, 5, fetchID); bind(update, 6, stamp)
+                bindKey(update, from: 7)
+                try step(update)
             }
             return true
         } catch {
@@ -405,8 +430,9 @@ public final class ObservationWriter {
 
     private func step(_ statement: OpaquePointer) throws {
         let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
         guard code == SQLITE_DONE || code == SQLITE_ROW else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
         }
     }
 }

@@ -80,6 +80,43 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         #expect(try await syncer.mirror.feedStates()["a"]?.consecutiveFailures == 1)
     }
 
+    /// Bodies of 1 MiB and more are parsed and stored on threads of their own at the daemon's
+    /// lowered priority; the result must be exactly what the writer's own thread would store.
+    @Test func largeBodiesStoredOnLowPriorityThreadsGiveTheSameMirror() async throws {
+        let ws = try Workspace()
+        let codes = ["gdp", "retail_sales", "foreign_trade", "budget_revenue", "rd_spending"]
+        func body(changed: Bool, broken: Bool = false) -> String {
+            var text = header
+            for (c, code) in codes.enumerated() {
+                for month in 0..<6000 {
+                    let value = changed && month % 100 == 0 ? "\(month).75" : "\(month + c).5"
+                    text += "\(code),\(1990 + month / 12)-\(String(format: "%02d", month % 12 + 1)),level,\(value),亿元,,,\n"
+                }
+            }
+            return text + (broken ? "gdp,2024-13,level,1.0,,,,\n" : "")
+        }
+        let big = body(changed: false)
+        #expect(big.utf8.count >= 1 << 20)
+        try ws.write("feeds/a.csv", big)
+        let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv"))
+        let syncer = Syncer(config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
+                            logger: Logger(label: "test"), parseNiceness: 19)
+        let first = try #require(try await syncer.run().feeds.first)
+        #expect(first.counts == ReconcileCounts(inserted: 30_000, revised: 0, unchanged: 0, skipped: 0))
+        try ws.write("feeds/a.csv", body(changed: true))
+        let second = try #require(try await syncer.run().feeds.first)
+        #expect(second.counts == ReconcileCounts(inserted: 0, revised: 300, unchanged: 29_700, skipped: 0))
+        // A large body broken at its very end changes nothing, and says where it broke.
+        try ws.write("feeds/a.csv", body(changed: false, broken: true))
+        let third = try #require(try await syncer.run().feeds.first)
+        #expect(third.outcome == "parse_error")
+        #expect(third.message.contains("line 30002, column 2: invalid period '2024-13'"))
+        let counts = try await syncer.mirror.counts()
+        #expect(counts["observation"] == 30_000)
+        #expect(counts["revision"] == 300)
+        #expect(try await syncer.mirror.integrityCheck() == "ok")
+    }
+
     @Test func aRevisedFigureKeepsItsOldValueAndFlipsTheVerdict() async throws {
         let ws = try Workspace()
         try ws.write("feeds/a.csv", header + "gdp,2022,growth,3.0,%,,,\n")
