@@ -129,11 +129,13 @@ idle() {
   # Context switches per thread (voluntary + involuntary), by thread id, so threads that end
   # or start during the 30 s are counted correctly (a sum over threads was not).
   switches() { for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status" 2>/dev/null)"; done; }
+  local rss0; rss0=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   local cpu0; cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat); switches > "$dir/sw0"
   sleep 30
   local cpu1; cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat); switches > "$dir/sw1"
   local woke; woke=$(awk 'NR == FNR { before[$1] = $2; next } { n += $2 - before[$1]; if ($2 > before[$1]) t++ } END { printf "%d in %d thread(s)", n, t }' "$dir/sw0" "$dir/sw1")
   local rss; rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  report "idle: RSS 3 s after start, just after the first cycle" "$(printf '%.1f MiB' "$(echo "$rss0 / 1024" | bc -l)")"
   report "idle 30 s, 20 feeds: RSS (target ≤ 40 MiB)" "$(printf '%.1f MiB  %s' "$(echo "$rss / 1024" | bc -l)" "$(verdict "$rss" 40960)")"
   report "idle 30 s, 20 feeds: of which anonymous (heap, stacks)" "$(awk '/^Anonymous/ {printf "%.1f MiB", $2/1024}' /proc/$pid/smaps_rollup)"
   report "idle 30 s, 20 feeds: PSS (shared library pages split)" "$(awk '/^Pss:/ {printf "%.1f MiB", $2/1024}' /proc/$pid/smaps_rollup)"

@@ -111,6 +111,7 @@ public final class DaemonRunner: @unchecked Sendable {
             "feeds": "\(config.feeds.count)", "pid": "\(getpid())",
         ])
         notifier.notify("READY=1\nSTATUS=ready: \(config.feeds.count) feeds, waiting for the first sync\nMAINPID=\(getpid())")
+        pageOutWhenIdle()
         done.wait()
         return exitCode.current ?? 0
     }
@@ -132,18 +133,31 @@ public final class DaemonRunner: @unchecked Sendable {
             let mirror = self.mirror
             DispatchQueue.global(qos: .utility).async {
                 mirror.releaseMemory()
-                _ = glibcMallocTrim(0)
+                MemoryTrim.trimHeap()
             }
             state.withLock {
                 finished(&$0)
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
             }
+            pageOutWhenIdle()
             return failed
         } catch {
             logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
             state.withLock { finished(&$0); $0.lastCycle = (0, feeds.count) }
             notifier.notify("STATUS=sync failed: \(error)")
+            pageOutWhenIdle()
             return nil
+        }
+    }
+
+    /// Gives code pages back once no cycle ran or runs for `MemoryTrim.idleBeforePageOut`.
+    func pageOutWhenIdle() {
+        guard let idle = MemoryTrim.idleBeforePageOut else { return }
+        let cycles = state.current.cycles
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + idle) { [weak self] in
+            guard let self, state.current.cycles == cycles, !scheduler.isBusy else { return }
+            let bytes = MemoryTrim.pageOutCode()
+            logger.debug("idle: code pages given back", metadata: ["bytes.advised": "\(bytes)"])
         }
     }
 

@@ -51,8 +51,9 @@ public final class Syncer: Sendable {
     let engine: FetchEngine
     let alertLog: AlertLog
     let logger: Logger
-    /// Nice value of the helper thread that parses large bodies (the daemon uses 10, so a
-    /// million-row feed gives way to status socket readers; `plansync sync` uses 0).
+    /// Nice value of the threads that parse and store bodies of 1 MiB or more (the daemon uses
+    /// 19, so a million-row feed gives way to status socket readers and to anything else on
+    /// the machine; `plansync sync` uses 0 and runs at the caller's priority).
     let parseNiceness: Int32
     /// Mirroring the configuration, started by the first cycle and awaited by every cycle.
     private let configured = Mutex<Task<Void, any Error>?>(nil)

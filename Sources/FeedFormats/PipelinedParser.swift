@@ -7,7 +7,7 @@ import PlanCore
 public enum PipelinedParser {
     /// - Parameters:
     ///   - niceness: the parser thread's nice value (Linux applies it to that thread alone);
-    ///     the daemon parses at 10 so a large sync gives way to status socket readers.
+    ///     the daemon parses at 19 so a large sync gives way to status socket readers.
     ///   - consume: called on the calling thread for each observation; returning false
     ///     stops the parser (the result is then `FeedParseError.cancelled`).
     public static func parse(_ body: [UInt8], format: FeedFormat, options: ParseOptions, batchSize: Int = 4096,

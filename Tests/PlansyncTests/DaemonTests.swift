@@ -11,7 +11,8 @@ final class RunningDaemon: @unchecked Sendable {
     let notify: NotifyListener
     let stderr = Pipe()
 
-    init(interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil) throws {
+    init(interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil,
+         environment: [String: String] = [:]) throws {
         let demo = try demoCopy()
         root = demo.root
         config = demo.config
@@ -30,6 +31,7 @@ final class RunningDaemon: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
         env["WATCHDOG_USEC"] = "400000"
+        env.merge(environment) { $1 }
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderr
@@ -170,6 +172,36 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(seconds < 10)
         #expect(d.notify.messages.contains { $0.contains("STOPPING=1") })
         #expect(!FileManager.default.fileExists(atPath: d.socket))
+    }
+
+    /// Resident kilobytes of the mappings of the plansync binary itself (its code pages are
+    /// mapped by no other process, so the kernel may reclaim them).
+    func binaryResidentKB(_ pid: Int32) -> Int {
+        guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else { return 0 }
+        var inBinary = false, total = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if let first = line.first, first.isHexDigit, line.contains("-") && line.split(separator: " ").count >= 5 {
+                inBinary = line.hasSuffix("/plansync")
+            } else if inBinary, line.hasPrefix("Rss:") {
+                total += Int(line.split(separator: " ")[1]) ?? 0
+            }
+        }
+        return total
+    }
+
+    @Test func anIdleDaemonGivesItsCodePagesBackAndKeepsWorking() throws {
+        let d = try RunningDaemon(environment: ["PLANSYNC_IDLE_PAGEOUT": "3"])
+        #expect(d.ready())
+        #expect(try d.eventually { (try d.json("/v1/status")["last_sync"] as? String) != nil })
+        let busy = binaryResidentKB(d.pid)
+        #expect(busy > 1024, "the binary's pages were not resident after a cycle: \(busy) KiB")
+        // Three seconds without a cycle: the code pages only this process maps are given back.
+        #expect(d.eventually(15) { binaryResidentKB(d.pid) < busy / 2 }, "still \(binaryResidentKB(d.pid)) of \(busy) KiB resident")
+        // They come back when needed: the daemon answers and syncs as before.
+        #expect(try d.json("/v1/status")["version"] as? String != nil)
+        #expect(try d.curl("/v1/sync", method: "POST").status == 202)
+        #expect(try d.eventually { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.allSatisfy { ($0["running"] as? Bool) == false } == true })
+        #expect(d.stop().1 == 0)
     }
 
     @Test func aFeedChangedOnDiskIsPickedUpByTheScheduleAlone() throws {
