@@ -97,6 +97,8 @@ public final class Syncer: Sendable {
                 }
             }
         }
+        // Fetch records of unchanged and failed feeds were queued without waiting: committed now.
+        do throws(MirrorError) { try await mirror.flushRecords() } catch { firstError = firstError ?? error }
         phases.append(("fetch_reconcile", clock.now))
         if let firstError { throw firstError }
         let order = Dictionary(selected.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -188,7 +190,7 @@ public final class Syncer: Sendable {
             record.error = nil
             report.outcome = record.outcome
             report.message = "body unchanged (same SHA-256 as the last fetch)"
-            try await mirror.recordUnchanged(record)
+            mirror.recordLater(record, failed: false)
         case .ok:
             // Parse inside the mirror's transaction, streaming observations into it: a body that
             // fails halfway rolls back, and a large feed never sits in memory as a list.
@@ -232,10 +234,10 @@ public final class Syncer: Sendable {
                 for warning in parsed.warnings { logger.warning("\(warning)", metadata: metadata) }
             }
         case .notModified:
-            try await mirror.recordUnchanged(record)
+            mirror.recordLater(record, failed: false)
         default:
             record.error = result.message
-            try await mirror.recordFailure(record)
+            mirror.recordLater(record, failed: true)
             logger.warning("fetch failed", metadata: metadata.merging(["error": "\(result.message)"]) { $1 })
             return report
         }

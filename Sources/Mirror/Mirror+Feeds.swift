@@ -184,10 +184,7 @@ extension Mirror {
     public func recordFailure(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
         try await feedWrite { db in
             let id = try Mirror.insertFetch(db, record)
-            try db.run("""
-                UPDATE feed SET consecutive_failures = consecutive_failures + 1, last_fetch_id = ?,
-                    last_attempt_at = ?, last_error = ? WHERE id = ?
-                """, [id, Timestamp.string(record.finishedAt), record.error, record.feed])
+            try Mirror.markFailure(db, record: record, fetchID: id)
             return id
         }
     }
@@ -200,6 +197,31 @@ extension Mirror {
             try Mirror.markSuccess(db, record: record, fetchID: id)
             return id
         }
+    }
+
+    /// `recordUnchanged` / `recordFailure` without waiting for the commit: for a cycle of many
+    /// feeds, which calls `flushRecords()` before judging (a database failure is thrown there).
+    public func recordLater(_ record: FetchRecord, failed: Bool) {
+        commits.writeLater { db in
+            let id = try Mirror.insertFetch(db, record)
+            if failed {
+                try Mirror.markFailure(db, record: record, fetchID: id)
+            } else {
+                try Mirror.markSuccess(db, record: record, fetchID: id)
+            }
+        }
+    }
+
+    /// Waits for every `recordLater` so far to be committed; throws the first that failed.
+    public func flushRecords() async throws(MirrorError) {
+        do { try await commits.barrier() } catch { throw MirrorError.wrap(error, path: path) }
+    }
+
+    static func markFailure(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
+        try db.runBound("""
+            UPDATE feed SET consecutive_failures = consecutive_failures + 1, last_fetch_id = ?,
+                last_attempt_at = ?, last_error = ? WHERE id = ?
+            """, [.integer(fetchID), .text(Timestamp.string(record.finishedAt)), .text(record.error), .text(record.feed)])
     }
 
     static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64) throws {

@@ -12,7 +12,7 @@ final class RunningDaemon: @unchecked Sendable {
     let stderr = Pipe()
 
     init(interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil,
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], binary: String = PlansyncProcess.binary) throws {
         let demo = try demoCopy()
         root = demo.root
         config = demo.config
@@ -26,7 +26,7 @@ final class RunningDaemon: @unchecked Sendable {
             .replacingOccurrences(of: "jitter        = \"5s\"", with: "jitter        = \"0s\"")
         try (text + extraFeeds).write(toFile: config, atomically: true, encoding: .utf8)
         notify = try NotifyListener()
-        process.executableURL = URL(fileURLWithPath: PlansyncProcess.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["daemon", "--config", config]
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
@@ -174,14 +174,14 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: d.socket))
     }
 
-    /// Resident kilobytes of the mappings of the plansync binary itself (its code pages are
-    /// mapped by no other process, so the kernel may reclaim them).
+    /// Resident kilobytes of the mappings of the daemon's binary (a private copy, so no other
+    /// process shares its pages and the kernel may reclaim them all).
     func binaryResidentKB(_ pid: Int32) -> Int {
         guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else { return 0 }
         var inBinary = false, total = 0
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             if let first = line.first, first.isHexDigit, line.contains("-") && line.split(separator: " ").count >= 5 {
-                inBinary = line.hasSuffix("/plansync")
+                inBinary = line.hasSuffix("/plansync-private")
             } else if inBinary, line.hasPrefix("Rss:") {
                 total += Int(line.split(separator: " ")[1]) ?? 0
             }
@@ -190,7 +190,13 @@ final class RunningDaemon: @unchecked Sendable {
     }
 
     @Test func anIdleDaemonGivesItsCodePagesBackAndKeepsWorking() throws {
-        let d = try RunningDaemon(environment: ["PLANSYNC_IDLE_PAGEOUT": "3"])
+        // A copy of the binary that only this daemon runs (daemons of other tests would share
+        // the pages of the original, and the kernel leaves shared pages alone).
+        let folder = NSTemporaryDirectory() + "plansync-pageout-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: PlansyncProcess.binary, toPath: folder + "/plansync-private")
+        let d = try RunningDaemon(environment: ["PLANSYNC_IDLE_PAGEOUT": "3"], binary: folder + "/plansync-private")
         #expect(d.ready())
         #expect(try d.eventually { (try d.json("/v1/status")["last_sync"] as? String) != nil })
         let busy = binaryResidentKB(d.pid)

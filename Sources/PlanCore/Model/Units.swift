@@ -107,6 +107,8 @@ public enum Redaction {
     /// The URL with any `user:password@` replaced by `***@` and secret-looking query
     /// parameters (`token`, `key`, `apikey`, `password`, `secret`, `signature`) masked.
     public static func url(_ text: String) -> String {
+        // Nothing to hide without userinfo (@) or a query (?): the usual case, kept cheap.
+        guard text.utf8.contains(where: { $0 == 0x40 || $0 == 0x3F }) else { return text }
         var result = text
         let bytes = Array(result.utf8)
         let schemeEnd = bytes.count < 3 ? nil
