@@ -260,3 +260,14 @@ func mirrorMarkUnwritten(_ path: String) async throws {
     }
 }
 
+
+@Suite struct LogFormatTests {
+    @Test func linesCarryTimeLevelLabelSortedMetadataAndStayOneLine() {
+        let line = StderrLogHandler.render(level: .warning, label: "plansync.sync", message: "feed body rejected\nsecond line",
+                                           metadata: ["feed.id": "a", "error": "bad"], journal: false,
+                                           now: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(line == #"2023-11-14T22:13:20Z warning plansync.sync: feed body rejected\nsecond line error=bad feed.id=a"#)
+        let journal = StderrLogHandler.render(level: .error, label: "l", message: "m", metadata: [:], journal: true, now: Date())
+        #expect(journal == "<3>l: m")
+    }
+}

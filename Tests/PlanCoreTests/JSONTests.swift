@@ -31,4 +31,15 @@ import Testing
     @Test func escapesControlCharactersWhenWriting() {
         #expect(JSONValue.string("a\"b\\c\u{1}").text == #""a\"b\\c\u0001""#)
     }
+
+    @Test(arguments: [
+        ("福田区 GDP 增长 3.0%", #""福田区 GDP 增长 3.0%""#),                      // nothing to escape: written whole
+        ("line\u{2028}sep\u{2029}", #""line\u2028sep\u2029""#),                 // JavaScript line separators
+        ("—dash “quotes” €", #""—dash “quotes” €""#),                              // E2-led characters kept as they are
+        ("tab\there\r\n", #""tab\there\r\n""#),
+    ])
+    func writesStringsExactly(text: String, json: String) throws {
+        #expect(JSONValue.string(text).text == json)
+        #expect(try JSONParser.parse(Array(json.utf8)) == .string(text))
+    }
 }
