@@ -192,27 +192,39 @@ public final class Syncer: Sendable {
             report.message = "body unchanged (same SHA-256 as the last fetch)"
             mirror.recordLater(record, failed: false)
         case .ok:
-            // Parse inside the mirror's transaction, streaming observations into it: a body that
-            // fails halfway rolls back, and a large feed never sits in memory as a list.
             let options = feed.parseOptions(plan: config.plan(feed.plan))
             let body = result.body, format = feed.format, niceness = parseNiceness
-            let summary = Locked<ParsedFeed?>(nil)
-            let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
-                // Large bodies: the parser runs on a helper thread while another thread stores.
-                let parsed: ParsedFeed
-                if body.count >= 1 << 20 {
-                    // Parsing and storing both run on threads at `niceness` (the writer's queue
-                    // waits), so a large sync gives way to the status socket's readers.
-                    parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
+            let outcome: Result<ReconcileCounts, ReconcileError>
+            var warnings: [String] = []
+            if body.count >= 1 << 20 {
+                // Large bodies: parsed inside the mirror's transaction, streaming observations into
+                // it, so a body that fails halfway rolls back and never sits in memory as a list.
+                // The parser runs on one thread while another stores, both at `niceness` (the
+                // writer's queue waits), so a large sync gives way to the status socket's readers.
+                let summary = Locked<[String]>([])
+                outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
+                    let parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
                         try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
                     }
-                } else {
-                    var streaming = options
-                    streaming.sink = ObservationSink { writer.write($0) }
-                    parsed = try FeedParser.parse(body, format: format, options: streaming)
+                    summary.withLock { $0 = parsed.warnings }
+                    return parsed.skipped
                 }
-                summary.withLock { $0 = parsed }
-                return parsed.skipped
+                warnings = summary.current
+            } else {
+                // Small bodies: parsed here, before the write, so feeds finishing together parse
+                // in parallel and the single writer only stores.
+                do throws(FeedParseError) {
+                    let parsed = try FeedParser.parse(body, format: format, options: options)
+                    warnings = parsed.warnings
+                    do throws(MirrorError) {
+                        outcome = .success(try await mirror.reconcile(record, plan: feed.plan, observations: parsed.observations,
+                                                                      skipped: parsed.skipped))
+                    } catch {
+                        outcome = .failure(.database(error))
+                    }
+                } catch {
+                    outcome = .failure(.producer(error))
+                }
             }
             switch outcome {
             case .success(let counts):
@@ -230,9 +242,7 @@ public final class Syncer: Sendable {
                 logger.warning("feed body rejected", metadata: metadata.merging(["error": "\(message)"]) { $1 })
                 return report
             }
-            if let parsed = summary.current {
-                for warning in parsed.warnings { logger.warning("\(warning)", metadata: metadata) }
-            }
+            for warning in warnings { logger.warning("\(warning)", metadata: metadata) }
         case .notModified:
             mirror.recordLater(record, failed: false)
         default:
