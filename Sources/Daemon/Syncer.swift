@@ -170,6 +170,7 @@ public final class Syncer: Sendable {
         request.retryMaxDelay = min(60, max(1, feed.settings.interval / 4))
         request.caFile = feed.caFile
         request.userAgent = Syncer.userAgent
+        request.largeBodyNiceness = parseNiceness
         let started = now()
         let result = await engine.fetch(request)
         var record = FetchRecord(

@@ -32,6 +32,9 @@ public struct FetchRequest: Sendable {
     public var unixSocket: String?
     /// `GET` unless set (e.g. `POST` for /v1/sync).
     public var method: String?
+    /// Nice value of the thread that hashes a body of 1 MiB or more (off the engine's queue,
+    /// which keeps serving other transfers meanwhile). The daemon uses 19.
+    public var largeBodyNiceness: Int32 = 0
 
     public init(id: String, url: String) {
         self.id = id

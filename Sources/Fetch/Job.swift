@@ -67,6 +67,8 @@ private let collectHeader: plansync_data_callback = { data, size, count, context
 
 /// One feed's fetch across its attempts. Used on the engine's queue only.
 final class Job: @unchecked Sendable {
+    /// Bodies below this size are hashed on the engine's queue as they complete.
+    static let hashInlineLimit = 1 << 20
     let request: FetchRequest
     let completion: @Sendable (FetchResult) -> Void
     var attempt = 1
@@ -254,7 +256,8 @@ final class Job: @unchecked Sendable {
         switch outcome {
         case .ok:
             result.body = state.body
-            result.sha256 = SHA256.hex(state.body)
+            // Large bodies are hashed by the engine off its queue (`FetchEngine.complete`).
+            if state.body.count < Job.hashInlineLimit { result.sha256 = SHA256.hex(state.body) }
             if let file = fileValidators {
                 result.etag = file.etag
                 result.lastModified = file.lastModified

@@ -7,14 +7,18 @@ import Synchronization
 /// its latency low while a large sync keeps both cores busy.
 ///
 /// An entry is valid while the *version* it was read at is current. The version combines a
-/// counter this process bumps after each of its own commits with the size and modification
-/// time of the `-wal` file, so a commit by another process (a manual `plansync sync`) is seen
-/// as well: in WAL mode every commit appends to, or restarts, that file.
+/// counter this process bumps after each of its own commits with the change counter and
+/// last committed frame of SQLite's WAL index (the header of the `-shm` file), which every
+/// commit by any connection advances — so a commit by another process (a manual
+/// `plansync sync`) is seen too, while the pages a large transaction spills into the WAL
+/// before it commits are not mistaken for a change.
 final class ReadCache: Sendable {
     struct Version: Equatable, Sendable {
         var commits: UInt64
-        var walSize: Int64
-        var walModified: Int64
+        /// `iChange`, `mxFrame` and the first salt of the WAL index header (zero when unreadable).
+        var walChange: UInt32
+        var walFrame: UInt32
+        var walSalt: UInt32
     }
 
     private struct State {
@@ -22,16 +26,15 @@ final class ReadCache: Sendable {
         var entries: [String: (version: Version, stored: ContinuousClock.Instant, value: any Sendable)] = [:]
     }
 
-    private let walPath: String
+    private let shmPath: String
     private let state = Mutex(State())
     /// Entries kept at most (distinct plan/year queries); older ones are dropped wholesale.
     static let capacity = 64
-    /// A bound on staleness should another process commit within the file system's
-    /// timestamp granularity without changing the WAL's size (a restarted WAL).
+    /// A bound on staleness, should the WAL index ever not be readable (no `-shm` file).
     static let maxAge: Duration = .seconds(1)
 
     init(databasePath: String) {
-        walPath = databasePath + "-wal"
+        shmPath = databasePath + "-shm"
     }
 
     /// Called after every commit this process makes.
@@ -45,11 +48,15 @@ final class ReadCache: Sendable {
     /// The version to read under: take it *before* reading, so a commit that lands during
     /// the read makes the stored entry stale rather than wrongly current.
     func version() -> Version {
-        var info = stat()
-        let found = stat(walPath, &info) == 0
         let commits = state.withLock { $0.commits }
-        return Version(commits: commits, walSize: found ? Int64(info.st_size) : -1,
-                       walModified: found ? Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) : -1)
+        var header = [UInt32](repeating: 0, count: 12)
+        let fd = open(shmPath, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            // The first copy of the WalIndexHdr: aligned 32-bit words, each read whole.
+            if header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 48, 0) }) != 48 { header = Array(repeating: 0, count: 12) }
+            close(fd)
+        }
+        return Version(commits: commits, walChange: header[2], walFrame: header[4], walSalt: header[8])
     }
 
     /// The cached value for `key` if it was read at `version`.

@@ -92,6 +92,31 @@ let bigCSV = "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + 
 }
 
 @Suite struct FileFetchTests {
+    /// Bodies of 1 MiB and more are hashed off the engine's queue, on a thread of their own at
+    /// the requested nice value, while the queue goes on serving other transfers.
+    @Test func largeBodiesAreHashedOffTheEngineQueueAndStillExactly() async throws {
+        let dir = NSTemporaryDirectory() + "plansync-fetch-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var bytes = [UInt8](repeating: 0, count: 3 << 20)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/big.bin"))
+        try Data("small".utf8).write(to: URL(fileURLWithPath: dir + "/small.bin"))
+        let engine = FetchEngine()
+        var big = request(URL(fileURLWithPath: dir + "/big.bin").absoluteString, maxBytes: 8 << 20)
+        big.largeBodyNiceness = 19
+        async let large = engine.fetch(big)
+        let small = await engine.fetch(request(URL(fileURLWithPath: dir + "/small.bin").absoluteString))
+        let result = await large
+        #expect(result.outcome == .ok)
+        #expect(result.body.count == 3 << 20)
+        var hasher = SHA256()
+        hasher.update(bytes)
+        #expect(result.sha256 == hasher.finalizeHex())
+        var tiny = SHA256()
+        tiny.update(Array("small".utf8))
+        #expect(small.sha256 == tiny.finalizeHex())
+    }
+
     @Test func fileURLsUseModificationTimeAsTheirValidator() async throws {
         let dir = NSTemporaryDirectory() + "plansync-fetch-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
