@@ -156,16 +156,19 @@ extension Mirror {
     }
 
     static func storeVerdicts(_ db: Database, plan: String, verdicts: [Verdict], stamp: String) throws {
-        var previous: [String: String] = [:]
-        for row in try db.rows("SELECT indicator, year, status FROM verdict WHERE plan_id = ?", [plan]) {
-            previous["\(row["indicator"] as String)/\(row["year"] as Int)"] = row["status"]
+        var previous: [String: (status: String, json: String)] = [:]
+        for row in try db.rows("SELECT indicator, year, status, json FROM verdict WHERE plan_id = ?", [plan]) {
+            previous["\(row[0] as String)/\(row[1] as Int)"] = (row[2], row[3])
         }
         var kept: Set<String> = []
         for v in verdicts {
             let id = "\(v.indicator)/\(v.year)"
             kept.insert(id)
             let json = v.json
-            let changed = previous[id] != v.status.rawValue
+            let text = json.text
+            // Most cycles change no verdict: those rows only get the new evaluated_at (below).
+            if previous[id]?.json == text { continue }
+            let changed = previous[id]?.status != v.status.rawValue
             try db.run("""
                 INSERT INTO verdict (plan_id, indicator, year, status, rule, measure, actual, threshold, shortfall, unit,
                                      period, cumulative, feed, severity, derived, conflicts, json, evaluated_at, changed_at)
@@ -180,8 +183,9 @@ extension Mirror {
                 """, [plan, v.indicator, v.year, v.status.rawValue, v.rule, v.measure?.rawValue,
                                  v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
                                  v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
-                                 json["conflicts"]?.text ?? "[]", json.text, stamp, stamp, changed])
+                                 json["conflicts"]?.text ?? "[]", text, stamp, stamp, changed])
         }
+        try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan, stamp])
         for id in previous.keys where !kept.contains(id) {
             let parts = id.split(separator: "/")
             try db.run("DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
