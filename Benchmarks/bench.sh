@@ -222,15 +222,24 @@ NGINX
   done
   "$BIN" daemon --config "$dir/plansync.toml" 2>/dev/null & pid=$!
   for _ in $(seq 1 200); do curl -s --unix-socket "$sock" http://localhost/v1/health >/dev/null 2>&1 && break; sleep 0.05; done
-  for i in $(seq 1 "$reps"); do
+  local cycles=0 refetchtimes=""
+  for _ in $(seq 1 "$reps"); do
     curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
-    warmtimes+="$(cycle_after "$i")"$'\n'
+    cycles=$((cycles + 1)); warmtimes+="$(cycle_after "$cycles")"$'\n'
+  done
+  # Cold fetches in a running daemon: the validators and body hashes forgotten, so all 500
+  # come back 200 with their bodies, which are parsed and reconciled (values unchanged).
+  for _ in $(seq 1 "$reps"); do
+    sqlite3 "$dir/state/mirror.sqlite" "UPDATE feed SET etag = NULL, last_modified = NULL, body_sha256 = NULL"
+    curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
+    cycles=$((cycles + 1)); refetchtimes+="$(cycle_after "$cycles")"$'\n'
   done
   kill -TERM $pid; wait $pid 2>/dev/null
-  local dcold dwarm
-  dcold=$(printf '%s' "$coldtimes" | median); dwarm=$(printf '%s' "$warmtimes" | median)
-  report "fetch: $n feeds cold, one daemon cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$dcold" "$(ratio "$dcold" "$curlcold")" "$(verdict "$dcold" "$(echo "1.5 * $curlcold" | bc -l)")")"
-  report "fetch: $n feeds warm (304), one daemon cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$dwarm" "$(ratio "$dwarm" "$curlwarm")" "$(verdict "$dwarm" "$(echo "1.5 * $curlwarm" | bc -l)")")"
+  local dcold dwarm drefetch
+  dcold=$(printf '%s' "$coldtimes" | median); dwarm=$(printf '%s' "$warmtimes" | median); drefetch=$(printf '%s' "$refetchtimes" | median)
+  report "fetch: $n feeds cold, first cycle of a new daemon (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$dcold" "$(ratio "$dcold" "$curlcold")" "$(verdict "$dcold" "$(echo "1.5 * $curlcold" | bc -l)")")"
+  report "fetch: $n feeds cold (all 200), a running daemon's cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$drefetch" "$(ratio "$drefetch" "$curlcold")" "$(verdict "$drefetch" "$(echo "1.5 * $curlcold" | bc -l)")")"
+  report "fetch: $n feeds warm (304), a running daemon's cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$dwarm" "$(ratio "$dwarm" "$curlwarm")" "$(verdict "$dwarm" "$(echo "1.5 * $curlwarm" | bc -l)")")"
   kill $nginx 2>/dev/null; kill -9 $nginx 2>/dev/null
 }
 

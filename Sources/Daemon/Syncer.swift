@@ -81,10 +81,13 @@ public final class Syncer: Sendable {
         let selected = config.feeds.filter { only?.contains($0.id) ?? true }
         var reports: [FeedReport] = []
         var firstError: MirrorError?
+        let storedCounts = Locked<[String: ReconcileCounts]>([:])
         await withTaskGroup(of: Result<FeedReport, MirrorError>.self) { group in
             for feed in selected {
                 group.addTask { [self] in
-                    do throws(MirrorError) { return .success(try await syncFeed(feed, state: states[feed.id], now: now)) }
+                    do throws(MirrorError) {
+                        return .success(try await syncFeed(feed, state: states[feed.id], now: now, storedCounts: storedCounts))
+                    }
                     catch { return .failure(error) }
                 }
             }
@@ -97,8 +100,21 @@ public final class Syncer: Sendable {
                 }
             }
         }
-        // Fetch records of unchanged and failed feeds were queued without waiting: committed now.
+        // Small feeds' observations and the fetch records of unchanged and failed feeds were
+        // queued without waiting: all committed now (a database failure surfaces here).
         do throws(MirrorError) { try await mirror.flushRecords() } catch { firstError = firstError ?? error }
+        let counts = storedCounts.current
+        for index in reports.indices {
+            if let stored = counts[reports[index].id] { reports[index].counts = stored }
+            let report = reports[index]
+            guard report.succeeded else { continue }
+            logger.info("feed synced", metadata: [
+                "feed.id": "\(report.id)", "fetch.outcome": "\(report.outcome)", "fetch.url": "\(report.url)",
+                "fetch.http_status": "\(report.httpStatus.map(String.init) ?? "-")",
+                "sync.inserted": "\(report.counts.inserted)", "sync.revised": "\(report.counts.revised)",
+                "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
+            ])
+        }
         phases.append(("fetch_reconcile", clock.now))
         if let firstError { throw firstError }
         let order = Dictionary(selected.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -158,7 +174,10 @@ public final class Syncer: Sendable {
     }
 
     /// Fetches, parses and reconciles one feed; failures are recorded, never thrown.
-    func syncFeed(_ feed: FeedConfig, state: FeedState?, now: @Sendable () -> Date) async throws(MirrorError) -> FeedReport {
+    /// - Parameter storedCounts: receives the counts of small bodies, which are stored without
+    ///   waiting (the cycle fills them into the reports after its flush).
+    func syncFeed(_ feed: FeedConfig, state: FeedState?, now: @Sendable () -> Date,
+                  storedCounts: Locked<[String: ReconcileCounts]>) async throws(MirrorError) -> FeedReport {
         var request = FetchRequest(id: feed.id, url: feed.url)
         request.etag = state?.etag
         request.lastModified = state?.lastModified
@@ -214,15 +233,15 @@ public final class Syncer: Sendable {
             } else {
                 // Small bodies: parsed here, before the write, so feeds finishing together parse
                 // in parallel and the single writer only stores.
+                // The write is queued without waiting; its counts arrive in `storedCounts`.
                 do throws(FeedParseError) {
                     let parsed = try FeedParser.parse(body, format: format, options: options)
                     warnings = parsed.warnings
-                    do throws(MirrorError) {
-                        outcome = .success(try await mirror.reconcile(record, plan: feed.plan, observations: parsed.observations,
-                                                                      skipped: parsed.skipped))
-                    } catch {
-                        outcome = .failure(.database(error))
+                    let id = feed.id
+                    mirror.reconcileLater(record, plan: feed.plan, observations: parsed.observations, skipped: parsed.skipped) { counts in
+                        storedCounts.withLock { $0[id] = counts }
                     }
+                    outcome = .success(ReconcileCounts())
                 } catch {
                     outcome = .failure(.producer(error))
                 }
@@ -252,10 +271,6 @@ public final class Syncer: Sendable {
             logger.warning("fetch failed", metadata: metadata.merging(["error": "\(result.message)"]) { $1 })
             return report
         }
-        logger.info("feed synced", metadata: metadata.merging([
-            "sync.inserted": "\(report.counts.inserted)", "sync.revised": "\(report.counts.revised)",
-            "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
-        ]) { $1 })
         return report
     }
 }

@@ -256,34 +256,53 @@ extension Mirror {
     public func reconcile(_ record: FetchRecord, plan: String,
                           produce: @escaping @Sendable (ObservationWriter) throws -> Int) async -> Result<ReconcileCounts, ReconcileError> {
         do {
-            let counts = try await commits.write { db -> ReconcileCounts in
-                let fetchID = try Mirror.insertFetch(db, record)
-                let writer = try ObservationWriter(db: db, plan: plan, feed: record.feed, fetchID: fetchID,
-                                                   stamp: Timestamp.string(record.finishedAt))
-                var skipped = 0
-                do {
-                    skipped = try produce(writer)
-                } catch {
-                    if let databaseError = writer.error { throw databaseError }
-                    throw ProducerFailure(underlying: error)
-                }
-                if let databaseError = writer.error { throw databaseError }
-                var counts = writer.counts
-                counts.skipped = skipped
-                try db.run("UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
-                           [counts.inserted, counts.revised, counts.unchanged, counts.skipped, fetchID])
-                // Kept here so status and metrics never count a million rows.
-                try db.run("UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
-                           [counts.inserted, record.feed])
-                try Mirror.markSuccess(db, record: record, fetchID: fetchID)
-                return counts
-            }
+            let counts = try await commits.write { db in try Mirror.store(db, record, plan: plan, produce: produce) }
             return .success(counts)
         } catch let failure as ProducerFailure {
             return .failure(.producer(failure.underlying))
         } catch {
             return .failure(.database(MirrorError.wrap(error, path: path)))
         }
+    }
+
+    /// `reconcile` of parsed observations without waiting for the commit: `done` receives the
+    /// counts once they are stored (inside the transaction); a database failure is thrown by
+    /// the cycle's `flushRecords()`. Writes commit in the order they were queued.
+    public func reconcileLater(_ record: FetchRecord, plan: String, observations: [Observation], skipped: Int,
+                               done: @escaping @Sendable (ReconcileCounts) -> Void) {
+        commits.writeLater { db in
+            done(try Mirror.store(db, record, plan: plan) { writer in
+                for o in observations where !writer.write(o) { break }
+                return skipped
+            })
+        }
+    }
+
+    /// One fetch's observations, its `fetch` row and its feed's state, inside the caller's
+    /// transaction (savepoint). A producer's failure is thrown as `ProducerFailure`.
+    static func store(_ db: Database, _ record: FetchRecord, plan: String,
+                      produce: (ObservationWriter) throws -> Int) throws -> ReconcileCounts {
+        let fetchID = try Mirror.insertFetch(db, record)
+        let writer = try ObservationWriter(db: db, plan: plan, feed: record.feed, fetchID: fetchID,
+                                           stamp: Timestamp.string(record.finishedAt))
+        var skipped = 0
+        do {
+            skipped = try produce(writer)
+        } catch {
+            if let databaseError = writer.error { throw databaseError }
+            throw ProducerFailure(underlying: error)
+        }
+        if let databaseError = writer.error { throw databaseError }
+        var counts = writer.counts
+        counts.skipped = skipped
+        try db.runBound("UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
+                        [.integer(Int64(counts.inserted)), .integer(Int64(counts.revised)), .integer(Int64(counts.unchanged)),
+                         .integer(Int64(counts.skipped)), .integer(fetchID)])
+        // Kept here so status and metrics never count a million rows.
+        try db.runBound("UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
+                        [.integer(Int64(counts.inserted)), .text(record.feed)])
+        try Mirror.markSuccess(db, record: record, fetchID: fetchID)
+        return counts
     }
 }
 
