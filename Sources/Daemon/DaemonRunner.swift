@@ -129,12 +129,6 @@ public final class DaemonRunner: @unchecked Sendable {
         do {
             let report = try await syncer.run(only: feeds, feedDone: { done($0.id, $0.succeeded) })
             let failed = Set(report.feeds.filter { !$0.succeeded }.map(\.id))
-            // Between cycles the daemon idles for hours: give freed heap back (off the async pool).
-            let mirror = self.mirror
-            DispatchQueue.global(qos: .utility).async {
-                mirror.releaseMemory()
-                MemoryTrim.trimHeap()
-            }
             state.withLock {
                 finished(&$0)
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
@@ -150,14 +144,19 @@ public final class DaemonRunner: @unchecked Sendable {
         }
     }
 
-    /// Gives code pages back once no cycle ran or runs for `MemoryTrim.idleBeforePageOut`.
+    /// Between cycles the daemon idles for hours: once no cycle ran or runs for
+    /// `MemoryTrim.idle`, SQLite's caches and freed heap go back to the system, and the code
+    /// pages only this process maps (unless `PLANSYNC_IDLE_PAGEOUT=off`). Cycles that follow
+    /// each other closely keep theirs (trimming after each cost the next one its page faults).
     func pageOutWhenIdle() {
-        guard let idle = MemoryTrim.idleBeforePageOut else { return }
         let cycles = state.current.cycles
-        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + idle) { [weak self] in
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + MemoryTrim.idle) { [weak self] in
             guard let self, state.current.cycles == cycles, !scheduler.isBusy else { return }
+            mirror.releaseMemory()
+            MemoryTrim.trimHeap()
+            guard MemoryTrim.idleBeforePageOut != nil else { return }
             let bytes = MemoryTrim.pageOutCode()
-            logger.debug("idle: code pages given back", metadata: ["bytes.advised": "\(bytes)"])
+            logger.debug("idle: memory given back", metadata: ["code.bytes.advised": "\(bytes)"])
         }
     }
 

@@ -16,7 +16,11 @@ enum MemoryTrim {
         return .milliseconds(Int(seconds * 1000))
     }()
 
-    /// Returns freed heap to the system (after every cycle).
+    /// How long the daemon waits, idle, before giving memory back (heap and SQLite caches
+    /// always; code pages unless turned off).
+    static var idle: DispatchTimeInterval { idleBeforePageOut ?? .seconds(20) }
+
+    /// Returns freed heap to the system.
     static func trimHeap() {
         _ = glibcMallocTrim(0)
     }
