@@ -208,6 +208,24 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         for i in 0..<20 { #expect(periods.contains("\(2001 + i)") == ok.contains(i), "period \(2001 + i)") }
     }
 
+    @Test func queuedWritesCommitInOrderAndAFailureSurfacesAtTheFlushAlone() async throws {
+        let mirror = try await preparedMirror()
+        let stored = Guarded<[String]>([])
+        mirror.reconcileLater(record("a"), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0) { counts in
+            stored.update { $0.append("a \(counts.inserted)") }
+        }
+        mirror.recordLater(record("nope"), failed: false)  // no such feed: the foreign key refuses it
+        mirror.recordLater(record("b", outcome: "timeout"), failed: true)
+        await #expect(throws: MirrorError.self) { try await mirror.flushRecords() }
+        #expect(stored.current == ["a 1"])
+        let counts = try await mirror.counts()
+        #expect(counts["fetch"] == 2, "the two good writes must commit, the bad one alone rolls back")
+        #expect(counts["observation"] == 1)
+        #expect(try await mirror.feedStates()["b"]?.consecutiveFailures == 1)
+        // The failure was reported once: the next flush is clean.
+        try await mirror.flushRecords()
+    }
+
     @Test func cachedStatusAnswersEndWithOwnAndOtherProcessesCommits() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)
