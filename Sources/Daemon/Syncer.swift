@@ -284,7 +284,7 @@ extension Syncer {
         let box = ThreadBox(body)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)  // 0: this thread
+            ThreadPriority.lowerCurrentThread(to: niceness)
             box.run()
             done.signal()
         }

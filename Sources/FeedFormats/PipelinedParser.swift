@@ -15,8 +15,7 @@ public enum PipelinedParser {
                              consume: (Observation) -> Bool) throws(FeedParseError) -> ParsedFeed {
         let channel = BatchChannel(depth: depth)
         let thread = Thread {
-            // who = 0 is the calling thread alone on Linux (nice values are per thread).
-            if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+            ThreadPriority.lowerCurrentThread(to: niceness)
             let batch = BatchBuffer()
             var streaming = options
             streaming.sink = ObservationSink { observation in

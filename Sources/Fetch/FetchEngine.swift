@@ -183,7 +183,7 @@ extension FetchEngine {
         }
         let niceness = job.request.largeBodyNiceness
         let thread = Thread {
-            if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }  // 0: this thread
+            ThreadPriority.lowerCurrentThread(to: niceness)
             var hashed = result
             hashed.sha256 = SHA256.hex(result.body)
             job.completion(hashed)

@@ -182,39 +182,36 @@ extension Mirror {
     /// feed's failure count change.
     @discardableResult
     public func recordFailure(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
-        try await feedWrite { db in
-            let id = try Mirror.insertFetch(db, record)
-            try Mirror.markFailure(db, record: record, fetchID: id)
-            return id
-        }
+        try await feedWrite { db in try Mirror.storeRecord(db, record, failed: true) }
     }
 
     /// Records a fetch that found the feed unchanged (304, same file, same body hash).
     @discardableResult
     public func recordUnchanged(_ record: FetchRecord) async throws(MirrorError) -> Int64 {
-        try await feedWrite { db in
-            let id = try Mirror.insertFetch(db, record)
-            try Mirror.markSuccess(db, record: record, fetchID: id)
-            return id
-        }
+        try await feedWrite { db in try Mirror.storeRecord(db, record, failed: false) }
     }
 
     /// `recordUnchanged` / `recordFailure` without waiting for the commit: for a cycle of many
     /// feeds, which calls `flushRecords()` before judging (a database failure is thrown there).
     public func recordLater(_ record: FetchRecord, failed: Bool) {
-        commits.writeLater { db in
-            let id = try Mirror.insertFetch(db, record)
-            if failed {
-                try Mirror.markFailure(db, record: record, fetchID: id)
-            } else {
-                try Mirror.markSuccess(db, record: record, fetchID: id)
-            }
-        }
+        commits.writeLater { db in _ = try Mirror.storeRecord(db, record, failed: failed) }
     }
 
     /// Waits for every `recordLater` so far to be committed; throws the first that failed.
     public func flushRecords() async throws(MirrorError) {
         do { try await commits.barrier() } catch { throw MirrorError.wrap(error, path: path) }
+    }
+
+    /// A fetch that brought no observations: its `fetch` row and the feed's success or
+    /// failure state. Returns the fetch id.
+    static func storeRecord(_ db: Database, _ record: FetchRecord, failed: Bool) throws -> Int64 {
+        let id = try insertFetch(db, record)
+        if failed {
+            try markFailure(db, record: record, fetchID: id)
+        } else {
+            try markSuccess(db, record: record, fetchID: id)
+        }
+        return id
     }
 
     static func markFailure(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
@@ -459,21 +456,11 @@ public final class ObservationWriter {
         }
     }
 
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
     private func bind(_ statement: OpaquePointer, _ index: Int32, _ text: String?) {
-        guard let text else {
-            sqlite3_bind_null(statement, index)
-            return
-        }
-        sqlite3_bind_text(statement, index, text, -1, ObservationWriter.transient)
+        DirectSQL.bind(statement, index, text)
     }
 
     private func step(_ statement: OpaquePointer) throws {
-        let code = sqlite3_step(statement)
-        defer { sqlite3_reset(statement) }
-        guard code == SQLITE_DONE || code == SQLITE_ROW else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
-        }
+        try DirectSQL.step(statement, connection: connection)
     }
 }
