@@ -1,11 +1,13 @@
 import Configuration
 import Foundation
 import Mirror
+import Synchronization
 
 /// When each feed runs next: every `interval` plus random `jitter`, continuing from the
 /// mirror's last fetch times after a restart, backing off exponentially (up to the interval)
 /// after failures, never running two syncs of one feed at once. One serial queue owns all
-/// state; each feed has a one-shot Dispatch timer, so an idle daemon sleeps.
+/// state; a single one-shot Dispatch timer is set for the earliest due feed, so an idle
+/// daemon sleeps and a cycle of hundreds of feeds re-arms one timer, not one per feed.
 public final class Scheduler: @unchecked Sendable {
     public struct FeedSchedule: Sendable {
         public var nextDue: Date?
@@ -20,12 +22,18 @@ public final class Scheduler: @unchecked Sendable {
 
     public let queue = DispatchQueue(label: "plansync.scheduler")
     private var feeds: [String: FeedConfig] = [:]
-    private var timers: [String: DispatchSourceTimer] = [:]
     private var schedules: [String: FeedSchedule] = [:]
+    /// Due (or triggered) feeds waiting for the next cycle.
     private var pending: Set<String> = []
+    /// The one timer, and the time it is set for (nil: disarmed).
+    private var timer: DispatchSourceTimer?
+    private var armedFor: Date?
     private var flushScheduled = false
     private var stopped = false
     private var inFlight = 0
+    /// Feeds reported done from any thread, applied on `queue` in one go (a 500-feed cycle
+    /// finishing feed by feed would otherwise wake the queue 500 times).
+    private let finished = Mutex<[(id: String, failed: Bool)]>([])
     private let action: SyncAction
     private let onCycleEnd: @Sendable () -> Void
     private let now: @Sendable () -> Date
@@ -43,14 +51,14 @@ public final class Scheduler: @unchecked Sendable {
         queue.sync {
             let ids = Set(configs.map(\.id))
             for id in feeds.keys where !ids.contains(id) {
-                timers.removeValue(forKey: id)?.cancel()
+                feeds.removeValue(forKey: id)
                 schedules.removeValue(forKey: id)
                 pending.remove(id)
             }
             for feed in configs {
                 let old = feeds[feed.id]
                 feeds[feed.id] = feed
-                if old == feed, timers[feed.id] != nil { continue }
+                if old == feed, schedules[feed.id] != nil { continue }
                 let state = states[feed.id]
                 var schedule = schedules[feed.id] ?? FeedSchedule(nextDue: nil, running: false, failures: state?.consecutiveFailures ?? 0)
                 let current = now()
@@ -61,8 +69,8 @@ public final class Scheduler: @unchecked Sendable {
                 if due < current { due = current.addingTimeInterval(Double.random(in: 0...min(feed.settings.jitter, 1))) }
                 schedule.nextDue = due
                 schedules[feed.id] = schedule
-                if !schedule.running { arm(feed.id, at: due) }
             }
+            rearm()
         }
     }
 
@@ -71,10 +79,10 @@ public final class Scheduler: @unchecked Sendable {
         queue.async { [self] in
             guard !stopped else { return }
             for id in ids ?? Set(feeds.keys) where feeds[id] != nil {
-                timers.removeValue(forKey: id)?.cancel()
                 pending.insert(id)
             }
             scheduleFlush()
+            rearm()
         }
     }
 
@@ -82,8 +90,9 @@ public final class Scheduler: @unchecked Sendable {
     public func stop() {
         queue.sync {
             stopped = true
-            for timer in timers.values { timer.cancel() }
-            timers.removeAll()
+            timer?.cancel()
+            timer = nil
+            armedFor = nil
             pending.removeAll()
         }
     }
@@ -93,6 +102,9 @@ public final class Scheduler: @unchecked Sendable {
 
     /// The schedule of every feed, for the status socket.
     public var snapshot: [String: FeedSchedule] { queue.sync { schedules } }
+
+    /// When the timer fires next (nil: nothing waits), for tests and diagnostics.
+    var armedDeadline: Date? { queue.sync { armedFor } }
 
     /// Seconds until the next run: the interval plus jitter, or a backoff after failures.
     func delay(for feed: FeedConfig, failures: Int) -> Double {
@@ -104,18 +116,40 @@ public final class Scheduler: @unchecked Sendable {
         return interval + Double.random(in: 0...max(0, feed.settings.jitter))
     }
 
-    private func arm(_ id: String, at date: Date) {
-        timers.removeValue(forKey: id)?.cancel()
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + max(0, date.timeIntervalSince(now())), leeway: .milliseconds(50))
-        timer.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.timers.removeValue(forKey: id)?.cancel()
-            self.pending.insert(id)
-            self.scheduleFlush()
+    /// Sets the timer for the earliest feed that is neither running nor already pending.
+    /// O(feeds), run once per configure, trigger, timer event and batch of finished feeds.
+    private func rearm() {
+        guard !stopped else { return }
+        var earliest: Date?
+        for (id, schedule) in schedules where !schedule.running && !pending.contains(id) {
+            if let due = schedule.nextDue, due < earliest ?? .distantFuture { earliest = due }
         }
-        timers[id] = timer
-        timer.resume()
+        guard earliest != armedFor else { return }
+        armedFor = earliest
+        guard let earliest else {
+            timer?.cancel()
+            timer = nil
+            return
+        }
+        if timer == nil {
+            let source = DispatchSource.makeTimerSource(queue: queue)
+            source.setEventHandler { [weak self] in self?.fire() }
+            source.resume()
+            timer = source
+        }
+        timer?.schedule(deadline: .now() + max(0, earliest.timeIntervalSince(now())), leeway: .milliseconds(50))
+    }
+
+    /// The timer went off: every feed due by now (within the timer's leeway) joins the next cycle.
+    private func fire() {
+        armedFor = nil
+        guard !stopped else { return }
+        let horizon = now().addingTimeInterval(0.05)
+        for (id, schedule) in schedules where !schedule.running {
+            if let due = schedule.nextDue, due <= horizon { pending.insert(id) }
+        }
+        if !pending.isEmpty { scheduleFlush() }
+        rearm()
     }
 
     /// Coalesces feeds that fall due together into one cycle.
@@ -132,12 +166,34 @@ public final class Scheduler: @unchecked Sendable {
             inFlight += 1
             let action = self.action
             Task {
-                let failed = await action(ready) { id, succeeded in
-                    self.queue.async { self.finishOne(id, failed: !succeeded) }
+                let failed = await action(ready) { id, succeeded in self.finishLater(id, failed: !succeeded) }
+                self.queue.async {
+                    self.applyFinished()
+                    self.finish(ready, failed: failed)
                 }
-                self.queue.async { self.finish(ready, failed: failed) }
             }
         }
+    }
+
+    /// Notes from any thread that one feed is done; the first note of a batch schedules
+    /// `applyFinished` on the queue, later ones join it.
+    private func finishLater(_ id: String, failed: Bool) {
+        let first = finished.withLock { list -> Bool in
+            list.append((id, failed))
+            return list.count == 1
+        }
+        if first { queue.async { self.applyFinished() } }
+    }
+
+    /// On `queue`: reschedules every feed noted done so far, then sets the timer once.
+    private func applyFinished() {
+        let batch = finished.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        guard !batch.isEmpty else { return }
+        for (id, failed) in batch { finishOne(id, failed: failed) }
+        rearm()
     }
 
     /// The end of a cycle: feeds not reported one by one are finished here.
@@ -146,19 +202,17 @@ public final class Scheduler: @unchecked Sendable {
         for id in ids where schedules[id]?.running == true {
             finishOne(id, failed: failed?.contains(id) ?? true)
         }
+        rearm()
         onCycleEnd()
     }
 
-    /// One feed is done: reschedule it (backing off after a failure).
+    /// One feed is done: its next due time (backing off after a failure). The caller re-arms.
     private func finishOne(_ id: String, failed didFail: Bool) {
         guard var schedule = schedules[id], schedule.running, let feed = feeds[id] else { return }
         schedule.running = false
         schedule.failures = didFail ? schedule.failures + 1 : 0
-        let due = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
-        schedule.nextDue = due
+        schedule.nextDue = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
         schedules[id] = schedule
-        if !stopped {
-            if pending.contains(id) { scheduleFlush() } else { arm(id, at: due) }
-        }
+        if !stopped, pending.contains(id) { scheduleFlush() }
     }
 }

@@ -79,30 +79,14 @@ public final class Syncer: Sendable {
         let states = try await mirror.feedStates()
         phases.append(("prepare", clock.now))
         let selected = config.feeds.filter { only?.contains($0.id) ?? true }
-        var reports: [FeedReport] = []
-        var firstError: MirrorError?
         let storedCounts = Locked<[String: ReconcileCounts]>([:])
-        await withTaskGroup(of: Result<FeedReport, MirrorError>.self) { group in
-            for feed in selected {
-                group.addTask { [self] in
-                    do throws(MirrorError) {
-                        return .success(try await syncFeed(feed, state: states[feed.id], now: now, storedCounts: storedCounts))
-                    }
-                    catch { return .failure(error) }
-                }
-            }
-            for await result in group {
-                switch result {
-                case .success(let report):
-                    reports.append(report)
-                    feedDone(report)
-                case .failure(let error): firstError = firstError ?? error
-                }
-            }
-        }
+        var (reports, firstError) = await fetchAndReconcile(selected, states: states, now: now,
+                                                             storedCounts: storedCounts, feedDone: feedDone)
+        phases.append(("fetch", clock.now))
         // Small feeds' observations and the fetch records of unchanged and failed feeds were
         // queued without waiting: all committed now (a database failure surfaces here).
         do throws(MirrorError) { try await mirror.flushRecords() } catch { firstError = firstError ?? error }
+        phases.append(("flush", clock.now))
         let counts = storedCounts.current
         for index in reports.indices {
             if let stored = counts[reports[index].id] { reports[index].counts = stored }
@@ -115,7 +99,7 @@ public final class Syncer: Sendable {
                 "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
             ])
         }
-        phases.append(("fetch_reconcile", clock.now))
+        phases.append(("log", clock.now))
         if let firstError { throw firstError }
         let order = Dictionary(selected.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         reports.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
@@ -173,11 +157,36 @@ public final class Syncer: Sendable {
         }
     }
 
-    /// Fetches, parses and reconciles one feed; failures are recorded, never thrown.
-    /// - Parameter storedCounts: receives the counts of small bodies, which are stored without
-    ///   waiting (the cycle fills them into the reports after its flush).
-    func syncFeed(_ feed: FeedConfig, state: FeedState?, now: @Sendable () -> Date,
-                  storedCounts: Locked<[String: ReconcileCounts]>) async throws(MirrorError) -> FeedReport {
+    /// Bodies smaller than this are parsed on the fetch engine's queue as they complete (a few
+    /// microseconds for the typical feed); larger ones on a Dispatch worker, 1 MiB and more
+    /// streamed into the mirror on threads of their own.
+    static let inlineParseLimit = 32 << 10
+
+    /// Fetches `feeds` and reconciles each as its fetch completes, driven by the engine's
+    /// completions rather than a task per feed (the task, its continuation and the thread hops
+    /// cost more than fetching a small feed). Failures of a feed are recorded, never thrown;
+    /// returns the reports in completion order and the first database error.
+    func fetchAndReconcile(_ feeds: [FeedConfig], states: [String: FeedState], now: @escaping @Sendable () -> Date,
+                           storedCounts: Locked<[String: ReconcileCounts]>,
+                           feedDone: @escaping @Sendable (FeedReport) -> Void) async -> (reports: [FeedReport], error: MirrorError?) {
+        guard !feeds.isEmpty else { return ([], nil) }
+        return await withCheckedContinuation { continuation in
+            let cycle = CycleCollector(count: feeds.count) { continuation.resume(returning: $0) }
+            for feed in feeds {
+                let state = states[feed.id]
+                let started = now()
+                engine.fetch(request(for: feed, state: state)) { [self] result in
+                    finishFeed(feed, state: state, result: result, started: started, now: now, storedCounts: storedCounts) { outcome in
+                        if case .success(let report) = outcome { feedDone(report) }
+                        cycle.add(outcome)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fetch request for one feed: its settings and the validators of its last fetch.
+    func request(for feed: FeedConfig, state: FeedState?) -> FetchRequest {
         var request = FetchRequest(id: feed.id, url: feed.url)
         request.etag = state?.etag
         request.lastModified = state?.lastModified
@@ -190,8 +199,16 @@ public final class Syncer: Sendable {
         request.caFile = feed.caFile
         request.userAgent = Syncer.userAgent
         request.largeBodyNiceness = parseNiceness
-        let started = now()
-        let result = await engine.fetch(request)
+        return request
+    }
+
+    /// Handles one completed fetch (on the engine's queue, or the thread that hashed a large
+    /// body): records it, parses and stores a new body, and calls `done` exactly once.
+    /// Writes are queued for the cycle's next group commit, except large bodies, which are
+    /// streamed into their own transaction. `done` fails only with a database error.
+    func finishFeed(_ feed: FeedConfig, state: FeedState?, result: FetchResult, started: Date, now: @Sendable () -> Date,
+                    storedCounts: Locked<[String: ReconcileCounts]>,
+                    done: @escaping @Sendable (Result<FeedReport, MirrorError>) -> Void) {
         var record = FetchRecord(
             feed: feed.id, startedAt: started, finishedAt: now(), outcome: result.outcome.rawValue,
             httpStatus: result.httpStatus, bytes: result.bytes, durationMs: result.elapsed * 1000,
@@ -201,9 +218,6 @@ public final class Syncer: Sendable {
         var report = FeedReport(id: feed.id, outcome: result.outcome.rawValue, httpStatus: result.httpStatus,
                                 bytes: result.bytes, durationMs: result.elapsed * 1000, counts: ReconcileCounts(),
                                 message: result.message, url: feed.displayURL)
-        var metadata: Logger.Metadata = ["feed.id": "\(feed.id)", "fetch.outcome": "\(result.outcome.rawValue)",
-                                         "fetch.url": "\(result.effectiveURL)"]
-        if let status = result.httpStatus { metadata["fetch.http_status"] = "\(status)" }
         switch result.outcome {
         case .ok where result.sha256 != nil && result.sha256 == state?.bodySHA256:
             record.outcome = FetchOutcome.notModified.rawValue
@@ -211,67 +225,124 @@ public final class Syncer: Sendable {
             report.outcome = record.outcome
             report.message = "body unchanged (same SHA-256 as the last fetch)"
             mirror.recordLater(record, failed: false)
+            done(.success(report))
+        case .ok where result.body.count >= 1 << 20:
+            Task { [record, report] in done(await reconcileLarge(feed, result: result, record: record, report: report)) }
+        case .ok where result.body.count >= Syncer.inlineParseLimit:
+            DispatchQueue.global().async { [self, record, report] in
+                done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))
+            }
         case .ok:
-            let options = feed.parseOptions(plan: config.plan(feed.plan))
-            let body = result.body, format = feed.format, niceness = parseNiceness
-            let outcome: Result<ReconcileCounts, ReconcileError>
-            var warnings: [String] = []
-            if body.count >= 1 << 20 {
-                // Large bodies: parsed inside the mirror's transaction, streaming observations into
-                // it, so a body that fails halfway rolls back and never sits in memory as a list.
-                // The parser runs on one thread while another stores, both at `niceness` (the
-                // writer's queue waits), so a large sync gives way to the status socket's readers.
-                let summary = Locked<[String]>([])
-                outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
-                    let parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
-                        try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
-                    }
-                    summary.withLock { $0 = parsed.warnings }
-                    return parsed.skipped
-                }
-                warnings = summary.current
-            } else {
-                // Small bodies: parsed here, before the write, so feeds finishing together parse
-                // in parallel and the single writer only stores.
-                // The write is queued without waiting; its counts arrive in `storedCounts`.
-                do throws(FeedParseError) {
-                    let parsed = try FeedParser.parse(body, format: format, options: options)
-                    warnings = parsed.warnings
-                    let id = feed.id
-                    mirror.reconcileLater(record, plan: feed.plan, observations: parsed.observations, skipped: parsed.skipped) { counts in
-                        storedCounts.withLock { $0[id] = counts }
-                    }
-                    outcome = .success(ReconcileCounts())
-                } catch {
-                    outcome = .failure(.producer(error))
-                }
-            }
-            switch outcome {
-            case .success(let counts):
-                report.counts = counts
-            case .failure(.database(let error)):
-                throw error
-            case .failure(.producer(let error)):
-                var message = "does not parse as \(feed.format.rawValue): \((error as? FeedParseError)?.description ?? "\(error)")"
-                if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }
-                record.outcome = "parse_error"
-                record.error = message
-                report.outcome = "parse_error"
-                report.message = message
-                try await mirror.recordFailure(record)
-                logger.warning("feed body rejected", metadata: metadata.merging(["error": "\(message)"]) { $1 })
-                return report
-            }
-            for warning in warnings { logger.warning("\(warning)", metadata: metadata) }
+            done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))
         case .notModified:
             mirror.recordLater(record, failed: false)
+            done(.success(report))
         default:
             record.error = result.message
             mirror.recordLater(record, failed: true)
-            logger.warning("fetch failed", metadata: metadata.merging(["error": "\(result.message)"]) { $1 })
-            return report
+            logger.warning("fetch failed", metadata: Syncer.metadata(feed, result).merging(["error": "\(result.message)"]) { $1 })
+            done(.success(report))
         }
+    }
+
+    /// Parses a small body here, before the write, so feeds finishing together parse in
+    /// parallel and the single writer only stores. The write is queued without waiting; its
+    /// counts arrive in `storedCounts`.
+    func parseAndStore(_ feed: FeedConfig, result: FetchResult, record: FetchRecord, report: FeedReport,
+                       storedCounts: Locked<[String: ReconcileCounts]>) -> FeedReport {
+        let parsed: ParsedFeed
+        do throws(FeedParseError) {
+            parsed = try FeedParser.parse(result.body, format: feed.format, options: feed.parseOptions(plan: config.plan(feed.plan)))
+        } catch {
+            return rejected(feed, result: result, record: record, report: report, error: error)
+        }
+        let id = feed.id
+        mirror.reconcileLater(record, plan: feed.plan, observations: parsed.observations, skipped: parsed.skipped) { counts in
+            storedCounts.withLock { $0[id] = counts }
+        }
+        for warning in parsed.warnings { logger.warning("\(warning)", metadata: Syncer.metadata(feed, result)) }
         return report
+    }
+
+    /// A body of 1 MiB or more: parsed inside the mirror's transaction, streaming observations
+    /// into it, so a body that fails halfway rolls back and never sits in memory as a list.
+    /// The parser runs on one thread while another stores, both at `parseNiceness` (the
+    /// writer's queue waits), so a large sync gives way to the status socket's readers.
+    func reconcileLarge(_ feed: FeedConfig, result: FetchResult, record: FetchRecord,
+                        report: FeedReport) async -> Result<FeedReport, MirrorError> {
+        let options = feed.parseOptions(plan: config.plan(feed.plan))
+        let body = result.body, format = feed.format, niceness = parseNiceness
+        let summary = Locked<[String]>([])
+        let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in
+            let parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
+                try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
+            }
+            summary.withLock { $0 = parsed.warnings }
+            return parsed.skipped
+        }
+        switch outcome {
+        case .success(let counts):
+            for warning in summary.current { logger.warning("\(warning)", metadata: Syncer.metadata(feed, result)) }
+            var report = report
+            report.counts = counts
+            return .success(report)
+        case .failure(.database(let error)):
+            return .failure(error)
+        case .failure(.producer(let error)):
+            return .success(rejected(feed, result: result, record: record, report: report, error: error))
+        }
+    }
+
+    /// A body that does not parse: recorded as a failed fetch (`parse_error`) and logged.
+    func rejected(_ feed: FeedConfig, result: FetchResult, record: FetchRecord, report: FeedReport, error: any Error) -> FeedReport {
+        var message = "does not parse as \(feed.format.rawValue): \((error as? FeedParseError)?.description ?? "\(error)")"
+        if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }
+        var record = record, report = report
+        record.outcome = "parse_error"
+        record.error = message
+        report.outcome = "parse_error"
+        report.message = message
+        mirror.recordLater(record, failed: true)
+        logger.warning("feed body rejected", metadata: Syncer.metadata(feed, result).merging(["error": "\(message)"]) { $1 })
+        return report
+    }
+
+    /// Log metadata naming a feed and its fetch (built only when something is logged).
+    static func metadata(_ feed: FeedConfig, _ result: FetchResult) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["feed.id": "\(feed.id)", "fetch.outcome": "\(result.outcome.rawValue)",
+                                         "fetch.url": "\(result.effectiveURL)"]
+        if let status = result.httpStatus { metadata["fetch.http_status"] = "\(status)" }
+        return metadata
+    }
+}
+
+/// Gathers the outcomes of one cycle's feeds, arriving on any thread, and hands them over
+/// once the last is in.
+private final class CycleCollector: Sendable {
+    private struct State {
+        var reports: [FeedReport] = []
+        var remaining: Int
+        var error: MirrorError?
+    }
+    private let state: Mutex<State>
+    private let whenDone: @Sendable (([FeedReport], MirrorError?)) -> Void
+
+    init(count: Int, whenDone: @escaping @Sendable (([FeedReport], MirrorError?)) -> Void) {
+        state = Mutex(State(remaining: count))
+        self.whenDone = whenDone
+        state.withLock { $0.reports.reserveCapacity(count) }
+    }
+
+    func add(_ outcome: Result<FeedReport, MirrorError>) {
+        let finished = state.withLock { state -> ([FeedReport], MirrorError?)? in
+            switch outcome {
+            case .success(let report): state.reports.append(report)
+            case .failure(let error): state.error = state.error ?? error
+            }
+            state.remaining -= 1
+            return state.remaining == 0 ? (state.reports, state.error) : nil
+        }
+        if let finished { whenDone(finished) }
     }
 }
 

@@ -31,6 +31,13 @@ enum DirectSQL {
         }
     }
 
+    /// A text column of the current row; nil for NULL.
+    static func text(_ statement: OpaquePointer, _ column: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
     /// Steps `statement` once and resets it; a failure becomes a GRDB `DatabaseError`.
     static func step(_ statement: OpaquePointer, connection: OpaquePointer?) throws {
         let code = sqlite3_step(statement)

@@ -85,13 +85,19 @@ public struct ReconcileCounts: Sendable, Equatable {
     public var revised = 0
     public var unchanged = 0
     public var skipped = 0
+    /// Of the unchanged values, how many got a new unit or note.
+    public var annotated = 0
 
-    public init(inserted: Int = 0, revised: Int = 0, unchanged: Int = 0, skipped: Int = 0) {
+    public init(inserted: Int = 0, revised: Int = 0, unchanged: Int = 0, skipped: Int = 0, annotated: Int = 0) {
         self.inserted = inserted
         self.revised = revised
         self.unchanged = unchanged
         self.skipped = skipped
+        self.annotated = annotated
     }
+
+    /// Whether any stored observation changed (what judging reads).
+    public var changedObservations: Bool { inserted + revised + annotated > 0 }
 }
 
 extension Mirror {
@@ -147,20 +153,29 @@ extension Mirror {
     public func feedStates() async throws(MirrorError) -> [String: FeedState] {
         try await read { db in
             var states: [String: FeedState] = [:]
-            // Columns by position: this runs at the start of every cycle, for every feed.
-            let rows = try db.rows("""
+            // Stepped through the SQLite C API: this runs at the start of every cycle, for every
+            // feed, and GRDB's row decoding was most of its cost.
+            let statement = try db.cachedStatement(sql: """
                 SELECT id, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, last_success_at,
                        last_error, last_fetch_id, created_at FROM feed
-                """)
-            states.reserveCapacity(rows.count)
-            for row in rows {
-                let id: String = row[0]
+                """).sqliteStatement
+            sqlite3_reset(statement)
+            defer { sqlite3_reset(statement) }
+            while true {
+                let code = sqlite3_step(statement)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                func text(_ column: Int32) -> String? { DirectSQL.text(statement, column) }
+                let id = text(0) ?? ""
                 states[id] = FeedState(
-                    id: id, etag: row[1], lastModified: row[2], bodySHA256: row[3], consecutiveFailures: row[4],
-                    lastAttemptAt: (row[5] as String?).flatMap(Timestamp.date),
-                    lastSuccessAt: (row[6] as String?).flatMap(Timestamp.date),
-                    lastError: row[7], lastFetchID: row[8],
-                    createdAt: Timestamp.date(row[9]) ?? Date(timeIntervalSince1970: 0))
+                    id: id, etag: text(1), lastModified: text(2), bodySHA256: text(3),
+                    consecutiveFailures: Int(sqlite3_column_int64(statement, 4)),
+                    lastAttemptAt: text(5).flatMap(Timestamp.date), lastSuccessAt: text(6).flatMap(Timestamp.date),
+                    lastError: text(7),
+                    lastFetchID: sqlite3_column_type(statement, 8) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 8),
+                    createdAt: text(9).flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0))
             }
             return states
         }
@@ -253,7 +268,11 @@ extension Mirror {
     public func reconcile(_ record: FetchRecord, plan: String,
                           produce: @escaping @Sendable (ObservationWriter) throws -> Int) async -> Result<ReconcileCounts, ReconcileError> {
         do {
-            let counts = try await commits.write { db in try Mirror.store(db, record, plan: plan, produce: produce) }
+            let counts = try await commits.write { db in
+                let counts = try Mirror.store(db, record, plan: plan, produce: produce)
+                if counts.changedObservations { self.observationEdits.add(1, ordering: .relaxed) }
+                return counts
+            }
             return .success(counts)
         } catch let failure as ProducerFailure {
             return .failure(.producer(failure.underlying))
@@ -268,10 +287,12 @@ extension Mirror {
     public func reconcileLater(_ record: FetchRecord, plan: String, observations: [Observation], skipped: Int,
                                done: @escaping @Sendable (ReconcileCounts) -> Void) {
         commits.writeLater { db in
-            done(try Mirror.store(db, record, plan: plan) { writer in
+            let counts = try Mirror.store(db, record, plan: plan) { writer in
                 for o in observations where !writer.write(o) { break }
                 return skipped
-            })
+            }
+            if counts.changedObservations { self.observationEdits.add(1, ordering: .relaxed) }
+            done(counts)
         }
     }
 
@@ -431,6 +452,7 @@ public final class ObservationWriter {
             if existing.value == value || Figure(existing.value) == o.value {
                 counts.unchanged += 1
                 if existing.unit != o.unit || existing.note != o.note {
+                    counts.annotated += 1
                     sqlite3_reset(annotate)
                     bind(annotate, 1, o.unit); bind(annotate, 2, o.note)
                     bindKey(annotate, from: 3)

@@ -38,10 +38,35 @@ extension Mirror {
     /// an event exists in the database before anything writes it to the alert log.
     public func judge(plans: [Plan], feeds: [FeedPolicy], now: Date) async throws(MirrorError) -> Judgement {
         let stamp = Timestamp.string(now)
-        return try await write { db in
-            var verdicts: [Verdict] = []
-            var holding: [AlertCondition] = []
-            var notes: [String: String] = [:]
+        do {
+            return try await write { db in try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp) }
+        } catch {
+            // The transaction did not commit: the verdicts the cache describes may not be stored.
+            judged.withLock { $0 = nil }
+            throw error
+        }
+    }
+
+    /// The body of `judge`, inside its write transaction.
+    private func judge(_ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String) throws -> Judgement {
+        var verdicts: [Verdict] = []
+        var holding: [AlertCondition] = []
+        var notes: [String: String] = [:]
+        // Verdicts and conflicts depend only on the plans, the feeds' plans and priorities and
+        // the observations: when none changed since the last judgement (no write of this
+        // process touched an observation, no other connection committed), they are reused.
+        let inputs = JudgeCache.Inputs(
+            plans: plans, feeds: feeds.map { JudgeCache.Feed(id: $0.id, plan: $0.plan, priority: $0.priority) },
+            observationEdits: observationEdits.load(ordering: .relaxed),
+            dataVersion: try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0)
+        let cached = judged.withLock { cache in cache?.inputs == inputs ? cache?.plans : nil }
+        var judgedPlans: [JudgeCache.PlanResult] = []
+        if let cached {
+            for (plan, result) in zip(plans, cached) {
+                try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan.id, stamp])
+                judgedPlans.append(result)
+            }
+        } else {
             let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
             for plan in plans {
                 let feedIDs = feeds.filter { $0.plan == plan.id }.map(\.id)
@@ -55,71 +80,83 @@ extension Mirror {
                 }
                 let observations = try Mirror.loadObservations(db, plan: plan, feeds: feedIDs, years: years)
                 let index = ObservationIndex(observations, priorities: priorities)
-                let planVerdicts = Evaluation.verdicts(plan: plan, index: index)
-                verdicts += planVerdicts
-                try Mirror.storeVerdicts(db, plan: plan.id, verdicts: planVerdicts, stamp: stamp)
-                for v in planVerdicts {
+                var result = JudgeCache.PlanResult(verdicts: Evaluation.verdicts(plan: plan, index: index))
+                try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
+                for v in result.verdicts {
                     guard let indicator = plan.indicator(v.indicator) else { continue }
-                    if let condition = AlertConditions.verdict(v, indicator: indicator) { holding.append(condition) }
+                    if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
                     for kind in [AlertKind.targetMissed, .targetAtRisk] {
-                        notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
+                        result.notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
                             "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
                     }
                 }
                 for conflict in index.conflicts(indicators: plan.indicators.map(\.code)) {
-                    holding.append(AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
+                    result.conditions.append(AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
                 }
+                judgedPlans.append(result)
             }
             try db.run("DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
-                           [JSONValue.array(plans.map { .string($0.id) }).text])
-            // Feed health.
-            var feedRows: [String: Row] = [:]
-            for row in try db.rows("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") {
-                feedRows[row["id"]] = row
-            }
-            for feed in feeds {
-                guard let row = feedRows[feed.id] else { continue }
-                let failures: Int = row["consecutive_failures"]
-                if failures >= feed.failingAfter {
-                    holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row["last_error"]))
-                }
-                let lastSuccess: String? = row["last_success_at"]
-                let reference = lastSuccess.flatMap(Timestamp.date) ?? Timestamp.date(row["created_at"]) ?? now
-                if now.timeIntervalSince(reference) > feed.staleAfter {
-                    holding.append(AlertConditions.feedStale(feed: feed.id, plan: feed.plan, lastSuccess: lastSuccess,
-                                                             staleAfter: DurationText.format(feed.staleAfter)))
-                }
-            }
-            // The state machine.
-            var stored: [String: AlertRecord] = [:]
-            for row in try db.rows("SELECT * FROM alert") {
-                guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
-                let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
-                let key: String = row["key"]
-                stored[key] = AlertRecord(key: key, kind: kind, firing: (row["state"] as String) == "firing",
-                                          severity: severity, details: details, message: row["message"])
-            }
-            var events: [StoredEvent] = []
-            var seq = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
-            for action in AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes) {
-                seq += 1
-                let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
-                try db.run("""
-                    INSERT INTO alert_event (seq, time, key, event, alert, severity, line, written) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
-                    """, [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
-                                     action.severity.rawValue, line])
-                try db.run("""
-                    INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
-                        details = excluded.details, message = excluded.message, since = excluded.since,
-                        last_seq = excluded.last_seq
-                    """, [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
-                                     action.severity.rawValue, action.details.text, action.message, stamp, seq])
-                events.append(StoredEvent(seq: seq, line: line, action: action))
-            }
-            return Judgement(verdicts: verdicts, events: events)
+                       [JSONValue.array(plans.map { .string($0.id) }).text])
+            judged.withLock { $0 = JudgeCache(inputs: inputs, plans: judgedPlans) }
         }
+        for result in judgedPlans {
+            verdicts += result.verdicts
+            holding += result.conditions
+            notes.merge(result.notes) { a, _ in a }
+        }
+        // Feed health.
+        var feedRows: [String: Row] = [:]
+        for row in try db.rows("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") {
+            feedRows[row["id"]] = row
+        }
+        for feed in feeds {
+            guard let row = feedRows[feed.id] else { continue }
+            let failures: Int = row["consecutive_failures"]
+            if failures >= feed.failingAfter {
+                holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row["last_error"]))
+            }
+            let lastSuccess: String? = row["last_success_at"]
+            let reference = lastSuccess.flatMap(Timestamp.date) ?? Timestamp.date(row["created_at"]) ?? now
+            if now.timeIntervalSince(reference) > feed.staleAfter {
+                holding.append(AlertConditions.feedStale(feed: feed.id, plan: feed.plan, lastSuccess: lastSuccess,
+                                                         staleAfter: DurationText.format(feed.staleAfter)))
+            }
+        }
+        // The state machine.
+        // Stored details are only needed for the alerts that resolve now: parsed then, not
+        // for every alert on every cycle (a source conflict's details list every source).
+        var stored: [String: AlertRecord] = [:]
+        var storedDetails: [String: String] = [:]
+        for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert") {
+            guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
+            let key: String = row["key"]
+            storedDetails[key] = row["details"]
+            stored[key] = AlertRecord(key: key, kind: kind, firing: (row["state"] as String) == "firing",
+                                      severity: severity, details: .object([]), message: row["message"])
+        }
+        var events: [StoredEvent] = []
+        var seq = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
+        for var action in AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes) {
+            if action.event == .resolved, let text = storedDetails[action.key] {
+                action.details = (try? JSONParser.parse(Array(text.utf8))) ?? .object([])
+            }
+            seq += 1
+            let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
+            try db.run("""
+                INSERT INTO alert_event (seq, time, key, event, alert, severity, line, written) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+                """, [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
+                                 action.severity.rawValue, line])
+            try db.run("""
+                INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
+                    details = excluded.details, message = excluded.message, since = excluded.since,
+                    last_seq = excluded.last_seq
+                """, [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
+                                 action.severity.rawValue, action.details.text, action.message, stamp, seq])
+            events.append(StoredEvent(seq: seq, line: line, action: action))
+        }
+        return Judgement(verdicts: verdicts, events: events)
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
@@ -206,4 +243,36 @@ extension Mirror {
     public func markWritten(through seq: Int) async throws(MirrorError) {
         try await write { db in try db.run("UPDATE alert_event SET written = 1 WHERE written = 0 AND seq <= ?", [seq]) }
     }
+}
+
+/// What the last judgement computed per plan, and from which inputs. Kept by the mirror so a
+/// cycle in which no observation changed (all feeds 304 or unchanged) only refreshes the
+/// verdicts' `evaluated_at` and re-runs feed health and the alert machine.
+struct JudgeCache: Sendable {
+    struct Feed: Sendable, Equatable {
+        var id: String
+        var plan: String
+        var priority: Int
+    }
+
+    struct Inputs: Sendable, Equatable {
+        var plans: [Plan]
+        var feeds: [Feed]
+        /// `Mirror.observationEdits` when judged.
+        var observationEdits: Int
+        /// `PRAGMA data_version` of the writer connection: changes when another connection
+        /// (another process, the sqlite3 shell) commits.
+        var dataVersion: Int
+    }
+
+    struct PlanResult: Sendable {
+        var verdicts: [Verdict]
+        /// Alert conditions from verdicts and source conflicts.
+        var conditions: [AlertCondition] = []
+        /// Resolution notes by alert key.
+        var notes: [String: String] = [:]
+    }
+
+    var inputs: Inputs
+    var plans: [PlanResult]
 }

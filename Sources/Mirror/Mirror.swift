@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import PlanCore
 
 /// A database problem, with the file and what to do about it.
@@ -45,6 +46,11 @@ public final class Mirror: Sendable {
     let commits: GroupCommit
     /// Status answers kept until the next commit.
     let cache: ReadCache
+    /// Bumped by every write that changed an observation (judging skips re-evaluating plans
+    /// whose inputs did not change; see `JudgeCache`).
+    let observationEdits = Atomic<Int>(0)
+    /// The last judgement's per-plan results and the inputs they came from.
+    let judged = Mutex<JudgeCache?>(nil)
 
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.

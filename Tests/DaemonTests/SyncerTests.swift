@@ -216,51 +216,6 @@ func mirrorMarkUnwritten(_ path: String) async throws {
     process.waitUntilExit()
 }
 
-@Suite struct SchedulerTests {
-    @Test func failuresBackOffExponentiallyUpToTheInterval() throws {
-        let ws = try Workspace()
-        let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv", extra: "interval = \"10m\"\njitter = \"0s\""))
-        let feed = try #require(config.feeds.first)
-        let scheduler = Scheduler { _, _ in [] }
-        #expect(scheduler.delay(for: feed, failures: 0) == 600)
-        let backoff = (1...8).map { scheduler.delay(for: feed, failures: $0) }
-        #expect(backoff == [37.5, 75, 150, 300, 600, 600, 600, 600])
-    }
-
-    @Test func syncsOfOneFeedNeverOverlap() async throws {
-        let ws = try Workspace()
-        let config = try ws.config(feeds: feedSection("a", "file:a", extra: "interval = \"1h\"") + feedSection("b", "file:b", extra: "interval = \"1h\""))
-        let active = Locked<Set<String>>([])
-        let overlap = Locked(false)
-        let runs = Locked<[Set<String>]>([])
-        let scheduler = Scheduler { feeds, _ in
-            active.withLock { set in
-                if !set.isDisjoint(with: feeds) { overlap.withLock { $0 = true } }
-                set.formUnion(feeds)
-            }
-            runs.withLock { $0.append(feeds) }
-            try? await Task.sleep(nanoseconds: 300_000_000)
-            active.withLock { $0.subtract(feeds) }
-            return []
-        }
-        scheduler.configure(config.feeds, states: [:])
-        // Trigger "a" again and again while its first sync runs: it runs once more afterwards.
-        for _ in 0..<5 {
-            try await Task.sleep(nanoseconds: 50_000_000)
-            scheduler.trigger(["a"])
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, runs.current.filter({ $0.contains("a") }).count < 2 { try await Task.sleep(nanoseconds: 50_000_000) }
-        #expect(!overlap.current)
-        #expect(runs.current.filter { $0.contains("a") }.count >= 2)
-        #expect(runs.current.filter { $0.contains("b") }.count == 1)
-        try await Task.sleep(nanoseconds: 400_000_000)
-        #expect(scheduler.snapshot["a"]?.nextDue.map { $0.timeIntervalSinceNow > 3000 } == true)
-        scheduler.stop()
-    }
-}
-
-
 @Suite struct LogFormatTests {
     @Test func linesCarryTimeLevelLabelSortedMetadataAndStayOneLine() {
         let line = StderrLogHandler.render(level: .warning, label: "plansync.sync", message: "feed body rejected\nsecond line",

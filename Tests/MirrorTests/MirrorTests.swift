@@ -334,6 +334,55 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
                 == ["resolved feed/a/feed_failing", "resolved feed/a/feed_stale"])
     }
 
+    @Test func unchangedObservationsReuseTheVerdictsButRefreshTheirTime() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("jobs", "2022", .level, "3.2")], skipped: 0)
+        let first = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        // A cycle of 304s: same verdicts, stored with the new evaluation time.
+        try await mirror.recordUnchanged(record(at: now.addingTimeInterval(60)))
+        let again = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(60))
+        #expect(again.verdicts == first.verdicts)
+        #expect(try sqlite(path, "SELECT DISTINCT evaluated_at FROM verdict;") == Timestamp.string(now.addingTimeInterval(60)))
+        // Another plan version (a new target) is judged afresh.
+        var stricter = plan
+        stricter.indicators[1].targets = [Target(year: 2022, rule: .atMost(Figure("3.5")!))]
+        let relaxed = try await mirror.judge(plans: [stricter], feeds: feeds, now: now.addingTimeInterval(120))
+        #expect(relaxed.verdicts.first { $0.indicator == "jobs" }?.status == .met)
+    }
+
+    @Test func observationsChangedBehindTheMirrorAreJudgedAfresh() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        let now = Date()
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("jobs", "2022", .level, "3.2")], skipped: 0)
+        let missed = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(missed.verdicts.first { $0.indicator == "jobs" }?.status == .missed)
+        // Another connection (the sqlite3 shell) corrects the figure; nothing went through this process.
+        _ = try sqlite(path, "UPDATE observation SET value = '2.8', value_num = 2.8 WHERE indicator = 'jobs';")
+        let met = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
+        #expect(met.verdicts.first { $0.indicator == "jobs" }?.status == .met)
+        // The resolution's log line still carries the stored alert's details.
+        let resolved = try #require(met.events.first { $0.action?.event == .resolved })
+        #expect(resolved.line.contains(#""indicator":"jobs""#), "\(resolved.line)")
+    }
+
+    @Test func aNewUnitAloneIsStoredAndCountedAsAnnotated() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        var first = obs("jobs", "2022", .level, "3.2")
+        first.unit = "%"
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [first], skipped: 0)
+        var relabelled = first
+        relabelled.unit = "percent"
+        let counts = try await mirror.reconcile(record(), plan: "p", observations: [relabelled], skipped: 0)
+        #expect(counts == ReconcileCounts(unchanged: 1, annotated: 1))
+        #expect(counts.changedObservations)
+        #expect(try sqlite(path, "SELECT unit FROM observation WHERE indicator = 'jobs';") == "percent")
+        #expect(try await mirror.reconcile(record(), plan: "p", observations: [relabelled], skipped: 0) == ReconcileCounts(unchanged: 1))
+    }
+
     @Test func verdictsAreStoredWithTheirJSON() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)
