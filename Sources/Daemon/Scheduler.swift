@@ -176,13 +176,13 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Notes from any thread that one feed is done; the first note of a batch schedules
-    /// `applyFinished` on the queue, later ones join it.
+    /// `applyFinished` on the queue 10 ms later, and notes arriving meanwhile join it.
     private func finishLater(_ id: String, failed: Bool) {
         let first = finished.withLock { list -> Bool in
             list.append((id, failed))
             return list.count == 1
         }
-        if first { queue.async { self.applyFinished() } }
+        if first { queue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.applyFinished() } }
     }
 
     /// On `queue`: reschedules every feed noted done so far, then sets the timer once.

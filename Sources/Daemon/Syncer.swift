@@ -55,6 +55,8 @@ public final class Syncer: Sendable {
     /// 19, so a million-row feed gives way to status socket readers and to anything else on
     /// the machine; `plansync sync` uses 0 and runs at the caller's priority).
     let parseNiceness: Int32
+    /// Each feed's parse options (its plan's indicator codes as a set), made once per configuration.
+    let parseOptions: [String: ParseOptions]
     /// Mirroring the configuration, started by the first cycle and awaited by every cycle.
     private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
@@ -66,6 +68,12 @@ public final class Syncer: Sendable {
         self.engine = engine
         self.alertLog = AlertLog(path: config.alertLog)
         self.logger = logger
+        parseOptions = Dictionary(config.feeds.map { ($0.id, $0.parseOptions(plan: config.plan($0.plan))) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The parse options of `feed`.
+    func options(_ feed: FeedConfig) -> ParseOptions {
+        parseOptions[feed.id] ?? feed.parseOptions(plan: config.plan(feed.plan))
     }
 
     /// Runs one cycle over `only` these feeds (all when nil).
@@ -252,7 +260,7 @@ public final class Syncer: Sendable {
                        storedCounts: Locked<[String: ReconcileCounts]>) -> FeedReport {
         let parsed: ParsedFeed
         do throws(FeedParseError) {
-            parsed = try FeedParser.parse(result.body, format: feed.format, options: feed.parseOptions(plan: config.plan(feed.plan)))
+            parsed = try FeedParser.parse(result.body, format: feed.format, options: options(feed))
         } catch {
             return rejected(feed, result: result, record: record, report: report, error: error)
         }
@@ -270,7 +278,7 @@ public final class Syncer: Sendable {
     /// writer's queue waits), so a large sync gives way to the status socket's readers.
     func reconcileLarge(_ feed: FeedConfig, result: FetchResult, record: FetchRecord,
                         report: FeedReport) async -> Result<FeedReport, MirrorError> {
-        let options = feed.parseOptions(plan: config.plan(feed.plan))
+        let options = options(feed)
         let body = result.body, format = feed.format, niceness = parseNiceness
         let summary = Locked<[String]>([])
         let outcome = await mirror.reconcile(record, plan: feed.plan) { writer in

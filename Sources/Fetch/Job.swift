@@ -117,9 +117,17 @@ final class Job: @unchecked Sendable {
         return nil
     }
 
-    /// A configured easy handle for the next attempt.
-    func makeHandle() -> UnsafeMutableRawPointer? {
-        guard let easy = curl_easy_init() else { return nil }
+    /// A configured easy handle for the next attempt: `spare` (a finished transfer's handle,
+    /// reset to defaults) or a new one.
+    func makeHandle(reusing spare: UnsafeMutableRawPointer? = nil) -> UnsafeMutableRawPointer? {
+        let easy: UnsafeMutableRawPointer
+        if let spare {
+            curl_easy_reset(spare)
+            easy = spare
+        } else {
+            guard let fresh = curl_easy_init() else { return nil }
+            easy = fresh
+        }
         state = TransferState(maxBytes: request.maxBytes)
         let context = Unmanaged.passUnretained(state).toOpaque()
         plansync_easy_setopt_string(easy, CURLOPT_URL, request.url)
@@ -160,9 +168,8 @@ final class Job: @unchecked Sendable {
         return easy
     }
 
-    /// Frees an attempt's handle and header list.
-    func releaseHandle(_ easy: UnsafeMutableRawPointer) {
-        curl_easy_cleanup(easy)
+    /// Frees an attempt's header list; the handle itself is freed or reused by the engine.
+    func releaseHeaders() {
         if let list = headerList { curl_slist_free_all(list) }
         headerList = nil
     }
@@ -194,7 +201,8 @@ final class Job: @unchecked Sendable {
             if plansync_easy_getinfo_string(easy, CURLINFO_CONTENT_TYPE, &text) == CURLE_OK, let text { contentType = String(cString: text) }
         }
         let shownURL = Redaction.url(effective)
-        let curlText = Redaction.text(state.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : state.errorText)
+        // libcurl's words for a failure (only failures need them).
+        var curlText: String { Redaction.text(state.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : state.errorText) }
         let outcome: FetchOutcome
         var message: String
         switch code {

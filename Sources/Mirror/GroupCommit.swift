@@ -17,6 +17,8 @@ final class GroupCommit: Sendable {
     private struct State {
         var pending: [Pending] = []
         var draining = false
+        /// A drain is set to start when its gather time ends (an awaited write may start it now).
+        var gathering = false
         var transactions = 0
         /// The first failure of a `writeLater` since the last barrier.
         var laterError: (any Error)?
@@ -28,13 +30,19 @@ final class GroupCommit: Sendable {
     /// Fetches finish a few hundred microseconds apart; without the wait an idle writer took
     /// them one by one and a 500-feed cycle still paid for hundreds of commits.
     private let gather: DispatchTimeInterval
+    /// The gather time of a batch started by a `writeLater`: nobody waits for it, so it waits
+    /// longer and a 500-feed cycle commits a handful of times rather than a few dozen. An
+    /// awaited write arriving meanwhile starts the batch at once.
+    private let laterGather: DispatchTimeInterval
     private let timerQueue = DispatchQueue(label: "plansync.group-commit")
     /// Called after each transaction ends (committed or not), before anyone resumes.
     private let committed: @Sendable () -> Void
 
-    init(pool: DatabasePool, gather: DispatchTimeInterval = .milliseconds(2), committed: @escaping @Sendable () -> Void = {}) {
+    init(pool: DatabasePool, gather: DispatchTimeInterval = .milliseconds(2), laterGather: DispatchTimeInterval = .milliseconds(8),
+         committed: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
         self.gather = gather
+        self.laterGather = laterGather
         self.committed = committed
     }
 
@@ -44,7 +52,7 @@ final class GroupCommit: Sendable {
     /// Runs `body` in the next shared transaction and returns its result once committed.
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            enqueue(Pending(
+            enqueue(awaited: true, Pending(
                 run: { db in
                     let value = try body(db)
                     return { continuation.resume(returning: value) }
@@ -56,7 +64,7 @@ final class GroupCommit: Sendable {
     /// Queues `body` for the next shared transaction without waiting for it; its failure is
     /// kept and thrown by the next `barrier()`. Writes commit in the order they were queued.
     func writeLater(_ body: @Sendable @escaping (Database) throws -> Void) {
-        enqueue(Pending(
+        enqueue(awaited: false, Pending(
             run: { db in
                 try body(db)
                 return {}
@@ -74,24 +82,40 @@ final class GroupCommit: Sendable {
         }) { throw error }
     }
 
-    private func enqueue(_ pending: Pending) {
-        let start = state.withLock { state -> Bool in
+    private enum Start { case none, after(DispatchTimeInterval), now }
+
+    private func enqueue(awaited: Bool, _ pending: Pending) {
+        let start = state.withLock { state -> Start in
             state.pending.append(pending)
-            guard !state.draining else { return false }
-            state.draining = true
-            return true
-        }
-        if start {
-            timerQueue.asyncAfter(deadline: .now() + gather) { [pool] in
-                pool.asyncWriteWithoutTransaction { db in self.drain(db) }
+            if !state.draining {
+                state.draining = true
+                state.gathering = true
+                return .after(awaited ? gather : laterGather)
             }
+            if awaited, state.gathering, laterGather != gather {
+                state.gathering = false
+                return .now
+            }
+            return .none
         }
+        switch start {
+        case .none: break
+        case .now: startDrain()
+        case .after(let delay): timerQueue.asyncAfter(deadline: .now() + delay) { self.startDrain() }
+        }
+    }
+
+    /// Hands the waiting writes to the writer. Two drains may end up queued (a timer and an
+    /// awaited write); the second finds nothing or only newer writes, which is harmless.
+    private func startDrain() {
+        pool.asyncWriteWithoutTransaction { db in self.drain(db) }
     }
 
     /// On the writer: commits batches until no write is waiting.
     private func drain(_ db: Database) {
         while true {
             let batch = state.withLock { state -> [Pending] in
+                state.gathering = false
                 if state.pending.isEmpty { state.draining = false } else { state.transactions += 1 }
                 defer { state.pending.removeAll(keepingCapacity: false) }
                 return state.pending

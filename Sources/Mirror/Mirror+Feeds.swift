@@ -136,15 +136,23 @@ extension Mirror {
                     }
                 }
             }
-            try db.run("UPDATE feed SET active = 0")
+            // Feeds no longer configured become inactive; configured ones are inserted or, when
+            // something changed, updated (unchanged rows are not rewritten: this runs at the start
+            // of every `plansync sync`, for every feed).
+            try db.run("UPDATE feed SET active = 0 WHERE active = 1 AND id NOT IN (SELECT value FROM json_each(?))",
+                       [JSONValue.array(feeds.map { .string($0.id) }).text])
             for feed in feeds {
-                try db.run("""
+                try db.runBound("""
                     INSERT INTO feed (id, plan_id, url, format, priority, interval_seconds, active, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, 1, ?)
                     ON CONFLICT(id) DO UPDATE SET plan_id = excluded.plan_id, url = excluded.url,
                         format = excluded.format, priority = excluded.priority,
                         interval_seconds = excluded.interval_seconds, active = 1
-                    """, [feed.id, feed.plan, feed.url, feed.format, feed.priority, feed.interval, stamp])
+                    WHERE plan_id IS NOT excluded.plan_id OR url IS NOT excluded.url OR format IS NOT excluded.format
+                        OR priority IS NOT excluded.priority OR interval_seconds IS NOT excluded.interval_seconds
+                        OR active IS NOT 1
+                    """, [.text(feed.id), .text(feed.plan), .text(feed.url), .text(feed.format), .integer(Int64(feed.priority)),
+                          .real(feed.interval), .text(stamp)])
             }
         }
     }
@@ -236,13 +244,15 @@ extension Mirror {
             """, [.integer(fetchID), .text(Timestamp.string(record.finishedAt)), .text(record.error), .text(record.feed)])
     }
 
-    static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64) throws {
+    /// The feed's state after a successful fetch (and `addedObservations` more observations).
+    static func markSuccess(_ db: Database, record: FetchRecord, fetchID: Int64, addedObservations: Int = 0) throws {
         let finished = Timestamp.string(record.finishedAt)
         try db.runBound("""
             UPDATE feed SET consecutive_failures = 0, last_fetch_id = ?, last_attempt_at = ?, last_success_at = ?,
-                last_error = NULL, etag = ?, last_modified = ?, body_sha256 = COALESCE(?, body_sha256) WHERE id = ?
+                last_error = NULL, etag = ?, last_modified = ?, body_sha256 = COALESCE(?, body_sha256),
+                observation_count = observation_count + ? WHERE id = ?
             """, [.integer(fetchID), .text(finished), .text(finished), .text(record.etag), .text(record.lastModified),
-                  .text(record.bodySHA256), .text(record.feed)])
+                  .text(record.bodySHA256), .integer(Int64(addedObservations)), .text(record.feed)])
     }
 
     /// Reconciles one fetched feed into the mirror in a single transaction: new figures are
@@ -316,10 +326,8 @@ extension Mirror {
         try db.runBound("UPDATE fetch SET inserted = ?, revised = ?, unchanged = ?, skipped = ? WHERE id = ?",
                         [.integer(Int64(counts.inserted)), .integer(Int64(counts.revised)), .integer(Int64(counts.unchanged)),
                          .integer(Int64(counts.skipped)), .integer(fetchID)])
-        // Kept here so status and metrics never count a million rows.
-        try db.runBound("UPDATE feed SET observation_count = observation_count + ? WHERE id = ?",
-                        [.integer(Int64(counts.inserted)), .text(record.feed)])
-        try Mirror.markSuccess(db, record: record, fetchID: fetchID)
+        // The observation count is kept here so status and metrics never count a million rows.
+        try Mirror.markSuccess(db, record: record, fetchID: fetchID, addedObservations: counts.inserted)
         return counts
     }
 }

@@ -74,6 +74,9 @@ private func variant(_ old: String, _ new: String) -> String {
         Bad(text: valid + "\n[#]\n", keyPath: nil, line: 10, message: "expected a key, found '#'"),
         Bad(text: valid + "\n地区 = 1\n", keyPath: nil, line: 10, message: "must be quoted"),
         Bad(text: valid + "\nx = { a = 1, $ = 2 }\n", keyPath: nil, line: 10, message: "expected a key, found '$'"),
+        // Windows line endings: the error is still reported on its own line, not line 1.
+        Bad(text: (valid + "\n地区 = 1\n").replacingOccurrences(of: "\n", with: "\r\n"), keyPath: nil, line: 10,
+            message: "must be quoted"),
     ]
 
     @Test(arguments: bad)
@@ -87,6 +90,11 @@ private func variant(_ old: String, _ new: String) -> String {
                 && (c.keyPath == nil || e.keyPath == c.keyPath) && (c.line == nil || e.line == c.line)
                 && text.hasPrefix("plans/p.toml")
         }
+    }
+
+    @Test func aPlanSavedWithWindowsLineEndingsParsesTheSame() throws {
+        let crlf = try PlanFile.parse(valid.replacingOccurrences(of: "\n", with: "\r\n"), file: "plans/p.toml")
+        #expect(crlf == (try PlanFile.parse(valid, file: "plans/p.toml")))
     }
 
     @Test func theSeedPlanHoldsEveryIndicatorOfTheAnnexAndTheTaskTargets() throws {

@@ -127,6 +127,32 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
     }
 }
 
+@Suite struct ConfigurationMirrorTests {
+    @Test func feedsAreUpsertedOnlyWhenChangedAndDroppedOnesGoInactive() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        #expect(try sqlite(path, "SELECT id, active, priority FROM feed ORDER BY id;") == "a|1|2\nb|1|1")
+        // The same configuration again (a later start) changes nothing, not even created_at.
+        let before = try sqlite(path, "SELECT group_concat(id || url || priority || interval_seconds || created_at) FROM feed;")
+        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
+            FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
+            FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
+        ], now: Date().addingTimeInterval(60))
+        #expect(try sqlite(path, "SELECT group_concat(id || url || priority || interval_seconds || created_at) FROM feed;") == before)
+        // b leaves the configuration, a changes its priority, c arrives.
+        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
+            FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 5, interval: 60),
+            FeedDescription(id: "c", plan: "p", url: "file:///c.csv", format: "csv", priority: 0, interval: 30),
+        ], now: Date())
+        #expect(try sqlite(path, "SELECT id, active, priority FROM feed ORDER BY id;") == "a|1|5\nb|0|1\nc|1|0")
+        // b comes back.
+        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
+            FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
+        ], now: Date())
+        #expect(try sqlite(path, "SELECT id, active FROM feed ORDER BY id;") == "a|0\nb|1\nc|0")
+    }
+}
+
 @Suite struct ReconcileTests {
     @Test func insertsUpdatesWithRevisionsAndNeverDeletes() async throws {
         let mirror = try await preparedMirror()
