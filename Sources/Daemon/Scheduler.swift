@@ -106,6 +106,11 @@ public final class Scheduler: @unchecked Sendable {
     /// When the timer fires next (nil: nothing waits), for tests and diagnostics.
     var armedDeadline: Date? { queue.sync { armedFor } }
 
+    /// The timer's deadline, every schedule and the feeds waiting for the next cycle, read together.
+    var timerAndSchedules: (armed: Date?, schedules: [String: FeedSchedule], pending: Set<String>) {
+        queue.sync { (armedFor, schedules, pending) }
+    }
+
     /// Seconds until the next run: the interval plus jitter, or a backoff after failures.
     func delay(for feed: FeedConfig, failures: Int) -> Double {
         let interval = feed.settings.interval
