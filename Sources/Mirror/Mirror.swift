@@ -119,6 +119,19 @@ public final class Mirror: Sendable {
         do { return try await pool.read(body) } catch { throw MirrorError.wrap(error, path: path) }
     }
 
+    /// Copies the WAL into the database file (and empties it), then closes every connection:
+    /// afterwards the file alone holds everything. SQLite's own checkpoint at close would not
+    /// do it here, as the last connection GRDB closes is a read-only reader; and without an
+    /// explicit close, connections were closed (or not) by a deinit racing the process's exit.
+    public func close() throws(MirrorError) {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            try pool.close()
+        } catch {
+            throw MirrorError.wrap(error, path: path)
+        }
+    }
+
     /// Frees SQLite's caches (after a sync cycle, so an idle daemon stays small).
     public func releaseMemory() {
         pool.releaseMemory()

@@ -50,11 +50,9 @@ final class ReadCache: Sendable {
     func version() -> Version {
         let commits = state.withLock { $0.commits }
         var header = [UInt32](repeating: 0, count: 12)
-        let fd = open(shmPath, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 {
+        if let fd = ShmDescriptors.descriptor(for: shmPath) {
             // The first copy of the WalIndexHdr: aligned 32-bit words, each read whole.
             if header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 48, 0) }) != 48 { header = Array(repeating: 0, count: 12) }
-            close(fd)
         }
         return Version(commits: commits, walChange: header[2], walFrame: header[4], walSalt: header[8])
     }
@@ -72,6 +70,35 @@ final class ReadCache: Sendable {
         state.withLock { state in
             if state.entries.count >= ReadCache.capacity { state.entries.removeAll() }
             state.entries[key] = (version, .now, value)
+        }
+    }
+}
+
+/// One read-only descriptor per `-shm` file, kept open for the life of the process and never
+/// closed: on Linux, closing *any* descriptor of a file releases every POSIX lock the process
+/// holds on it — including the locks SQLite's connections hold on the WAL index through their
+/// own descriptors (the lock telling other processes the database is in use, and the read
+/// marks protecting WAL frames a reader still needs). Opening and closing the file per read,
+/// as this cache once did, let another process (`plansync sync`, the sqlite3 shell) believe
+/// it was alone and rebuild the index under the daemon. See "How To Corrupt An SQLite
+/// Database File", §2.2.
+enum ShmDescriptors {
+    private static let table = Mutex<[String: (device: UInt64, inode: UInt64, fd: Int32)]>([:])
+
+    /// The descriptor of the file now at `path`; nil when there is none. A file replaced at the
+    /// same path (all connections closed, then a new one) gets a new descriptor; the old one
+    /// stays open, as closing it could still cancel a lock.
+    static func descriptor(for path: String) -> Int32? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return table.withLock { table -> Int32? in
+            if let known = table[path], known.device == UInt64(info.st_dev), known.inode == UInt64(info.st_ino) { return known.fd }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            var opened = stat()
+            fstat(fd, &opened)
+            table[path] = (UInt64(opened.st_dev), UInt64(opened.st_ino), fd)
+            return fd
         }
     }
 }

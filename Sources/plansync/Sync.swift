@@ -56,6 +56,9 @@ struct Sync: AsyncParsableCommand {
             }
             if let error = report.alertLogError { print("\nwarning: \(error)") }
         }
+        // A clean close: the database file is complete on its own afterwards (for copies and
+        // backups of a mirror only `plansync sync` writes, e.g. from cron).
+        do { try mirror.close() } catch { fail(error.description, code: 1) }
         if !report.allSucceeded { throw ExitCode(1) }
     }
 }

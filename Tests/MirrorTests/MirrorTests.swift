@@ -252,6 +252,30 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         try await mirror.flushRecords()
     }
 
+    @Test func readingTheWALIndexHeaderKeepsSQLitesLocks() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        _ = try await mirror.counts()  // a reader connection is open too
+        for _ in 0..<3 { _ = mirror.cache.version() }
+        // SQLite's connections hold a shared lock on the WAL index's "in use" byte (128) so no
+        // other process rebuilds it under them. Probe it with an open-file-description lock,
+        // which conflicts even with this process's own POSIX locks; the probe uses the cache's
+        // own descriptor, since closing a new one would itself drop the locks.
+        let fd = try #require(ShmDescriptors.descriptor(for: path + "-shm"))
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        probe.l_start = 128
+        probe.l_len = 1
+        #expect(fcntl(fd, 36 /* F_OFD_GETLK */, &probe) == 0)
+        #expect(probe.l_type == Int16(F_RDLCK), "SQLite's lock on the WAL index is gone")
+        // And another process sees the database as in use: its close neither checkpoints nor
+        // deletes the WAL this process still uses.
+        #expect(try sqlite(path, "SELECT COUNT(*) FROM feed;") == "2")
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(try await mirror.counts()["feed"] == 2)
+    }
+
     @Test func cachedStatusAnswersEndWithOwnAndOtherProcessesCommits() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)

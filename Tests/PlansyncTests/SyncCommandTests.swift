@@ -43,6 +43,20 @@ func lines(_ path: String) -> [String] {
         #expect(lines(demo.root + "/.demo/alerts.jsonl").count == 7)
     }
 
+    @Test func afterASyncTheDatabaseFileAloneHoldsEverything() throws {
+        let demo = try demoCopy()
+        #expect(try PlansyncProcess.run(["sync", "--config", demo.config]).status == 0)
+        // The mirror was closed cleanly: its WAL was checkpointed and emptied, so copying the
+        // .sqlite file alone (a naive backup) loses nothing.
+        let database = demo.root + "/.demo/mirror.sqlite"
+        let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal"))?[.size] as? Int ?? 0
+        #expect(wal == 0)
+        let copy = try scratchFolder() + "/copy.sqlite"
+        try FileManager.default.copyItem(atPath: database, toPath: copy)
+        let count = try shell("sqlite3 \(copy) 'SELECT COUNT(*) FROM observation'")
+        #expect(count.output.trimmingCharacters(in: .whitespacesAndNewlines) == "29")
+    }
+
     @Test(arguments: ["crash-before-alert-log", "crash-after-alert-log"])
     func aCrashAroundTheLogWriteNeitherLosesNorRepeatsALine(fault: String) throws {
         let demo = try demoCopy()
