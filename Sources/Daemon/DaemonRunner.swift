@@ -239,6 +239,13 @@ public final class DaemonRunner: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(8)
             while scheduler.isBusy, Date() < deadline { usleep(20_000) }
             server.close()
+            // The WAL goes into the database file, so the file alone is complete once stopped
+            // (a cycle still running after the deadline keeps it open: the WAL then recovers).
+            if !scheduler.isBusy {
+                do throws(MirrorError) { try mirror.close() } catch {
+                    logger.warning("cannot checkpoint the mirror at stop", metadata: ["error": "\(error)"])
+                }
+            }
             exitCode.withLock { $0 = 0 }
             done.signal()
         }

@@ -172,6 +172,9 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(seconds < 10)
         #expect(d.notify.messages.contains { $0.contains("STOPPING=1") })
         #expect(!FileManager.default.fileExists(atPath: d.socket))
+        // Stopped cleanly: the WAL was checkpointed into the database file and emptied.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: d.root + "/.demo/mirror.sqlite-wal"))?[.size] as? Int ?? 0
+        #expect(wal == 0)
     }
 
     /// Resident kilobytes of the mappings of the daemon's binary (a private copy, so no other
