@@ -85,7 +85,10 @@ public final class Mirror: Sendable {
             }
             if !readOnly {
                 try migrator.migrate(pool)
-                try pool.write { db in try db.execute(sql: "PRAGMA user_version = \(Mirror.schemaVersion)") }
+                // Written only when it changes: every `plansync sync` opens the mirror.
+                if version != Mirror.schemaVersion {
+                    try pool.write { db in try db.execute(sql: "PRAGMA user_version = \(Mirror.schemaVersion)") }
+                }
             } else if version < Mirror.schemaVersion {
                 throw MirrorError(path: path, message: "schema \(version) is older than this plansync's \(Mirror.schemaVersion); run `plansync sync` once to upgrade it")
             }
