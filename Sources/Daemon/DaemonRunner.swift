@@ -101,6 +101,7 @@ public final class DaemonRunner: @unchecked Sendable {
             return await self.sync(feeds, done: done)
         }
         Task { [self] in
+            await state.current.syncer.prepare()
             let states = (try? await mirror.feedStates()) ?? [:]
             scheduler.configure(config.feeds, states: states)
         }
@@ -221,6 +222,7 @@ public final class DaemonRunner: @unchecked Sendable {
             $0.config = applied
             $0.syncer = syncer
         }
+        await syncer.prepare()
         let states = (try? await mirror.feedStates()) ?? [:]
         scheduler.configure(applied.feeds, states: states)
         logger.notice("configuration reloaded", metadata: ["feeds": "\(applied.feeds.count)", "notes": "\(notes.joined(separator: "; "))"])

@@ -141,6 +141,15 @@ public final class Syncer: Sendable {
         return SyncReport(feeds: reports, verdicts: judgement.verdicts, events: judgement.events, alertLogError: logError)
     }
 
+    /// Mirrors the configuration now: the daemon does this at start and after a reload, so
+    /// the status socket lists the feeds before the first cycle and that cycle does not wait
+    /// for it. A failure is left to the next cycle, which retries and reports it.
+    public func prepare(now: Date = Date()) async {
+        do throws(MirrorError) { try await mirrorConfigurationOnce(now: now) } catch {
+            logger.debug("mirroring the configuration failed; the next cycle retries", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Copies plans and feeds into the mirror once per configuration (this syncer lives until
     /// the next reload), not on every cycle; a failed attempt is retried by the next cycle.
     func mirrorConfigurationOnce(now: Date) async throws(MirrorError) {

@@ -152,6 +152,9 @@ final class RunningDaemon: @unchecked Sendable {
         kill(d.pid, SIGHUP)
         #expect(d.notify.wait(for: "RELOADING=1", after: before))
         #expect(d.notify.wait(for: "READY=1", after: before))
+        // The new feed is in the mirror by the time the reload is announced (not only after
+        // its first cycle), then gets its first fetch.
+        #expect((try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" } == true)
         #expect(try d.eventually { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" && $0["last_outcome"] as? String == "ok" } == true })
 
         // SIGHUP with an invalid config: ignored, the old one keeps running.
