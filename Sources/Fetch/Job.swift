@@ -78,13 +78,15 @@ final class Job: @unchecked Sendable {
     /// For file: URLs, validators made from the file's modification time and size.
     private var fileValidators: (etag: String, lastModified: String)?
 
+    /// A `file:` URL (decided once: it is asked several times per attempt).
+    let isFile: Bool
+
     init(request: FetchRequest, completion: @escaping @Sendable (FetchResult) -> Void) {
         self.request = request
         self.completion = completion
         self.state = TransferState(maxBytes: request.maxBytes)
+        isFile = request.url.utf8.count >= 5 && request.url.prefix(5).lowercased() == "file:"
     }
-
-    var isFile: Bool { request.url.lowercased().hasPrefix("file:") }
 
     /// Decides without the network: refused schemes, and unchanged or unreadable local files.
     func preflight() -> FetchResult? {

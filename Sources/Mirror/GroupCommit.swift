@@ -137,17 +137,19 @@ final class GroupCommit: Sendable {
                 for index in batch.indices {
                     let pending = batch[index]
                     do {
-                        // Savepoints through cached statements (GRDB's inSavepoint prepares
-                        // its statements on every call, a third of a small feed's write).
-                        try db.run("SAVEPOINT feed")
+                        // Savepoints through cached statements stepped directly (GRDB's
+                        // inSavepoint prepares its statements on every call, a third of a small
+                        // feed's write). No transaction observer is registered on this pool, so
+                        // GRDB has no savepoint stack to keep in step.
+                        try db.runBound("SAVEPOINT feed", [])
                         do {
                             let resume = try pending.run(db)
-                            try db.run("RELEASE SAVEPOINT feed")
+                            try db.runBound("RELEASE SAVEPOINT feed", [])
                             succeeded.append((pending, resume))
                         } catch {
                             if db.isInsideTransaction {
-                                try? db.run("ROLLBACK TO SAVEPOINT feed")
-                                try? db.run("RELEASE SAVEPOINT feed")
+                                try? db.runBound("ROLLBACK TO SAVEPOINT feed", [])
+                                try? db.runBound("RELEASE SAVEPOINT feed", [])
                             }
                             throw error
                         }

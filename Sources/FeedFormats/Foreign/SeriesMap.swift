@@ -57,9 +57,10 @@ struct RecordMapper {
         missing += 1
     }
 
-    /// Maps one record; `unitMultiplier` is SDMX `UNIT_MULT` (value × 10^n).
+    /// Maps one record; `unitMultiplier` is SDMX `UNIT_MULT` (value × 10^n). `location` is
+    /// only built for an error message.
     mutating func add(dimensions: [String: String], period: Period, value: Figure, unitMultiplier: Int = 0,
-                      cumulativeHint: Bool = false, unit: String? = nil, location: String) throws(FeedParseError) {
+                      cumulativeHint: Bool = false, unit: String? = nil, location: @autoclosure () -> String) throws(FeedParseError) {
         records += 1
         guard let map = options.maps.first(where: { $0.matches(dimensions) }) else {
             unmatched += 1
@@ -82,7 +83,7 @@ struct RecordMapper {
         switch seen.check(observation.key, figure) {
         case .duplicate: return
         case .conflict:
-            throw FeedParseError("\(location) maps to \(observation.key), which an earlier record already gave with a different value; make the [[feed.map]] match more specific")
+            throw FeedParseError("\(location()) maps to \(observation.key), which an earlier record already gave with a different value; make the [[feed.map]] match more specific")
         case .new: break
         }
         try emit(observation, options: options, into: &observations, count: &emitted)

@@ -31,10 +31,13 @@ public enum NativeCSV {
                 line: header.line)
         }
         var builder = ObservationBuilder(options: options)
-        let positions = Dictionary(uniqueKeysWithValues: (required + optional).map { ($0, columns[$0] ?? -1) })
+        // Column positions by field, looked up once per body rather than by name per row.
+        let at = (indicator: columns["indicator"] ?? -1, period: columns["period"] ?? -1, measure: columns["measure"] ?? -1,
+                  value: columns["value"] ?? -1, unit: columns["unit"] ?? -1, cumulative: columns["cumulative"] ?? -1,
+                  baseYear: columns["base_year"] ?? -1, note: columns["note"] ?? -1)
         while let record = reader.next() {
-            func field(_ name: String) -> String? {
-                guard let i = positions[name], i >= 0, i < record.fields.count else { return nil }
+            func field(_ i: Int) -> String? {
+                guard i >= 0, i < record.fields.count else { return nil }
                 let raw = record.fields[i]
                 guard let first = raw.utf8.first else { return nil }
                 let needsTrim = first == 0x20 || first == 0x09 || raw.utf8.last == 0x20 || raw.utf8.last == 0x09
@@ -48,10 +51,10 @@ public enum NativeCSV {
                 throw FeedParseError("\(record.fields.count) fields but the header has \(names.count) (quote fields that contain commas)",
                                      line: record.line, column: names.count + 1)
             }
-            let row = RawRow(indicator: field("indicator"), period: field("period"), measure: field("measure"),
-                             value: field("value"), unit: field("unit"), cumulative: field("cumulative"),
-                             baseYear: field("base_year"), note: field("note"))
-            try builder.add(row, location: "line \(record.line)") { name, message in fail(name, message) }
+            let row = RawRow(indicator: field(at.indicator), period: field(at.period), measure: field(at.measure),
+                             value: field(at.value), unit: field(at.unit), cumulative: field(at.cumulative),
+                             baseYear: field(at.baseYear), note: field(at.note))
+            try builder.add(row) { name, message in fail(name, message) }
         }
         if let error = reader.error { throw error }
         feed.observations = builder.observations
@@ -86,8 +89,7 @@ struct ObservationBuilder {
     init(options: ParseOptions) { self.options = options }
 
     /// Validates a row; `fail(field, message)` builds the positioned error.
-    mutating func add(_ row: RawRow, location: String,
-                      fail: (String, String) -> FeedParseError) throws(FeedParseError) {
+    mutating func add(_ row: RawRow, fail: (String, String) -> FeedParseError) throws(FeedParseError) {
         guard let indicator = row.indicator else { throw fail("indicator", "missing indicator code") }
         guard let periodText = row.period else { throw fail("period", "missing period (e.g. 2023, 2023-Q2, 2023-06)") }
         let period: Period

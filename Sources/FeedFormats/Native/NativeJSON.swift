@@ -44,7 +44,7 @@ public enum NativeJSON {
             let row = RawRow(indicator: try text("indicator"), period: try text("period"), measure: try text("measure"),
                              value: try text("value"), unit: try text("unit"), cumulative: try text("cumulative"),
                              baseYear: try text("base_year"), note: try text("note"))
-            try builder.add(row, location: at) { key, message in FeedParseError(message, path: "\(at).\(key)") }
+            try builder.add(row) { key, message in FeedParseError(message, path: "\(at).\(key)") }
         }
         feed.observations = builder.observations
         feed.emitted = builder.emitted
