@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SHA-256 (FIPS 180-4), incremental, to recognise a body that did not change even
 /// when the server sends no validators.
 public struct SHA256: Sendable {
@@ -61,11 +65,36 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The digest of `bytes`, as hex.
+    /// The digest of `bytes`, as hex: computed by the system's libcrypto when it is there
+    /// (OpenSSL's SHA-256 uses the CPU's SHA extensions: a 40 MB body took 0.38 s here, and
+    /// hashing comes before parsing), by this implementation otherwise.
     public static func hex(_ bytes: [UInt8]) -> String {
+        if let system = SystemSHA256.function {
+            var digest = [UInt8](repeating: 0, count: 32)
+            bytes.withUnsafeBufferPointer { input in
+                digest.withUnsafeMutableBufferPointer { out in _ = system(input.baseAddress, input.count, out.baseAddress) }
+            }
+            return hexText(digest)
+        }
+        return portableHex(bytes)
+    }
+
+    /// The digest of `bytes` by this implementation alone (tests compare it with libcrypto's).
+    static func portableHex(_ bytes: [UInt8]) -> String {
         var hash = SHA256()
         hash.update(bytes)
         return hash.finalizeHex()
+    }
+
+    private static func hexText(_ digest: [UInt8]) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private mutating func compress(_ block: UnsafeRawBufferPointer) {
@@ -95,4 +124,19 @@ public struct SHA256: Sendable {
 
 extension UInt32 {
     @inline(__always) func rotatedRight(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
+}
+
+/// OpenSSL's one-shot `SHA256()` from the libcrypto this process already has (libcurl is
+/// built against it on Debian), found at run time: the system's OpenSSL headers and linker
+/// name are not needed to build plansync, and without libcrypto the portable code is used.
+enum SystemSHA256 {
+    typealias Function = @convention(c) (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt8>?) -> UnsafeMutablePointer<UInt8>?
+
+    static let function: Function? = {
+        for name in ["libcrypto.so.3", "libcrypto.so"] {
+            guard let library = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(library, "SHA256") else { continue }
+            return unsafeBitCast(symbol, to: Function.self)
+        }
+        return nil
+    }()
 }

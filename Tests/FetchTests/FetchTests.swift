@@ -303,6 +303,17 @@ let bigCSV = "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + 
     ])
     func matchesTheStandardVectors(input: String, digest: String) {
         #expect(SHA256.hex(Array(input.utf8)) == digest)
+        #expect(SHA256.portableHex(Array(input.utf8)) == digest)
+    }
+
+    @Test func libcryptoAndThePortableCodeAgree() throws {
+        let function = try #require(SystemSHA256.function, "libcrypto.so.3 is part of every libcurl4-openssl system")
+        _ = function
+        var generator = SystemRandomNumberGenerator()
+        for count in [0, 1, 55, 56, 63, 64, 65, 1000, (1 << 20) + 7] {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(SHA256.hex(bytes) == SHA256.portableHex(bytes), "\(count) bytes")
+        }
     }
 
     @Test func incrementalUpdatesEqualOneShot() {
