@@ -15,11 +15,21 @@ enum DirectSQL {
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static func bind(_ statement: OpaquePointer, _ index: Int32, _ text: String?) {
-        guard let text else {
+        guard var text else {
             sqlite3_bind_null(statement, index)
             return
         }
-        sqlite3_bind_text(statement, index, text, -1, transient)
+        // The UTF-8 bytes in place, with their length: passing the String as a C string
+        // copied most (small) strings into a new array and made SQLite measure them again.
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                sqlite3_bind_text(statement, index, "", 0, transient)
+                return
+            }
+            UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) { chars in
+                _ = sqlite3_bind_text(statement, index, chars, Int32(bytes.count), transient)
+            }
+        }
     }
 
     static func bind(_ statement: OpaquePointer, _ index: Int32, _ value: SQLValue) {

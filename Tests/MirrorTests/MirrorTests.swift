@@ -418,6 +418,17 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect(resolved.line.contains(#""indicator":"jobs""#), "\(resolved.line)")
     }
 
+    @Test func textIsStoredByteForByteThroughDirectBinding() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        var o = obs("jobs", "2022", .level, "3.2")
+        o.unit = ""
+        o.note = "城镇调查失业率（年均）— “初步” 'quoted' \u{1F4C8}"
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [o], skipped: 0)
+        #expect(try sqlite(path, "SELECT quote(unit), note, length(note), value FROM observation;")
+                == "''|\(o.note!)|\(o.note!.count)|3.2")
+    }
+
     @Test func aNewUnitAloneIsStoredAndCountedAsAnnotated() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)
