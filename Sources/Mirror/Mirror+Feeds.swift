@@ -429,7 +429,7 @@ public final class ObservationWriter {
                 sqlite3_bind_int64(sel, 5, cumulative); sqlite3_bind_int64(sel, 6, base)
                 defer { sqlite3_reset(sel) }
                 guard sqlite3_step(sel) == SQLITE_ROW else { return nil }
-                func column(_ i: Int32) -> String? { sqlite3_column_text(sel, i).map { String(cString: $0) } }
+                func column(_ i: Int32) -> String? { DirectSQL.text(sel, i) }
                 return (column(0) ?? "", column(1), column(2), sqlite3_column_int64(sel, 3))
             }
             /// Binds the observation's key (feed, indicator, period, measure, cumulative, base year) from `index`.
