@@ -68,7 +68,14 @@ public final class Syncer: Sendable {
         self.engine = engine
         self.alertLog = AlertLog(path: config.alertLog)
         self.logger = logger
-        parseOptions = Dictionary(config.feeds.map { ($0.id, $0.parseOptions(plan: config.plan($0.plan))) }, uniquingKeysWith: { a, _ in a })
+        // One indicator set per plan, shared by its feeds' options.
+        var codes: [String: Set<String>] = [:]
+        for plan in config.plans { codes[plan.id] = Set(plan.indicators.map(\.code)) }
+        parseOptions = Dictionary(config.feeds.map { feed in
+            var options = feed.parseOptions(plan: nil)
+            options.indicators = codes[feed.plan] ?? []
+            return (feed.id, options)
+        }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The parse options of `feed`.
