@@ -82,6 +82,31 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
 
     /// Bodies of 1 MiB and more are parsed and stored on threads of their own at the daemon's
     /// lowered priority; the result must be exactly what the writer's own thread would store.
+    @Test func midSizedBodiesParsedOffTheFetchQueueStoreAndFailLikeSmallOnes() async throws {
+        // 2,400 rows, about 90 KB: above the size parsed inline on the engine's queue, below
+        // the size streamed on threads of their own. Many feeds at once, one of them broken.
+        let ws = try Workspace()
+        func body(_ offset: Double) -> String {
+            header + (0..<2400).map { i in "retail_sales,\(1900 + i / 12)-\(String(format: "%02d", i % 12 + 1)),level,\(Double(i) + offset),亿元,,,\n" }.joined()
+        }
+        for i in 0..<6 { try ws.write("feeds/m\(i).csv", body(Double(i))) }
+        try ws.write("feeds/bad.csv", body(0) + "retail_sales,2024-13,level,1.0,亿元,,,\n")
+        #expect(try String(contentsOfFile: ws.path + "/feeds/m0.csv", encoding: .utf8).utf8.count > Syncer.inlineParseLimit)
+        let config = try ws.config(feeds: (0..<6).map { feedSection("m\($0)", "file:feeds/m\($0).csv") }.joined()
+                                   + feedSection("bad", "file:feeds/bad.csv"))
+        let syncer = try ws.syncer(config)
+        let report = try await syncer.run()
+        let byID = Dictionary(uniqueKeysWithValues: report.feeds.map { ($0.id, $0) })
+        for i in 0..<6 {
+            #expect(byID["m\(i)"]?.outcome == "ok")
+            #expect(byID["m\(i)"]?.counts.inserted == 2400)
+        }
+        #expect(byID["bad"]?.outcome == "parse_error")
+        #expect(byID["bad"]?.message.contains("line 2402, column 2: invalid period '2024-13'") == true)
+        #expect(try await syncer.mirror.counts()["observation"] == 6 * 2400)
+        #expect(try await syncer.mirror.feedStates()["bad"]?.consecutiveFailures == 1)
+    }
+
     @Test func largeBodiesStoredOnLowPriorityThreadsGiveTheSameMirror() async throws {
         let ws = try Workspace()
         let codes = ["gdp", "retail_sales", "foreign_trade", "budget_revenue", "rd_spending"]
