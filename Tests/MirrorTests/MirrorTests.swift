@@ -153,6 +153,30 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
     }
 }
 
+extension ConfigurationMirrorTests {
+    @Test func aPlanIsRewrittenOnlyWhenItsRowsChange() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        let feeds = [FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60)]
+        let stamp = try sqlite(path, "SELECT updated_at FROM plan;")
+        // The same plan a minute later: nothing is rewritten.
+        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: feeds, now: Date().addingTimeInterval(60))
+        #expect(try sqlite(path, "SELECT updated_at FROM plan;") == stamp)
+        #expect(Mirror.rows(of: plan, file: "p.toml").count == 1 + 2 + 2)
+        // A changed target, a renamed indicator and another file: stored as changed.
+        var edited = plan
+        edited.indicators[1].targets = [Target(year: 2022, rule: .atMost(Figure("3.5")!))]
+        edited.indicators[0].name = "GDP"
+        try await mirror.mirrorConfiguration(plans: [(edited, "q.toml")], feeds: feeds, now: Date().addingTimeInterval(120))
+        #expect(try sqlite(path, "SELECT value FROM target WHERE indicator = 'jobs';") == "3.5")
+        #expect(try sqlite(path, "SELECT name FROM indicator WHERE code = 'gdp';") == "GDP")
+        #expect(try sqlite(path, "SELECT file FROM plan;") == "q.toml")
+        #expect(try sqlite(path, "SELECT updated_at FROM plan;") != stamp)
+        try await mirror.mirrorConfiguration(plans: [(edited, "q.toml")], feeds: feeds, now: Date().addingTimeInterval(180))
+        #expect(try sqlite(path, "SELECT COUNT(*) FROM target;") == "2")
+    }
+}
+
 @Suite struct ReconcileTests {
     @Test func insertsUpdatesWithRevisionsAndNeverDeletes() async throws {
         let mirror = try await preparedMirror()
