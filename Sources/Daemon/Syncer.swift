@@ -57,7 +57,7 @@ public final class Syncer: Sendable {
     let parseNiceness: Int32
     /// Each feed's parse options (its plan's indicator codes as a set), made once per configuration.
     let parseOptions: [String: ParseOptions]
-    /// Mirroring the configuration, started by the first cycle and awaited by every cycle.
+    /// Mirroring the configuration, started by `prepare()` or the first cycle, awaited by every cycle.
     private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
 
