@@ -67,3 +67,25 @@ extension Database {
         try DirectSQL.step(statement, connection: sqliteConnection)
     }
 }
+
+extension Database {
+    /// Steps every row of a cached statement through the SQLite C API: `bind` sets its
+    /// parameters, `body` reads each row (with `DirectSQL.text` and `sqlite3_column_*`). For
+    /// reads that run every cycle over every feed or observation, where GRDB's row decoding
+    /// was most of the cost.
+    func eachRow(_ sql: String, bind: (OpaquePointer) -> Void = { _ in }, _ body: (OpaquePointer) throws -> Void) throws {
+        let statement = try cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(statement)
+        defer { sqlite3_reset(statement) }
+        bind(statement)
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)))
+            }
+            try body(statement)
+        }
+    }
+}
+

@@ -198,28 +198,18 @@ extension Mirror {
     public func feedStates() async throws(MirrorError) -> [String: FeedState] {
         try await read { db in
             var states: [String: FeedState] = [:]
-            // Stepped through the SQLite C API: this runs at the start of every cycle, for every
-            // feed, and GRDB's row decoding was most of its cost.
-            let statement = try db.cachedStatement(sql: """
+            try db.eachRow("""
                 SELECT id, etag, last_modified, body_sha256, consecutive_failures, last_attempt_at, last_success_at,
                        last_error, last_fetch_id, created_at FROM feed
-                """).sqliteStatement
-            sqlite3_reset(statement)
-            defer { sqlite3_reset(statement) }
-            while true {
-                let code = sqlite3_step(statement)
-                if code == SQLITE_DONE { break }
-                guard code == SQLITE_ROW else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
-                func text(_ column: Int32) -> String? { DirectSQL.text(statement, column) }
+                """) { row in
+                func text(_ column: Int32) -> String? { DirectSQL.text(row, column) }
                 let id = text(0) ?? ""
                 states[id] = FeedState(
                     id: id, etag: text(1), lastModified: text(2), bodySHA256: text(3),
-                    consecutiveFailures: Int(sqlite3_column_int64(statement, 4)),
+                    consecutiveFailures: Int(sqlite3_column_int64(row, 4)),
                     lastAttemptAt: text(5).flatMap(Timestamp.date), lastSuccessAt: text(6).flatMap(Timestamp.date),
                     lastError: text(7),
-                    lastFetchID: sqlite3_column_type(statement, 8) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 8),
+                    lastFetchID: sqlite3_column_type(row, 8) == SQLITE_NULL ? nil : sqlite3_column_int64(row, 8),
                     createdAt: text(9).flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0))
             }
             return states

@@ -106,18 +106,19 @@ extension Mirror {
             notes.merge(result.notes) { a, _ in a }
         }
         // Feed health.
-        var feedRows: [String: Row] = [:]
-        for row in try db.rows("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") {
-            feedRows[row["id"]] = row
+        var health: [String: (failures: Int, lastError: String?, lastSuccess: String?, created: String?)] = [:]
+        try db.eachRow("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") { row in
+            health[DirectSQL.text(row, 0) ?? ""] = (Int(sqlite3_column_int64(row, 1)), DirectSQL.text(row, 2),
+                                                    DirectSQL.text(row, 3), DirectSQL.text(row, 4))
         }
         for feed in feeds {
-            guard let row = feedRows[feed.id] else { continue }
-            let failures: Int = row["consecutive_failures"]
+            guard let row = health[feed.id] else { continue }
+            let failures = row.failures
             if failures >= feed.failingAfter {
-                holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row["last_error"]))
+                holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row.lastError))
             }
-            let lastSuccess: String? = row["last_success_at"]
-            let reference = lastSuccess.flatMap(Timestamp.date) ?? Timestamp.date(row["created_at"]) ?? now
+            let lastSuccess = row.lastSuccess
+            let reference = lastSuccess.flatMap(Timestamp.date) ?? row.created.flatMap(Timestamp.date) ?? now
             if now.timeIntervalSince(reference) > feed.staleAfter {
                 holding.append(AlertConditions.feedStale(feed: feed.id, plan: feed.plan, lastSuccess: lastSuccess,
                                                          staleAfter: DurationText.format(feed.staleAfter)))
@@ -168,37 +169,29 @@ extension Mirror {
         for year in years.sorted() {
             if let last = ranges.last, last.1 + 1 == year { ranges[ranges.count - 1].1 = year } else { ranges.append((year, year)) }
         }
-        let statement = try db.cachedStatement(sql: """
+        let sql = """
             SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
             WHERE indicator = ? AND period >= ? AND period < ?
-            """)
+            """
         let wanted = Set(feeds)
         var result: [Observation] = []
         // Stepped through the SQLite C API (GRDB's row decoding was most of judging's time).
-        let select = statement.sqliteStatement
-        func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
         for indicator in plan.indicators {
             for (first, last) in ranges {
-                sqlite3_reset(select)
-                DirectSQL.bind(select, 1, indicator.code)
-                DirectSQL.bind(select, 2, String(first))
-                DirectSQL.bind(select, 3, String(last + 1))
-                while true {
-                    let code = sqlite3_step(select)
-                    if code == SQLITE_DONE { break }
-                    guard code == SQLITE_ROW else {
-                        sqlite3_reset(select)
-                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
-                    guard let feed = text(0), wanted.contains(feed) else { continue }
+                try db.eachRow(sql, bind: { select in
+                    DirectSQL.bind(select, 1, indicator.code)
+                    DirectSQL.bind(select, 2, String(first))
+                    DirectSQL.bind(select, 3, String(last + 1))
+                }) { select in
+                    func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
+                    guard let feed = text(0), wanted.contains(feed) else { return }
                     guard let periodText = text(2), let period = try? Period(parsing: periodText),
-                          let measure = text(3).flatMap(Measure.init(rawValue:)), let value = text(6).flatMap({ Figure($0) }) else { continue }
+                          let measure = text(3).flatMap(Measure.init(rawValue:)), let value = text(6).flatMap({ Figure($0) }) else { return }
                     let base = Int(sqlite3_column_int64(select, 5))
                     result.append(Observation(indicator: text(1) ?? indicator.code, period: period, measure: measure, value: value,
                                               unit: text(7), cumulative: sqlite3_column_int64(select, 4) != 0,
                                               baseYear: base == 0 ? nil : base, note: text(8), feed: feed))
                 }
-                sqlite3_reset(select)
             }
         }
         return result
