@@ -52,9 +52,12 @@ enum DirectSQL {
     static func step(_ statement: OpaquePointer, connection: OpaquePointer?) throws {
         let code = sqlite3_step(statement)
         defer { sqlite3_reset(statement) }
-        guard code == SQLITE_DONE || code == SQLITE_ROW else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
-        }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code, connection) }
+    }
+
+    /// A failed step's result code and the connection's message, as GRDB reports errors.
+    static func error(_ code: Int32, _ connection: OpaquePointer?) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
     }
 }
 
@@ -81,9 +84,7 @@ extension Database {
         while true {
             let code = sqlite3_step(statement)
             if code == SQLITE_DONE { return }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)))
-            }
+            guard code == SQLITE_ROW else { throw DirectSQL.error(code, sqliteConnection) }
             try body(statement)
         }
     }

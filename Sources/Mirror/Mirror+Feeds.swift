@@ -305,11 +305,7 @@ extension Mirror {
     public func reconcile(_ record: FetchRecord, plan: String,
                           produce: @escaping @Sendable (ObservationWriter) throws -> Int) async -> Result<ReconcileCounts, ReconcileError> {
         do {
-            let counts = try await commits.write { db in
-                let counts = try Mirror.store(db, record, plan: plan, produce: produce)
-                if counts.changedObservations { self.observationEdits.add(1, ordering: .relaxed) }
-                return counts
-            }
+            let counts = try await commits.write { db in try self.storeNoting(db, record, plan: plan, produce: produce) }
             return .success(counts)
         } catch let failure as ProducerFailure {
             return .failure(.producer(failure.underlying))
@@ -324,13 +320,19 @@ extension Mirror {
     public func reconcileLater(_ record: FetchRecord, plan: String, observations: [Observation], skipped: Int,
                                done: @escaping @Sendable (ReconcileCounts) -> Void) {
         commits.writeLater { db in
-            let counts = try Mirror.store(db, record, plan: plan) { writer in
+            done(try self.storeNoting(db, record, plan: plan) { writer in
                 for o in observations where !writer.write(o) { break }
                 return skipped
-            }
-            if counts.changedObservations { self.observationEdits.add(1, ordering: .relaxed) }
-            done(counts)
+            })
         }
+    }
+
+    /// `store`, noting for judging (`observationEdits`) when an observation changed.
+    func storeNoting(_ db: Database, _ record: FetchRecord, plan: String,
+                     produce: (ObservationWriter) throws -> Int) throws -> ReconcileCounts {
+        let counts = try Mirror.store(db, record, plan: plan, produce: produce)
+        if counts.changedObservations { observationEdits.add(1, ordering: .relaxed) }
+        return counts
     }
 
     /// One fetch's observations, its `fetch` row and its feed's state, inside the caller's

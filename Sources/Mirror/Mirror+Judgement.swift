@@ -64,7 +64,7 @@ extension Mirror {
         var judgedPlans: [JudgeCache.PlanResult] = []
         if let cached {
             for (plan, result) in zip(plans, cached) {
-                try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan.id, stamp])
+                try Mirror.markEvaluated(db, plan: plan.id, stamp: stamp)
                 judgedPlans.append(result)
             }
         } else {
@@ -197,6 +197,11 @@ extension Mirror {
         return result
     }
 
+    /// Stamps every verdict of `plan` as evaluated now (rows already stamped are not rewritten).
+    static func markEvaluated(_ db: Database, plan: String, stamp: String) throws {
+        try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan, stamp])
+    }
+
     static func storeVerdicts(_ db: Database, plan: String, verdicts: [Verdict], stamp: String) throws {
         var previous: [String: (status: String, json: String)] = [:]
         for row in try db.rows("SELECT indicator, year, status, json FROM verdict WHERE plan_id = ?", [plan]) {
@@ -227,7 +232,7 @@ extension Mirror {
                                  v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
                                  json["conflicts"]?.text ?? "[]", text, stamp, stamp, changed])
         }
-        try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan, stamp])
+        try markEvaluated(db, plan: plan, stamp: stamp)
         for id in previous.keys where !kept.contains(id) {
             let parts = id.split(separator: "/")
             try db.run("DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",

@@ -77,9 +77,10 @@ public final class Mirror: Sendable {
             let cache = ReadCache(databasePath: path)
             self.cache = cache
             commits = GroupCommit(pool: pool, committed: { cache.invalidate() })
-            let version = try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             let migrator = Mirror.migrator
-            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
+            let (version, superseded) = try pool.read { db in
+                (try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0, try migrator.hasBeenSuperseded(db))
+            }
             if version > Mirror.schemaVersion || superseded {
                 throw MirrorError(path: path, message: "written by a newer plansync (schema \(version); this plansync knows up to \(Mirror.schemaVersion)); upgrade plansync, or point `database` at another file")
             }
