@@ -186,9 +186,10 @@ public struct DaemonConfig: Sendable {
 
         // Feeds.
         var feeds: [FeedConfig] = []
+        var feedIDs: Set<String> = []
         for table in try root.tables("feed") {
             let feed = try parseFeed(table, defaults: defaults, plans: plans, folder: folder)
-            if feeds.contains(where: { $0.id == feed.id }) {
+            guard feedIDs.insert(feed.id).inserted else {
                 throw table.error("id", "duplicate feed id '\(feed.id)'; feed ids must be unique")
             }
             feeds.append(feed)

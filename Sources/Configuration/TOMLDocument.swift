@@ -38,11 +38,12 @@ indirect enum TOMLNode {
         }
     }
 
+    /// Keys and values are fetched as two arrays in the table's order (one pass each over the
+    /// C++ table), not value by value with a lookup per key.
     private static func convert(_ table: TOMLTable) -> [String: TOMLNode] {
-        var result: [String: TOMLNode] = [:]
-        for key in table.keys {
-            if let value = table[key] { result[key] = convert(value) }
-        }
+        let keys = table.keys, values = table.values
+        var result: [String: TOMLNode] = Dictionary(minimumCapacity: keys.count)
+        for (key, value) in zip(keys, values) { result[key] = convert(value) }
         return result
     }
 
