@@ -69,7 +69,7 @@ reliability: deps
 # Fuzzes every parser with libFuzzer + AddressSanitizer, seeded with the test fixtures;
 # FUZZ_SECONDS per parser (default 60). A crash input is saved as fuzz-crash-*; replay it with
 # `.build/debug/plansync-fuzz FILE` and add it to Tests/FeedFormatsTests/Fixtures/fuzz-regressions/.
-# Leak detection is off: TOMLKit leaks a few bytes per TOML syntax error (not a crash).
+# Leak detection is off (it reported leaks in the TOML library used before, not crashes).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(SWIFT) build --product plansync-fuzz --scratch-path .build-fuzz \

@@ -10,7 +10,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
@@ -39,10 +38,7 @@ let package = Package(
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(
             name: "Configuration",
-            dependencies: [
-                "PlanCore", "FeedFormats",
-                .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            dependencies: ["PlanCore", "FeedFormats"]
         ),
         // The sync pipeline, the alert log and (later) the scheduler and status socket.
         .target(
@@ -67,7 +63,7 @@ let package = Package(
         .executableTarget(name: "plansync-fuzz", dependencies: ["PlanCore", "FeedFormats", "Configuration"]),
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
         .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], exclude: ["Fixtures"]),
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),

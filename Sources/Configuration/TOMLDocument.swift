@@ -1,8 +1,7 @@
 import Foundation
 import PlanCore
-import TOMLKit
 
-/// A parsed TOML value, detached from the C++ parser.
+/// A parsed TOML value (dates and times are kept only as their kind: no setting takes one).
 indirect enum TOMLNode {
     case table([String: TOMLNode])
     case array([TOMLNode])
@@ -26,39 +25,7 @@ indirect enum TOMLNode {
 
     /// Parses TOML text; syntax errors carry their line and column.
     static func parse(_ text: String, file: String) throws(ConfigError) -> [String: TOMLNode] {
-        try TOMLPrecheck.validate(text, file: file)
-        do {
-            let table = try TOMLTable(string: text)
-            return convert(table)
-        } catch let error as TOMLParseError {
-            throw ConfigError(file: file, line: error.source.begin.line, column: error.source.begin.column,
-                              message: "TOML syntax error: \(error.description)")
-        } catch {
-            throw ConfigError(file: file, message: "TOML syntax error: \(error)")
-        }
-    }
-
-    /// Keys and values are fetched as two arrays in the table's order (one pass each over the
-    /// C++ table), not value by value with a lookup per key.
-    private static func convert(_ table: TOMLTable) -> [String: TOMLNode] {
-        let keys = table.keys, values = table.values
-        var result: [String: TOMLNode] = Dictionary(minimumCapacity: keys.count)
-        for (key, value) in zip(keys, values) { result[key] = convert(value) }
-        return result
-    }
-
-    private static func convert(_ value: any TOMLValueConvertible) -> TOMLNode {
-        switch value.type {
-        case .table: return .table(value.table.map(convert) ?? [:])
-        case .array: return .array(value.array.map { $0.map { convert($0) } } ?? [])
-        case .string: return .string(value.string ?? "")
-        case .int: return .int(value.int ?? 0)
-        case .double: return .double(value.double ?? 0)
-        case .bool: return .bool(value.bool ?? false)
-        case .date: return .other("a date")
-        case .time: return .other("a time")
-        case .dateTime: return .other("a date-time")
-        }
+        try TOMLParser.parse(text, file: file)
     }
 }
 
@@ -225,97 +192,4 @@ func editDistance(_ a: String, _ b: String) -> Int {
         previous = current
     }
     return previous[b.count]
-}
-
-/// Checks the shape of keys before TOMLKit sees the text. toml++ (inside TOMLKit) asserts —
-/// and so crashes the process — on some malformed keys, e.g. `[#]`, `[地区]` or `地区 = 1`,
-/// which a person can easily write; this turns them into ordinary errors with a line and column.
-enum TOMLPrecheck {
-    static func isBareKeyByte(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
-    }
-
-    static func validate(_ text: String, file: String) throws(ConfigError) {
-        // Bytes and line ranges, not String lines: splitting a String walks grapheme clusters
-        // (and keeps "\r\n" together), which made this check cost more than the parse itself.
-        let bytes = Array(text.utf8)
-        var inMultiline: String?  // """ or '''
-        var bracketDepth = 0      // inside an array value spanning lines
-        try bytes.withUnsafeBufferPointer { (all) throws(ConfigError) in
-            var number = 0, start = 0
-            while start <= all.count {
-                var end = start
-                while end < all.count, all[end] != 0x0A { end += 1 }
-                let line = UnsafeBufferPointer(rebasing: all[start..<end])
-                defer { number += 1; start = end + 1 }
-                var i = 0
-                func fail(_ message: String) -> ConfigError {
-                    ConfigError(file: file, line: number + 1, column: i + 1, message: "TOML syntax error: \(message)")
-                }
-                /// At a key position: the next non-blank byte must start a bare or quoted key.
-                func expectKey(allowClose: UInt8? = nil) throws(ConfigError) {
-                    while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
-                    guard i < line.count, line[i] != 0x0D else { throw fail("expected a key before the end of the line") }
-                    let b = line[i]
-                    if isBareKeyByte(b) || b == 0x22 || b == 0x27 || b == allowClose { return }
-                    if b >= 0x80 { throw fail("a key with characters other than A-Z, a-z, 0-9, '_' and '-' must be quoted, e.g. \"地区\" = ...") }
-                    throw fail("expected a key, found '\(Character(Unicode.Scalar(b)))'")
-                }
-                var atLineStart = inMultiline == nil && bracketDepth == 0
-                var inlineDepth = 0
-                while i < line.count {
-                    let b = line[i]
-                    if let delimiter = inMultiline {
-                        let d = Array(delimiter.utf8)
-                        if line.count - i >= 3, Array(line[i..<i + 3]) == d { inMultiline = nil; i += 3; continue }
-                        if b == 0x5C, d[0] == 0x22 { i += 2; continue }
-                        i += 1
-                        continue
-                    }
-                    if b < 0x20, b != 0x09, !(b == 0x0D && i == line.count - 1) {
-                        throw fail("control character 0x\(String(b, radix: 16)) in the file (is it really a TOML text file?)")
-                    }
-                    if atLineStart {
-                        while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
-                        atLineStart = false
-                        guard i < line.count, line[i] != 0x0D else { break }
-                        if line[i] == 0x5B {  // [table] or [[array]]
-                            i += 1
-                            if i < line.count, line[i] == 0x5B { i += 1 }
-                            try expectKey()
-                            continue
-                        }
-                        if line[i] != 0x23 { try expectKey() }  // a key = value line (or a comment)
-                        continue
-                    }
-                    switch b {
-                    case 0x23: i = line.count  // comment
-                    case 0x22, 0x27:  // strings
-                        if line.count - i >= 3, line[i + 1] == b, line[i + 2] == b {
-                            inMultiline = b == 0x22 ? "\"\"\"" : "'''"
-                            i += 3
-                            continue
-                        }
-                        i += 1
-                        while i < line.count, line[i] != b {
-                            if b == 0x22, line[i] == 0x5C { i += 1 }
-                            i += 1
-                        }
-                        i += 1
-                    case 0x2E where inlineDepth > 0 || bracketDepth == 0:  // dotted key
-                        i += 1
-                        if i < line.count, !(line[i] >= 0x30 && line[i] <= 0x39) { try expectKey() }
-                    case 0x7B: inlineDepth += 1; i += 1; try expectKey(allowClose: 0x7D)
-                    case 0x7D: inlineDepth = max(0, inlineDepth - 1); i += 1
-                    case 0x2C where inlineDepth > 0: i += 1; try expectKey(allowClose: 0x7D)
-                    case 0x5B: bracketDepth += 1; i += 1
-                    case 0x5D: bracketDepth = max(0, bracketDepth - 1); i += 1
-                    default:
-                        if b >= 0x80 { throw fail("unexpected non-ASCII text outside a quoted string (quote it)") }
-                        i += 1
-                    }
-                }
-            }
-        }
-    }
 }

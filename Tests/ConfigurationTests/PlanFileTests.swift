@@ -69,7 +69,8 @@ private func variant(_ old: String, _ new: String) -> String {
                           "[ { year = 2023, rule = \"assigned\" }, { year = 2023, rule = \"assigned\" } ]"),
             keyPath: "indicator[0].targets[1].year", line: nil, message: "already has a target for 2023"),
         Bad(text: "id = \"p\"\ntitle = \"t\"\n", keyPath: "", line: nil, message: "no [[indicator]] sections"),
-        // Found by fuzzing: toml++ asserts (and so aborts the process) on these key shapes.
+        // Found by fuzzing the toml++-based parser used before, which asserted (and so aborted
+        // the process) on these key shapes.
         Bad(text: valid + "\n[地区]\nx = 1\n", keyPath: nil, line: 10, message: "a key with characters other than A-Z"),
         Bad(text: valid + "\n[#]\n", keyPath: nil, line: 10, message: "expected a key, found '#'"),
         Bad(text: valid + "\n地区 = 1\n", keyPath: nil, line: 10, message: "must be quoted"),
