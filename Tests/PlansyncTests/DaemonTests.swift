@@ -166,6 +166,12 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(try d.curl("/v1/health").status == 200)
         #expect((try d.json("/v1/status")["feeds"] as? [String: Any])?["total"] as? Int == 3)
         #expect(try d.curl("/v1/reload", method: "POST").status == 422)
+        // A TOML syntax error that made the TOML library used before abort the process.
+        try (valid + "\nplans = [}]\n").write(toFile: d.config, atomically: true, encoding: .utf8)
+        let broken = try d.curl("/v1/reload", method: "POST")
+        #expect(broken.status == 422)
+        #expect(broken.body.contains("TOML syntax error: expected a value, found '}'"), "\(broken.body)")
+        #expect(try d.curl("/v1/health").status == 200)
         try valid.write(toFile: d.config, atomically: true, encoding: .utf8)
         #expect(try d.curl("/v1/reload", method: "POST").status == 200)
 
