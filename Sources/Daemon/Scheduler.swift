@@ -31,9 +31,14 @@ public final class Scheduler: @unchecked Sendable {
     private var flushScheduled = false
     private var stopped = false
     private var inFlight = 0
+    /// The cycle each running feed belongs to. A feed done early in a long cycle may run again
+    /// in a later cycle before the first one ends; the first cycle's end must not finish that
+    /// second run (which let a third start beside it).
+    private var runningIn: [String: Int] = [:]
+    private var lastCycle = 0
     /// Feeds reported done from any thread, applied on `queue` in one go (a 500-feed cycle
     /// finishing feed by feed would otherwise wake the queue 500 times).
-    private let finished = Mutex<[(id: String, failed: Bool)]>([])
+    private let finished = Mutex<[(id: String, cycle: Int, failed: Bool)]>([])
     private let action: SyncAction
     private let onCycleEnd: @Sendable () -> Void
     private let now: @Sendable () -> Date
@@ -167,14 +172,19 @@ public final class Scheduler: @unchecked Sendable {
             let ready = pending.filter { schedules[$0]?.running != true }
             guard !ready.isEmpty else { return }
             pending.subtract(ready)
-            for id in ready { schedules[id]?.running = true }
+            lastCycle += 1
+            let cycle = lastCycle
+            for id in ready {
+                schedules[id]?.running = true
+                runningIn[id] = cycle
+            }
             inFlight += 1
             let action = self.action
             Task {
-                let failed = await action(ready) { id, succeeded in self.finishLater(id, failed: !succeeded) }
+                let failed = await action(ready) { id, succeeded in self.finishLater(id, cycle: cycle, failed: !succeeded) }
                 self.queue.async {
                     self.applyFinished()
-                    self.finish(ready, failed: failed)
+                    self.finish(ready, cycle: cycle, failed: failed)
                 }
             }
         }
@@ -182,9 +192,9 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Notes from any thread that one feed is done; the first note of a batch schedules
     /// `applyFinished` on the queue 10 ms later, and notes arriving meanwhile join it.
-    private func finishLater(_ id: String, failed: Bool) {
+    private func finishLater(_ id: String, cycle: Int, failed: Bool) {
         let first = finished.withLock { list -> Bool in
-            list.append((id, failed))
+            list.append((id, cycle, failed))
             return list.count == 1
         }
         if first { queue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.applyFinished() } }
@@ -197,22 +207,25 @@ public final class Scheduler: @unchecked Sendable {
             return list
         }
         guard !batch.isEmpty else { return }
-        for (id, failed) in batch { finishOne(id, failed: failed) }
+        for (id, cycle, failed) in batch { finishOne(id, cycle: cycle, failed: failed) }
         rearm()
     }
 
-    /// The end of a cycle: feeds not reported one by one are finished here.
-    private func finish(_ ids: Set<String>, failed: Set<String>?) {
+    /// The end of a cycle: its feeds not reported one by one are finished here.
+    private func finish(_ ids: Set<String>, cycle: Int, failed: Set<String>?) {
         inFlight -= 1
-        for id in ids where schedules[id]?.running == true {
-            finishOne(id, failed: failed?.contains(id) ?? true)
+        for id in ids where runningIn[id] == cycle {
+            finishOne(id, cycle: cycle, failed: failed?.contains(id) ?? true)
         }
         rearm()
         onCycleEnd()
     }
 
-    /// One feed is done: its next due time (backing off after a failure). The caller re-arms.
-    private func finishOne(_ id: String, failed didFail: Bool) {
+    /// One feed's run in `cycle` is done: its next due time (backing off after a failure).
+    /// The caller re-arms.
+    private func finishOne(_ id: String, cycle: Int, failed didFail: Bool) {
+        guard runningIn[id] == cycle else { return }
+        runningIn.removeValue(forKey: id)
         guard var schedule = schedules[id], schedule.running, let feed = feeds[id] else { return }
         schedule.running = false
         schedule.failures = didFail ? schedule.failures + 1 : 0

@@ -4,6 +4,14 @@ import Foundation
 import Testing
 @testable import Daemon
 
+/// Names of runs allowed to end.
+private final class Gates: @unchecked Sendable {
+    private let lock = NSLock()
+    private var opened: Set<String> = []
+    func open(_ name: String) { lock.withLock { _ = opened.insert(name) } }
+    func isOpen(_ name: String) -> Bool { lock.withLock { opened.contains(name) } }
+}
+
 /// What a scheduler's sync action saw: every feed start and end, in order.
 private final class Runs: @unchecked Sendable {
     private let lock = NSLock()
@@ -11,11 +19,13 @@ private final class Runs: @unchecked Sendable {
     private var running: Set<String> = []
     private(set) var overlaps: [String] = []
 
-    func start(_ id: String) {
+    /// Notes a run's start; returns its number (1 for the feed's first run).
+    @discardableResult func start(_ id: String) -> Int {
         lock.withLock {
             if running.contains(id) { overlaps.append(id) }
             running.insert(id)
             starts[id, default: []].append(Date())
+            return starts[id]?.count ?? 0
         }
     }
 
@@ -140,6 +150,49 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         let stopped = runs.total
         try await Task.sleep(for: .milliseconds(600))
         #expect(runs.total == stopped)
+    }
+
+    /// A feed done early in a long cycle runs again in a later cycle while the first is still
+    /// in flight. The end of the first cycle must not end that second run: it did, and the
+    /// feed then started a third run beside the second.
+    @Test func theEndOfACycleDoesNotEndAFeedsRunInALaterCycle() async throws {
+        let runs = Runs()
+        let gates = Gates()  // runs allowed to end: "long", "quick#2"
+        let scheduler = Scheduler { ids, done in
+            await withTaskGroup(of: Void.self) { group in
+                for id in ids {
+                    group.addTask {
+                        let run = runs.start(id)
+                        let gate = id == "long" ? "long" : run == 2 ? "quick#2" : nil
+                        if let gate { while !gates.isOpen(gate) { try? await Task.sleep(for: .milliseconds(10)) } }
+                        runs.end(id)
+                        done(id, true)
+                    }
+                }
+            }
+            return []
+        }
+        let ws = try Workspace()
+        let config = try ws.config(feeds: """
+            \(feedSection("quick", "file:feeds/a.csv", extra: "interval = \"100ms\"\njitter = \"0s\""))
+            \(feedSection("long", "file:feeds/b.csv", extra: "interval = \"1d\"\njitter = \"0s\""))
+            """)
+        scheduler.configure(config.feeds, states: [:])
+        // Cycle 1 runs both; quick ends, and its second run (cycle 2) starts and waits.
+        try await wait { runs.count("quick") >= 2 }
+        #expect(runs.count("quick") == 2)
+        // Cycle 1 ends once long is released; quick's second run is still going.
+        gates.open("long")
+        try await wait { runs.lastEnd("long") != nil && !scheduler.timerAndSchedules.schedules["long", default: .init(nextDue: nil, running: true, failures: 0)].running }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(scheduler.snapshot["quick"]?.running == true, "quick's second run is still in flight")
+        #expect(runs.count("quick") == 2, "no third run while the second one lasts")
+        #expect(runs.overlaps.isEmpty)
+        gates.open("quick#2")
+        try await wait { runs.count("quick") >= 3 }
+        scheduler.stop()
+        try await wait { !scheduler.isBusy }
+        #expect(runs.overlaps.isEmpty)
     }
 
     @Test func aHangingFeedDoesNotHoldBackTheOthers() async throws {
