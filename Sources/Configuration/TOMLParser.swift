@@ -210,10 +210,10 @@ struct TOMLParser {
         guard let b = peek() else { throw error("expected a value after '=' before the end of the file") }
         switch b {
         case 0x22:
-            if peek(1) == 0x22, peek(2) == 0x22 { return .string(try multilineBasicString()) }
+            if peek(1) == 0x22, peek(2) == 0x22 { return .string(try multilineString(0x22)) }
             return .string(try basicString())
         case 0x27:
-            if peek(1) == 0x27, peek(2) == 0x27 { return .string(try multilineLiteralString()) }
+            if peek(1) == 0x27, peek(2) == 0x27 { return .string(try multilineString(0x27)) }
             return .string(try literalString())
         case 0x5B: return try array()
         case 0x7B: return try inlineTable()
@@ -315,21 +315,26 @@ struct TOMLParser {
         }
     }
 
-    private mutating func multilineBasicString() throws(ConfigError) -> String {
+    /// `"""…"""` (escapes, line-ending backslash) or `'''…'''` (raw): a newline right after the
+    /// opening quotes is dropped, `\r\n` is read as `\n`.
+    private mutating func multilineString(_ quote: UInt8) throws(ConfigError) -> String {
+        let basic = quote == 0x22
         i += 3
-        try skipFirstNewline()
+        if peek() == 0x0A || peek() == 0x0D { try newline() }
         var out: [UInt8] = []
         while true {
-            guard let b = peek() else { throw error("unterminated string: missing the closing '\"\"\"'") }
+            guard let b = peek() else {
+                throw error(basic ? "unterminated string: missing the closing '\"\"\"'" : "unterminated string: missing the closing \"'''\"")
+            }
             switch b {
-            case 0x22 where peek(1) == 0x22 && peek(2) == 0x22:
+            case quote where peek(1) == quote && peek(2) == quote:
                 // Up to two quotes may stand right before the closing three.
                 var quotes = 3
-                while peek(quotes) == 0x22, quotes < 5 { quotes += 1 }
-                out.append(contentsOf: repeatElement(0x22, count: quotes - 3))
+                while peek(quotes) == quote, quotes < 5 { quotes += 1 }
+                out.append(contentsOf: repeatElement(quote, count: quotes - 3))
                 i += quotes
                 return String(decoding: out, as: UTF8.self)
-            case 0x5C:
+            case 0x5C where basic:
                 // A line-ending backslash trims the newline and the blanks that follow.
                 var j = i + 1
                 while j < text.count, text[j] == 0x20 || text[j] == 0x09 { j += 1 }
@@ -350,34 +355,6 @@ struct TOMLParser {
                 i += 1
             }
         }
-    }
-
-    private mutating func multilineLiteralString() throws(ConfigError) -> String {
-        i += 3
-        try skipFirstNewline()
-        var out: [UInt8] = []
-        while true {
-            guard let b = peek() else { throw error("unterminated string: missing the closing \"'''\"") }
-            switch b {
-            case 0x27 where peek(1) == 0x27 && peek(2) == 0x27:
-                var quotes = 3
-                while peek(quotes) == 0x27, quotes < 5 { quotes += 1 }
-                out.append(contentsOf: repeatElement(0x27, count: quotes - 3))
-                i += quotes
-                return String(decoding: out, as: UTF8.self)
-            case 0x0A, 0x0D:
-                try newline()
-                out.append(0x0A)  // \r\n read as \n, as toml++ did
-            default:
-                if b < 0x20 && b != 0x09 || b == 0x7F { throw controlCharacter(b) }
-                out.append(b)
-                i += 1
-            }
-        }
-    }
-
-    private mutating func skipFirstNewline() throws(ConfigError) {
-        if peek() == 0x0A || peek() == 0x0D { try newline() }
     }
 
     /// A backslash escape in a basic string, appended as UTF-8.
