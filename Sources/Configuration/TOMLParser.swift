@@ -421,7 +421,9 @@ struct TOMLParser {
             throw error("'\(shown)' is out of the range of an integer (64-bit signed)")
         }
         if token.first.map({ TOMLParser.isDigit($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }) ?? false {
-            throw error("'\(shown)' is not a valid number, date or time")
+            // "1h", "64MiB": a duration or size written without its quotes.
+            let hint = token.contains { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A } ? " (text needs quotes: \"\(shown)\")" : ""
+            throw error("'\(shown)' is not a valid number, date or time\(hint)")
         }
         throw error("expected a value, found '\(shown)' (strings need quotes)")
     }

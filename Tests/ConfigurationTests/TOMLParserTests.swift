@@ -109,6 +109,7 @@ import Testing
         ("x = { a = 1\n}\n", 1, 12, "must close on the line it starts"),
         ("x = 1 y = 2\n", 1, 7, "expected the end of the line"),
         ("x = 00\n", 1, 5, "'00' is not a valid number"),
+        ("interval = 1h\n", 1, 12, "'1h' is not a valid number, date or time (text needs quotes: \"1h\")"),
         ("x = 9223372036854775808\n", 1, 5, "out of the range of an integer"),
         ("x = 2023-02-29\n", 1, 5, "not a valid number, date or time"),
         ("x = \"a\\qb\"\n", 1, 8, "invalid escape '\\q'"),
