@@ -107,7 +107,7 @@ struct TOMLParser {
                 let next = Table(.implicit)
                 table.set(key, .table(next))
                 table = next
-            case .table(let next)? where next.origin != .inline:
+            case .table(let next)?:  // inline tables are stored as values, never here
                 table = next
             case .tables(let list)?:
                 table = list.items[list.items.count - 1]

@@ -11,8 +11,12 @@ import Synchronization
 public final class Scheduler: @unchecked Sendable {
     public struct FeedSchedule: Sendable {
         public var nextDue: Date?
-        public var running: Bool
+        /// The cycle running the feed now (nil: idle). A feed done early in a long cycle may
+        /// run again in a later cycle before the first one ends; the first cycle's end must
+        /// not finish that second run (which let a third start beside it).
+        var cycle: Int?
         public var failures: Int
+        public var running: Bool { cycle != nil }
     }
 
     /// Runs a sync of these feeds, calling `done(id, succeeded)` as each feed finishes (so a
@@ -31,10 +35,6 @@ public final class Scheduler: @unchecked Sendable {
     private var flushScheduled = false
     private var stopped = false
     private var inFlight = 0
-    /// The cycle each running feed belongs to. A feed done early in a long cycle may run again
-    /// in a later cycle before the first one ends; the first cycle's end must not finish that
-    /// second run (which let a third start beside it).
-    private var runningIn: [String: Int] = [:]
     private var lastCycle = 0
     /// Feeds reported done from any thread, applied on `queue` in one go (a 500-feed cycle
     /// finishing feed by feed would otherwise wake the queue 500 times).
@@ -65,7 +65,7 @@ public final class Scheduler: @unchecked Sendable {
                 feeds[feed.id] = feed
                 if old == feed, schedules[feed.id] != nil { continue }
                 let state = states[feed.id]
-                var schedule = schedules[feed.id] ?? FeedSchedule(nextDue: nil, running: false, failures: state?.consecutiveFailures ?? 0)
+                var schedule = schedules[feed.id] ?? FeedSchedule(nextDue: nil, cycle: nil, failures: state?.consecutiveFailures ?? 0)
                 let current = now()
                 var due = current
                 if let last = state?.lastAttemptAt {
@@ -174,10 +174,7 @@ public final class Scheduler: @unchecked Sendable {
             pending.subtract(ready)
             lastCycle += 1
             let cycle = lastCycle
-            for id in ready {
-                schedules[id]?.running = true
-                runningIn[id] = cycle
-            }
+            for id in ready { schedules[id]?.cycle = cycle }
             inFlight += 1
             let action = self.action
             Task {
@@ -214,7 +211,7 @@ public final class Scheduler: @unchecked Sendable {
     /// The end of a cycle: its feeds not reported one by one are finished here.
     private func finish(_ ids: Set<String>, cycle: Int, failed: Set<String>?) {
         inFlight -= 1
-        for id in ids where runningIn[id] == cycle {
+        for id in ids where schedules[id]?.cycle == cycle {
             finishOne(id, cycle: cycle, failed: failed?.contains(id) ?? true)
         }
         rearm()
@@ -224,10 +221,8 @@ public final class Scheduler: @unchecked Sendable {
     /// One feed's run in `cycle` is done: its next due time (backing off after a failure).
     /// The caller re-arms.
     private func finishOne(_ id: String, cycle: Int, failed didFail: Bool) {
-        guard runningIn[id] == cycle else { return }
-        runningIn.removeValue(forKey: id)
-        guard var schedule = schedules[id], schedule.running, let feed = feeds[id] else { return }
-        schedule.running = false
+        guard var schedule = schedules[id], schedule.cycle == cycle, let feed = feeds[id] else { return }
+        schedule.cycle = nil
         schedule.failures = didFail ? schedule.failures + 1 : 0
         schedule.nextDue = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
         schedules[id] = schedule

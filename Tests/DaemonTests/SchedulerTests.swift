@@ -183,7 +183,7 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         #expect(runs.count("quick") == 2)
         // Cycle 1 ends once long is released; quick's second run is still going.
         gates.open("long")
-        try await wait { runs.lastEnd("long") != nil && !scheduler.timerAndSchedules.schedules["long", default: .init(nextDue: nil, running: true, failures: 0)].running }
+        try await wait { runs.lastEnd("long") != nil && scheduler.snapshot["long"]?.running == false }
         try await Task.sleep(for: .milliseconds(500))
         #expect(scheduler.snapshot["quick"]?.running == true, "quick's second run is still in flight")
         #expect(runs.count("quick") == 2, "no third run while the second one lasts")
