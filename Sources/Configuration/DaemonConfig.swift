@@ -141,6 +141,9 @@ public struct DaemonConfig: Sendable {
             throw root.error("socket", "path '\(socket)' is \(socket.utf8.count) bytes; a Unix socket path must be under 108")
         }
         let alertLog = try location("alert_log", env: "LOGS_DIRECTORY", file: "alerts.jsonl")
+        if let problem = AlertLogFile.problem(alertLog) {
+            throw ConfigError(file: path, keyPath: "alert_log", message: "'\(alertLog)' \(problem)")
+        }
 
         var socketMode = 0o660
         if let text = try root.string("socket_mode") {
@@ -320,9 +323,20 @@ public struct DaemonConfig: Sendable {
 }
 
 /// `path` made absolute against `folder` and normalised (`..` removed).
+/// `path` made absolute against `folder`, with `.` and `..` removed lexically. Symbolic
+/// links are kept as written (Foundation's `standardizingPath` resolved them, so an alert log
+/// named through a link was silently replaced by the link's target).
 func absolutePath(_ path: String, relativeTo folder: String) -> String {
     let joined = path.hasPrefix("/") ? path : folder + "/" + path
-    return (joined as NSString).standardizingPath
+    var parts: [Substring] = []
+    for part in joined.split(separator: "/", omittingEmptySubsequences: true) {
+        switch part {
+        case ".": continue
+        case "..": if !parts.isEmpty { parts.removeLast() }
+        default: parts.append(part)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
 }
 
 /// Sorted paths matching a glob pattern (no match: empty).

@@ -188,14 +188,45 @@ public final class DaemonRunner: @unchecked Sendable {
         }
     }
 
-    /// WATCHDOG=1 from the scheduler's own queue: if that queue hangs, the pings stop.
+    /// WATCHDOG=1 from the scheduler's own queue, and only while cycles complete: if that
+    /// queue hangs, or a running cycle makes no progress (no feed finishes, it does not end)
+    /// for `stallLimit`, the pings stop and systemd restarts the daemon. (A daemon whose alert
+    /// log blocked kept pinging with no cycle running and a dead socket.)
     private func startWatchdog() {
         guard let interval = notifier.watchdogInterval else { return }
         let timer = DispatchSource.makeTimerSource(queue: scheduler.queue)
         timer.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(Int(interval * 100)))
-        timer.setEventHandler { [notifier] in notifier.notify("WATCHDOG=1") }
+        let warned = Locked(false)
+        timer.setEventHandler { [notifier, scheduler, logger, state] in
+            let limit = DaemonRunner.stallLimit(state.current.config)
+            if let idle = scheduler?.secondsWithoutProgress, idle > limit {
+                let first = warned.withLock { was in defer { was = true }; return !was }
+                if first {
+                    logger.critical("sync cycle stalled: no progress for \(Int(idle)) s (limit \(Int(limit)) s); watchdog pings stopped so systemd restarts the daemon")
+                    notifier.notify("STATUS=stalled: a sync cycle made no progress for \(Int(idle)) s")
+                }
+                return
+            }
+            warned.withLock { $0 = false }
+            notifier.notify("WATCHDOG=1")
+        }
         timer.resume()
         watchdog = timer
+    }
+
+    /// How long a running cycle may go without progress before it counts as stuck: twice the
+    /// longest a feed may legitimately take (every attempt timing out, with the longest
+    /// backoffs), and at least 10 minutes (judging and storing a very large body report no
+    /// progress while they run). `PLANSYNC_STALL_AFTER=<seconds>` overrides it.
+    static func stallLimit(_ config: DaemonConfig) -> Double {
+        if let text = ProcessInfo.processInfo.environment["PLANSYNC_STALL_AFTER"], let seconds = Double(text), seconds > 0 {
+            return seconds
+        }
+        let longestFeed = config.feeds.map { feed in
+            let s = feed.settings
+            return (s.timeout + s.connectTimeout) * Double(s.retries + 1) + Double(s.retries) * 60  // the longest backoff (Syncer caps retryMaxDelay at 60 s)
+        }.max() ?? 0
+        return max(600, 2 * longestFeed)
     }
 
     /// Re-reads the configuration; an invalid one is logged and ignored. Returns an error text or nil.

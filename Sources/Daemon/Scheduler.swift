@@ -8,9 +8,16 @@ import Synchronization
 /// after failures, never running two syncs of one feed at once. One serial queue owns all
 /// state; a single one-shot Dispatch timer is set for the earliest due feed, so an idle
 /// daemon sleeps and a cycle of hundreds of feeds re-arms one timer, not one per feed.
+///
+/// Due times are kept on the monotonic clock (`uptime`): stepping the wall clock forward a
+/// year or back a day changes no timer. The wall clock (`now`) only turns the mirror's last
+/// fetch times into due times at start and reload, and due times into timestamps for display.
 public final class Scheduler: @unchecked Sendable {
     public struct FeedSchedule: Sendable {
+        /// When the feed runs next on the wall clock (as of the snapshot that made this copy).
         public var nextDue: Date?
+        /// When the feed runs next, in `uptime` seconds (what the timer follows).
+        var due: Double?
         /// The cycle running the feed now (nil: idle). A feed done early in a long cycle may
         /// run again in a later cycle before the first one ends; the first cycle's end must
         /// not finish that second run (which let a third start beside it).
@@ -31,21 +38,29 @@ public final class Scheduler: @unchecked Sendable {
     private var pending: Set<String> = []
     /// The one timer, and the time it is set for (nil: disarmed).
     private var timer: DispatchSourceTimer?
-    private var armedFor: Date?
+    private var armedFor: Double?
     private var flushScheduled = false
     private var stopped = false
     private var inFlight = 0
     private var lastCycle = 0
+    /// When a running cycle last made progress (started, or a feed of it finished), in
+    /// `uptime` seconds; nil while none runs. The watchdog stops pinging when this gets old.
+    private let progressAt = Mutex<Double?>(nil)
     /// Feeds reported done from any thread, applied on `queue` in one go (a 500-feed cycle
     /// finishing feed by feed would otherwise wake the queue 500 times).
     private let finished = Mutex<[(id: String, cycle: Int, failed: Bool)]>([])
     private let action: SyncAction
     private let onCycleEnd: @Sendable () -> Void
     private let now: @Sendable () -> Date
+    private let uptime: @Sendable () -> Double
 
-    public init(now: @escaping @Sendable () -> Date = { Date() }, onCycleEnd: @escaping @Sendable () -> Void = {},
-                action: @escaping SyncAction) {
+    /// - Parameters:
+    ///   - now: the wall clock (timestamps, and the mirror's fetch times after a restart).
+    ///   - uptime: a monotonic clock in seconds; the timers follow it.
+    public init(now: @escaping @Sendable () -> Date = { Date() }, uptime: @escaping @Sendable () -> Double = Scheduler.monotonicSeconds,
+                onCycleEnd: @escaping @Sendable () -> Void = {}, action: @escaping SyncAction) {
         self.now = now
+        self.uptime = uptime
         self.onCycleEnd = onCycleEnd
         self.action = action
     }
@@ -65,14 +80,14 @@ public final class Scheduler: @unchecked Sendable {
                 feeds[feed.id] = feed
                 if old == feed, schedules[feed.id] != nil { continue }
                 let state = states[feed.id]
-                var schedule = schedules[feed.id] ?? FeedSchedule(nextDue: nil, cycle: nil, failures: state?.consecutiveFailures ?? 0)
-                let current = now()
-                var due = current
+                var schedule = schedules[feed.id] ?? FeedSchedule(nextDue: nil, due: nil, cycle: nil, failures: state?.consecutiveFailures ?? 0)
+                // The mirror keeps wall-clock times: how far from now the next run is, on the monotonic clock.
+                var wait = 0.0
                 if let last = state?.lastAttemptAt {
-                    due = last.addingTimeInterval(delay(for: feed, failures: schedule.failures))
+                    wait = last.addingTimeInterval(delay(for: feed, failures: schedule.failures)).timeIntervalSince(now())
                 }
-                if due < current { due = current.addingTimeInterval(Double.random(in: 0...min(feed.settings.jitter, 1))) }
-                schedule.nextDue = due
+                if wait <= 0 { wait = Double.random(in: 0...min(feed.settings.jitter, 1)) }
+                schedule.due = uptime() + wait
                 schedules[feed.id] = schedule
             }
             rearm()
@@ -105,15 +120,36 @@ public final class Scheduler: @unchecked Sendable {
     /// True while any sync is in flight.
     public var isBusy: Bool { queue.sync { inFlight > 0 } }
 
-    /// The schedule of every feed, for the status socket.
-    public var snapshot: [String: FeedSchedule] { queue.sync { schedules } }
+    /// The schedule of every feed, for the status socket (`nextDue` on the wall clock).
+    public var snapshot: [String: FeedSchedule] { queue.sync { withWallTimes(schedules) } }
 
-    /// When the timer fires next (nil: nothing waits), for tests and diagnostics.
-    var armedDeadline: Date? { queue.sync { armedFor } }
+    /// Seconds since a running cycle last made progress (a cycle started or a feed finished);
+    /// nil when no cycle runs. Read from any thread without waiting for the queue.
+    public var secondsWithoutProgress: Double? {
+        progressAt.withLock { $0 }.map { uptime() - $0 }
+    }
+
+    /// The schedules with `nextDue` set from the monotonic due times, as of now.
+    private func withWallTimes(_ schedules: [String: FeedSchedule]) -> [String: FeedSchedule] {
+        let wall = now(), mono = uptime()
+        return schedules.mapValues { schedule in
+            var copy = schedule
+            copy.nextDue = schedule.due.map { wall.addingTimeInterval($0 - mono) }
+            return copy
+        }
+    }
+
+    /// When the timer fires next in `uptime` seconds (nil: nothing waits), for tests and diagnostics.
+    var armedDeadline: Double? { queue.sync { armedFor } }
 
     /// The timer's deadline, every schedule and the feeds waiting for the next cycle, read together.
-    var timerAndSchedules: (armed: Date?, schedules: [String: FeedSchedule], pending: Set<String>) {
+    var timerAndSchedules: (armed: Double?, schedules: [String: FeedSchedule], pending: Set<String>) {
         queue.sync { (armedFor, schedules, pending) }
+    }
+
+    /// CLOCK_MONOTONIC in seconds (what Dispatch timers follow).
+    public static func monotonicSeconds() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 
     /// Seconds until the next run: the interval plus jitter, or a backoff after failures.
@@ -130,9 +166,9 @@ public final class Scheduler: @unchecked Sendable {
     /// O(feeds), run once per configure, trigger, timer event and batch of finished feeds.
     private func rearm() {
         guard !stopped else { return }
-        var earliest: Date?
+        var earliest: Double?
         for (id, schedule) in schedules where !schedule.running && !pending.contains(id) {
-            if let due = schedule.nextDue, due < earliest ?? .distantFuture { earliest = due }
+            if let due = schedule.due, due < earliest ?? .infinity { earliest = due }
         }
         guard earliest != armedFor else { return }
         armedFor = earliest
@@ -147,16 +183,16 @@ public final class Scheduler: @unchecked Sendable {
             source.resume()
             timer = source
         }
-        timer?.schedule(deadline: .now() + max(0, earliest.timeIntervalSince(now())), leeway: .milliseconds(50))
+        timer?.schedule(deadline: .now() + max(0, earliest - uptime()), leeway: .milliseconds(50))
     }
 
     /// The timer went off: every feed due by now (within the timer's leeway) joins the next cycle.
     private func fire() {
         armedFor = nil
         guard !stopped else { return }
-        let horizon = now().addingTimeInterval(0.05)
+        let horizon = uptime() + 0.05
         for (id, schedule) in schedules where !schedule.running {
-            if let due = schedule.nextDue, due <= horizon { pending.insert(id) }
+            if let due = schedule.due, due <= horizon { pending.insert(id) }
         }
         if !pending.isEmpty { scheduleFlush() }
         rearm()
@@ -175,6 +211,7 @@ public final class Scheduler: @unchecked Sendable {
             lastCycle += 1
             let cycle = lastCycle
             for id in ready { schedules[id]?.cycle = cycle }
+            progressAt.withLock { $0 = uptime() }
             inFlight += 1
             let action = self.action
             Task {
@@ -190,6 +227,8 @@ public final class Scheduler: @unchecked Sendable {
     /// Notes from any thread that one feed is done; the first note of a batch schedules
     /// `applyFinished` on the queue 10 ms later, and notes arriving meanwhile join it.
     private func finishLater(_ id: String, cycle: Int, failed: Bool) {
+        let at = uptime()
+        progressAt.withLock { $0 = at }
         let first = finished.withLock { list -> Bool in
             list.append((id, cycle, failed))
             return list.count == 1
@@ -211,6 +250,8 @@ public final class Scheduler: @unchecked Sendable {
     /// The end of a cycle: its feeds not reported one by one are finished here.
     private func finish(_ ids: Set<String>, cycle: Int, failed: Set<String>?) {
         inFlight -= 1
+        let left = inFlight, at = uptime()
+        progressAt.withLock { $0 = left > 0 ? at : nil }
         for id in ids where schedules[id]?.cycle == cycle {
             finishOne(id, cycle: cycle, failed: failed?.contains(id) ?? true)
         }
@@ -224,7 +265,7 @@ public final class Scheduler: @unchecked Sendable {
         guard var schedule = schedules[id], schedule.cycle == cycle, let feed = feeds[id] else { return }
         schedule.cycle = nil
         schedule.failures = didFail ? schedule.failures + 1 : 0
-        schedule.nextDue = now().addingTimeInterval(delay(for: feed, failures: schedule.failures))
+        schedule.due = uptime() + delay(for: feed, failures: schedule.failures)
         schedules[id] = schedule
         if !stopped, pending.contains(id) { scheduleFlush() }
     }

@@ -43,8 +43,9 @@ public struct FeedParseError: Error, Sendable, Equatable, CustomStringConvertibl
     /// JSON path for JSON formats.
     public var path: String?
 
+    /// `message` is bounded (`DisplayText.messageLimit`): it may quote a value from the body.
     public init(_ message: String, line: Int? = nil, column: Int? = nil, path: String? = nil) {
-        self.message = message
+        self.message = DisplayText.message(message)
         self.line = line
         self.column = column
         self.path = path
@@ -57,7 +58,7 @@ public struct FeedParseError: Error, Sendable, Equatable, CustomStringConvertibl
         var location: [String] = []
         if let line { location.append("line \(line)") }
         if let column { location.append("column \(column)") }
-        if let path { location.append(path.isEmpty ? "top level" : path) }
+        if let path { location.append(path.isEmpty ? "top level" : DisplayText.excerpt(path, limit: 200)) }
         return location.isEmpty ? message : location.joined(separator: ", ") + ": " + message
     }
 }

@@ -54,7 +54,8 @@ public struct FetchRecord: Sendable {
     public var lastModified: String?
     public var bodySHA256: String?
     public var contentType: String?
-    public var error: String?
+    /// Bounded to `DisplayText.messageLimit` characters: it may quote a feed's body.
+    public var error: String? { didSet { if let error, error.utf8.count > DisplayText.messageLimit { self.error = DisplayText.message(error) } } }
 
     public init(feed: String, startedAt: Date, finishedAt: Date, outcome: String, httpStatus: Int? = nil, bytes: Int = 0,
                 durationMs: Double? = nil, connectMs: Double? = nil, firstByteMs: Double? = nil, attempts: Int = 1,
@@ -75,7 +76,7 @@ public struct FetchRecord: Sendable {
         self.lastModified = lastModified
         self.bodySHA256 = bodySHA256
         self.contentType = contentType
-        self.error = error
+        self.error = error.map { DisplayText.message($0) }
     }
 }
 

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 @testable import Mirror
+import Synchronization
 import Testing
 @testable import Daemon
 
@@ -219,17 +220,18 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         let states = Dictionary(uniqueKeysWithValues: ["fast", "slow", "daily"].map {
             ($0, FeedState(id: $0, consecutiveFailures: 0, lastAttemptAt: now, createdAt: now))
         })
+        let mono = Scheduler.monotonicSeconds()
         scheduler.configure(try feeds(workspace), states: states)
         let first = try #require(scheduler.armedDeadline)
-        #expect(abs(first.timeIntervalSince(now.addingTimeInterval(0.2))) < 0.05)
+        #expect(abs(first - (mono + 0.2)) < 0.05)
         // While `slow` hangs, the timer follows the idle feeds alone (never a running feed's
         // old due time, which is in the past).
         try await wait { scheduler.snapshot["slow"]?.running == true && runs.count("fast") >= 2 }
         let (armed, schedules, pending) = scheduler.timerAndSchedules
         #expect(schedules["slow"]?.running == true)
-        let idle = schedules.filter { !$0.value.running && !pending.contains($0.key) }.compactMap(\.value.nextDue).min()
+        let idle = schedules.filter { !$0.value.running && !pending.contains($0.key) }.compactMap(\.value.due).min()
         #expect(armed == idle)
-        #expect(armed != schedules["slow"]?.nextDue)
+        #expect(armed != schedules["slow"]?.due)
         // A trigger runs a feed long before it is due.
         #expect(runs.count("daily") == 0)
         scheduler.trigger(["daily"])
@@ -238,5 +240,34 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         scheduler.stop()
         runs.release()
         #expect(scheduler.armedDeadline == nil)
+    }
+
+    /// The wall clock stepped back a day (or forward a year) while the daemon runs changes
+    /// nothing but timestamps: the timers follow the monotonic clock. (An earlier scheduler
+    /// set its timer from wall-clock due times, and a step back of a day stopped every feed.)
+    @Test(arguments: [-86_400.0, 365 * 86_400.0])
+    func steppingTheWallClockChangesNoTimer(step: Double) async throws {
+        let runs = Runs()
+        let offset = Mutex<Double>(0)
+        let scheduler = Scheduler(now: { Date().addingTimeInterval(offset.withLock { $0 }) }) { ids, done in
+            for id in ids {
+                runs.start(id)
+                runs.end(id)
+                done(id, true)
+            }
+            return []
+        }
+        let workspace = try Workspace()
+        scheduler.configure(try feeds(workspace), states: [:])
+        try await wait { runs.count("fast") >= 2 }
+        offset.withLock { $0 = step }
+        let before = runs.count("fast")
+        try await wait { runs.count("fast") >= before + 3 }
+        scheduler.stop()
+        #expect(runs.count("fast") >= before + 3, "the 200 ms feed kept running after the wall clock stepped by \(step) s")
+        #expect(runs.count("daily") == 1)
+        // Timestamps follow the stepped wall clock.
+        let next = try #require(scheduler.snapshot["daily"]?.nextDue)
+        #expect(abs(next.timeIntervalSinceNow - step - 86_400) < 120)
     }
 }

@@ -47,7 +47,7 @@ public enum NBSJSON {
             }
             guard let sj = dims.removeValue(forKey: "sj") else { throw FeedParseError("no sj (period) in wds", path: path + ".wds") }
             guard let period = ForeignPeriod.nbs(sj) else {
-                throw FeedParseError("invalid period '\(sj)' (allowed: 2023, 202309, 2023A–2023D)", path: path + ".wds")
+                throw FeedParseError("invalid period '\(DisplayText.excerpt(sj))' (allowed: 2023, 202309, 2023A–2023D)", path: path + ".wds")
             }
             guard case .object? = node["data"] else { throw FeedParseError("missing data", path: path) }
             let data = node["data"]!
@@ -61,7 +61,7 @@ public enum NBSJSON {
                 case .missing:
                     mapper.addMissing()
                     continue
-                case .invalid: throw FeedParseError("strdata '\(text)' is not a number", path: path + ".data.strdata")
+                case .invalid: throw FeedParseError("strdata '\(DisplayText.excerpt(text))' is not a number", path: path + ".data.strdata")
                 case .number(let f): value = f
                 }
             } else if case .number(let n)? = data["data"] {

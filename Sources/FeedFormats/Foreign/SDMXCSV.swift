@@ -20,7 +20,7 @@ public enum SDMXCSV {
         }
         let names = header.fields.map { code($0.trimmingASCIISpaces()) }
         guard let firstName = names.first, firstName == "DATAFLOW" || firstName == "STRUCTURE" else {
-            throw FeedParseError("not SDMX-CSV: the first column must be DATAFLOW (1.0) or STRUCTURE (2.0), found '\(names.first ?? "")'",
+            throw FeedParseError("not SDMX-CSV: the first column must be DATAFLOW (1.0) or STRUCTURE (2.0), found '\(DisplayText.excerpt(names.first ?? ""))'",
                                  line: header.line, column: 1)
         }
         guard let timeColumn = names.firstIndex(of: "TIME_PERIOD") else {
@@ -43,13 +43,13 @@ public enum SDMXCSV {
             }
             let periodText = code(cell(timeColumn))
             guard let period = ForeignPeriod.sdmx(periodText) else {
-                throw FeedParseError("invalid TIME_PERIOD '\(periodText)' (allowed: 2023, 2023-A1, 2023-S1, 2023-Q3, 2023-M03, 2023-03, 2023-W05, 2023-03-15)",
+                throw FeedParseError("invalid TIME_PERIOD '\(DisplayText.excerpt(periodText))' (allowed: 2023, 2023-A1, 2023-S1, 2023-Q3, 2023-M03, 2023-03, 2023-W05, 2023-03-15)",
                                      line: record.line, column: timeColumn + 1)
             }
             var multiplier = 0
             if let multColumn, !cell(multColumn).isEmpty {
                 guard let m = Int(code(cell(multColumn))), (-30...30).contains(m) else {
-                    throw FeedParseError("UNIT_MULT '\(cell(multColumn))' is not a power of ten", line: record.line, column: multColumn + 1)
+                    throw FeedParseError("UNIT_MULT '\(DisplayText.excerpt(cell(multColumn)))' is not a power of ten", line: record.line, column: multColumn + 1)
                 }
                 multiplier = m
             }
@@ -62,7 +62,7 @@ public enum SDMXCSV {
             switch ForeignValue.parse(valueText) {
             case .missing: mapper.addMissing()
             case .invalid:
-                throw FeedParseError("OBS_VALUE '\(cell(valueColumn))' is not a number", line: record.line, column: valueColumn + 1)
+                throw FeedParseError("OBS_VALUE '\(DisplayText.excerpt(cell(valueColumn)))' is not a number", line: record.line, column: valueColumn + 1)
             case .number(let value):
                 try mapper.add(dimensions: dimensions, period: period, value: value, unitMultiplier: multiplier,
                                unit: unitColumn.map { code(cell($0)) }, location: "line \(record.line)")

@@ -105,7 +105,7 @@ public enum SDMXJSON {
         var dims = dimensions
         let periodText = dims.removeValue(forKey: "TIME_PERIOD") ?? dims.removeValue(forKey: "TIME") ?? ""
         guard let period = ForeignPeriod.sdmx(periodText) else {
-            throw FeedParseError("invalid TIME_PERIOD '\(periodText)'", path: path)
+            throw FeedParseError("invalid TIME_PERIOD '\(DisplayText.excerpt(periodText))'", path: path)
         }
         let value: Figure
         switch first {
@@ -120,7 +120,7 @@ public enum SDMXJSON {
             case .missing:
                 mapper.addMissing()
                 return
-            case .invalid: throw FeedParseError("value '\(text)' is not a number", path: path + "[0]")
+            case .invalid: throw FeedParseError("value '\(DisplayText.excerpt(text))' is not a number", path: path + "[0]")
             case .number(let f): value = f
             }
         default:
@@ -128,7 +128,7 @@ public enum SDMXJSON {
         }
         var multiplier = 0
         if let m = attrs["UNIT_MULT"] {
-            guard let n = Int(m), (-30...30).contains(n) else { throw FeedParseError("UNIT_MULT '\(m)' is not a power of ten", path: path) }
+            guard let n = Int(m), (-30...30).contains(n) else { throw FeedParseError("UNIT_MULT '\(DisplayText.excerpt(m))' is not a power of ten", path: path) }
             multiplier = n
         }
         for (k, v) in attrs where dims[k] == nil { dims[k] = v }
@@ -141,11 +141,11 @@ public enum SDMXJSON {
                                 path: String) throws(FeedParseError) {
         let parts = key.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == components.count else {
-            throw FeedParseError("key '\(key)' has \(parts.count) positions but the structure has \(components.count) dimensions here", path: path)
+            throw FeedParseError("key '\(DisplayText.excerpt(key))' has \(parts.count) positions but the structure has \(components.count) dimensions here", path: path)
         }
         for (part, component) in zip(parts, components) {
             guard let i = Int(part), component.values.indices.contains(i) else {
-                throw FeedParseError("index '\(part)' is out of range for \(component.id) (\(component.values.count) values)", path: path)
+                throw FeedParseError("index '\(DisplayText.excerpt(part))' is out of range for \(component.id) (\(component.values.count) values)", path: path)
             }
             dims[component.id] = component.values[i]
         }

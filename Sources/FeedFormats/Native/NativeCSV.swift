@@ -18,16 +18,16 @@ public enum NativeCSV {
         var feed = ParsedFeed()
         for (i, name) in names.enumerated() {
             if columns[name] != nil {
-                throw FeedParseError("duplicate column '\(name)' in the header", line: header.line, column: i + 1)
+                throw FeedParseError("duplicate column '\(DisplayText.excerpt(name))' in the header", line: header.line, column: i + 1)
             }
             columns[name] = i
             if !required.contains(name), !optional.contains(name) {
-                feed.warnings.append("column \(i + 1) '\(name)' is not a plansync column and is ignored")
+                feed.warnings.append("column \(i + 1) '\(DisplayText.excerpt(name))' is not a plansync column and is ignored")
             }
         }
         for name in required where columns[name] == nil {
             throw FeedParseError(
-                "missing column '\(name)' in the header (found: \(names.joined(separator: ",")); required: \(required.joined(separator: ",")))",
+                "missing column '\(DisplayText.excerpt(name))' in the header (found: \(DisplayText.excerpt(names.joined(separator: ","), limit: 300)); required: \(required.joined(separator: ",")))",
                 line: header.line)
         }
         var builder = ObservationBuilder(options: options)
@@ -96,24 +96,24 @@ struct ObservationBuilder {
         do { period = try Period(parsing: periodText) } catch { throw fail("period", error.description) }
         guard let measureText = row.measure else { throw fail("measure", "missing measure (allowed: \(Measure.allowed))") }
         guard let measure = Measure(rawValue: measureText) else {
-            throw fail("measure", "unknown measure '\(measureText)' (allowed: \(Measure.allowed))")
+            throw fail("measure", "unknown measure '\(DisplayText.excerpt(measureText))' (allowed: \(Measure.allowed))")
         }
         guard let valueText = row.value else { throw fail("value", "missing value") }
         guard let value = Figure(valueText) else {
-            throw fail("value", "value '\(valueText)' is not a number (write it like -11.6: no %, units or thousands separators)")
+            throw fail("value", "value '\(DisplayText.excerpt(valueText))' is not a number (write it like -11.6: no %, units or thousands separators)")
         }
         var cumulative = false
         if let text = row.cumulative {
             switch text.lowercased() {
             case "true", "1", "yes": cumulative = true
             case "false", "0", "no": cumulative = false
-            default: throw fail("cumulative", "cumulative '\(text)' must be true or false (or empty)")
+            default: throw fail("cumulative", "cumulative '\(DisplayText.excerpt(text))' must be true or false (or empty)")
             }
         }
         var baseYear: Int?
         if let text = row.baseYear {
             guard let year = Int(text), Period.validYears.contains(year) else {
-                throw fail("base_year", "base_year '\(text)' is not a year between \(Period.validYears.lowerBound) and \(Period.validYears.upperBound)")
+                throw fail("base_year", "base_year '\(DisplayText.excerpt(text))' is not a year between \(Period.validYears.lowerBound) and \(Period.validYears.upperBound)")
             }
             guard measure == .changeVsBase else {
                 throw fail("base_year", "base_year is only meaningful with measure change_vs_base (this row has \(measure))")

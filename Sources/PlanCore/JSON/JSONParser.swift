@@ -8,7 +8,9 @@ public struct JSONParser {
         public let column: Int
         /// Where in the document, e.g. `observations[3].value`.
         public let path: String
-        public var description: String { "line \(line), column \(column) (at \(path.isEmpty ? "top level" : path)): \(message)" }
+        public var description: String {
+            "line \(line), column \(column) (at \(path.isEmpty ? "top level" : DisplayText.excerpt(path, limit: 200))): \(DisplayText.message(message))"
+        }
     }
 
     private let bytes: [UInt8]

@@ -165,6 +165,6 @@ public struct PeriodError: Error, Sendable, Equatable, CustomStringConvertible {
     public let text: String
     public let reason: String
     public var description: String {
-        "invalid period '\(text)': \(reason) (allowed forms: 2023, 2023-S1, 2023-Q2, 2023-06, 2023-W05, 2023-03-15)"
+        "invalid period '\(DisplayText.excerpt(text))': \(reason) (allowed forms: 2023, 2023-S1, 2023-Q2, 2023-06, 2023-W05, 2023-03-15)"
     }
 }
