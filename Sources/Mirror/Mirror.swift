@@ -60,6 +60,7 @@ public final class Mirror: Sendable {
         config.busyMode = .timeout(10)
         config.readonly = readOnly
         config.label = "plansync.mirror"
+        var opening: FolderLock?
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
@@ -72,7 +73,13 @@ public final class Mirror: Sendable {
             } else {
                 let folder = (path as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                // Creating, switching to WAL and migrating is one step per machine: a second
+                // process opening a new mirror waits here, then finds it done. (Two daemons
+                // starting together on a new database died with "table plan already exists"
+                // or "database is locked" in 4 of 10 runs.)
+                opening = try FolderLock(folder, waitSeconds: 10)
             }
+            defer { opening?.release() }
             pool = try DatabasePool(path: path, configuration: config)
             let cache = ReadCache(databasePath: path)
             self.cache = cache
@@ -127,9 +134,18 @@ public final class Mirror: Sendable {
     /// afterwards the file alone holds everything. SQLite's own checkpoint at close would not
     /// do it here, as the last connection GRDB closes is a read-only reader; and without an
     /// explicit close, connections were closed (or not) by a deinit racing the process's exit.
+    ///
+    /// Another process reading or writing the mirror at that moment (a second `plansync sync`,
+    /// the daemon, `sqlite3`) can keep the WAL from being emptied: nothing is lost then (the WAL
+    /// is part of the database and the next checkpoint takes it), so that case is not an error.
     public func close() throws(MirrorError) {
         do {
-            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            try pool.writeWithoutTransaction { db in
+                do { _ = try db.checkpoint(.truncate) } catch let error as DatabaseError
+                    where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                    _ = try? db.checkpoint(.passive)
+                }
+            }
             try pool.close()
         } catch {
             throw MirrorError.wrap(error, path: path)
@@ -144,6 +160,35 @@ public final class Mirror: Sendable {
     /// `PRAGMA integrity_check` (for tests and operators).
     public func integrityCheck() async throws(MirrorError) -> String {
         try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+}
+
+/// An exclusive `flock` on a folder, held while a mirror in it is created and migrated.
+/// A lock on the folder (not on the database file) never touches SQLite's own POSIX locks,
+/// which closing any descriptor of the database file would drop.
+struct FolderLock {
+    private let fd: Int32
+
+    /// Takes the lock, waiting up to `waitSeconds` for another process to release it.
+    init(_ folder: String, waitSeconds: Double) throws(MirrorError) {
+        fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MirrorError(path: folder, message: "cannot open the folder: \(String(cString: strerror(errno)))")
+        }
+        let deadline = Date().addingTimeInterval(waitSeconds)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, Date() < deadline else {
+                let reason = errno == EWOULDBLOCK ? "another plansync process kept it locked for \(Int(waitSeconds)) s while opening the mirror" : String(cString: strerror(errno))
+                close(fd)
+                throw MirrorError(path: folder, message: "cannot lock the folder: \(reason)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }
 

@@ -45,4 +45,31 @@ import Glibc
         #expect(try d.curl("/v1/health").status == 200)
         _ = d.stop(SIGKILL)
     }
+
+    /// Two processes opening a new mirror together: one creates and migrates it while the
+    /// other waits, then finds it done; and a checkpoint at exit that another process keeps
+    /// busy is not an error. (Before: "table plan already exists" or "database is locked" in
+    /// about half the runs.)
+    @Test func twoProcessesOpeningANewMirrorTogetherBothSucceed() throws {
+        for round in 0..<10 {
+            let demo = try demoCopy()
+            let results = Guarded<[PlansyncProcess.Result]>([])
+            let group = DispatchGroup()
+            for _ in 0..<2 {
+                group.enter()
+                DispatchQueue.global().async {
+                    if let r = try? PlansyncProcess.run(["sync", "--config", demo.config], timeout: 60) {
+                        results.update { $0.append(r) }
+                    }
+                    group.leave()
+                }
+            }
+            group.wait()
+            let all = results.current
+            #expect(all.count == 2)
+            for r in all {
+                #expect(r.status == 0, "round \(round): \(r.stderr.split(separator: "\n").filter { $0.contains("plansync:") })")
+            }
+        }
+    }
 }
