@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Mirror
+import PlanCore
 
 /// swift-log output for stderr. Under systemd (`JOURNAL_STREAM` set) each line starts with
 /// its syslog priority (`<3>` error … `<7>` debug), so `journalctl -p warning` filters it and
@@ -43,14 +44,15 @@ public struct StderrLogHandler: LogHandler {
         }
     }
 
-    /// One log line (without newline); newlines inside the message are escaped so a line stays a line.
+    /// One log line (without newline). Control characters and bidi overrides in the message and
+    /// metadata (which may come from a feed) are written as visible escapes, so a line stays one
+    /// line and a terminal reading the log (`journalctl`, `tail`) acts on none of them.
     public static func render(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
                               journal: Bool, now: Date) -> String {
         // (No DateFormatter: making one per line cost more than the rest of the line.)
         var text = journal ? "<\(priority(level))>" : "\(Timestamp.string(now)) \(level) "
-        text += "\(label): \(message)"
-        for key in metadata.keys.sorted() { text += " \(key)=\(metadata[key]!)" }
-        guard text.utf8.contains(0x0A) else { return text }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
+        text += "\(label): \(DisplayText.terminal(message))"
+        for key in metadata.keys.sorted() { text += " \(key)=\(DisplayText.terminal("\(metadata[key]!)"))" }
+        return text
     }
 }

@@ -11,6 +11,10 @@ struct QueryError: Error {
 }
 
 extension DaemonRunner {
+    /// Entries per `/v1/observations` page unless `?limit=` says otherwise, and the most it may ask.
+    static let observationsPage = 1000
+    static let observationsMaxPage = 10_000
+
     /// Answers one status socket request (DESIGN §7). Reads use the mirror's own reader
     /// connections, so they never wait for a sync.
     func route(_ request: StatusRequest) async -> StatusResponse {
@@ -50,12 +54,33 @@ extension DaemonRunner {
                     return .error(.badRequest, "missing ?indicator=CODE (e.g. /v1/observations?indicator=gdp)")
                 }
                 let withHistory = ["1", "true", "yes"].contains(request.query["history"] ?? "")
-                let entries = try await mirror.history(indicator: indicator)
-                let list: [JSONValue] = entries.map { entry in
-                    guard !withHistory, case .object(let members) = entry.json else { return entry.json }
-                    return .object(members.filter { $0.0 != "revisions" })
+                var limit = DaemonRunner.observationsPage
+                if let text = request.query["limit"] {
+                    guard let n = Int(text), (1...DaemonRunner.observationsMaxPage).contains(n) else {
+                        return .error(.badRequest, "limit must be a number from 1 to \(DaemonRunner.observationsMaxPage), not '\(DisplayText.excerpt(text))'")
+                    }
+                    limit = n
                 }
-                return .json(JSONValue.object([("indicator", .string(indicator)), ("observations", .array(list))]).text)
+                var after: HistoryCursor?
+                if let text = request.query["after"] {
+                    guard let cursor = HistoryCursor(text: text) else {
+                        return .error(.badRequest, "after '\(DisplayText.excerpt(text))' is not a cursor: pass the `next` of the previous page as it is")
+                    }
+                    after = cursor
+                }
+                let page = try await mirror.history(indicator: indicator, after: after, limit: limit)
+                // Rendered entry by entry into one text (the page's entries are not copied into a tree first).
+                var body = "{\"indicator\":" + JSONValue.string(indicator).text + ",\"observations\":["
+                for (i, entry) in page.entries.enumerated() {
+                    if i > 0 { body += "," }
+                    if !withHistory, case .object(let members) = entry.json {
+                        body += JSONValue.object(members.filter { $0.0 != "revisions" }).text
+                    } else {
+                        body += entry.json.text
+                    }
+                }
+                body += "],\"next\":" + (page.next.map { JSONValue.string($0.text).text } ?? "null") + "}"
+                return .json(body)
             case "/v1/sync":
                 var ids: Set<String>?
                 if let feed = request.query["feed"] {

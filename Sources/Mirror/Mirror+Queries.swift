@@ -34,34 +34,119 @@ public struct HistoryEntry: Sendable {
     }
 }
 
+/// Where a page of `/v1/observations` ended: the sort key of its last entry. Written as
+/// text (`ordinal,measure,priority,cumulative,base_year,feed`) in the answer's `next`, and
+/// read back from `?after=`.
+public struct HistoryCursor: Sendable, Equatable {
+    var periodOrder: Int
+    var measure: String
+    var priority: Int
+    var cumulative: Int
+    var baseYear: Int
+    var feed: String
+
+    public var text: String { "\(periodOrder),\(measure),\(priority),\(cumulative),\(baseYear),\(feed)" }
+
+    /// Reads a cursor from its text; nil when it is not one this plansync wrote.
+    public init?(text: String) {
+        let parts = text.split(separator: ",", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, let order = Int(parts[0]), let priority = Int(parts[2]), let cumulative = Int(parts[3]),
+              let base = Int(parts[4]), Measure(rawValue: String(parts[1])) != nil, !parts[5].isEmpty else { return nil }
+        self.init(periodOrder: order, measure: String(parts[1]), priority: priority, cumulative: cumulative, baseYear: base, feed: String(parts[5]))
+    }
+
+    init(periodOrder: Int, measure: String, priority: Int, cumulative: Int, baseYear: Int, feed: String) {
+        self.periodOrder = periodOrder
+        self.measure = measure
+        self.priority = priority
+        self.cumulative = cumulative
+        self.baseYear = baseYear
+        self.feed = feed
+    }
+}
+
 extension Mirror {
-    /// The values and revisions of one indicator (in every plan that has it), newest period first.
-    public func history(indicator: String) async throws(MirrorError) -> [HistoryEntry] {
+    /// `plansync_period_order(period)`: a number that orders period texts as `Period` does
+    /// (0 for text that is not a period), so SQLite can sort and page an indicator's history.
+    static let periodOrder = DatabaseFunction("plansync_period_order", argumentCount: 1, pure: true) { values in
+        guard let text = String.fromDatabaseValue(values[0]), let period = try? Period(parsing: text) else { return 0 }
+        return period.ordinal
+    }
+
+    /// The history query, newest period first, then measure, highest priority, feed; `after`
+    /// continues behind a cursor. Sort keys are negated where the order is descending, so one
+    /// row-value comparison pages it.
+    private static func historySQL(after: Bool, limit: Bool) -> String {
+        """
+        SELECT * FROM (
+            SELECT o.feed_id, o.plan_id, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit, o.note, o.updated_at,
+                   COALESCE(f.priority, 0) AS priority, -plansync_period_order(o.period) AS k_period, -COALESCE(f.priority, 0) AS k_priority
+            FROM observation o LEFT JOIN feed f ON f.id = o.feed_id WHERE o.indicator = ?)
+        \(after ? "WHERE (k_period, measure, k_priority, cumulative, base_year, feed_id) > (?, ?, ?, ?, ?, ?)" : "")
+        ORDER BY k_period, measure, k_priority, cumulative, base_year, feed_id
+        \(limit ? "LIMIT ?" : "")
+        """
+    }
+
+    /// Walks one indicator's history in order inside one read, calling `each` per entry
+    /// (with its revisions) until it returns false. Memory stays bounded whatever the count:
+    /// SQLite sorts (spilling to temporary files when large) and rows are handed on one by one.
+    private static func walkHistory(_ db: Database, indicator: String, after: HistoryCursor?, limit: Int?,
+                                    _ each: (HistoryEntry, HistoryCursor) throws -> Bool) throws {
+        var arguments: [DatabaseValueConvertible?] = [indicator]
+        if let after {
+            arguments += [-after.periodOrder, after.measure, -after.priority, after.cumulative, after.baseYear, after.feed]
+        }
+        if let limit { arguments.append(limit) }
+        let revisions = try db.cachedStatement(sql: """
+            SELECT old_value, new_value, revised_at, fetch_id FROM revision
+            WHERE indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ? AND feed_id = ?
+            ORDER BY id DESC
+            """)
+        let cursor = try Row.fetchCursor(db, sql: historySQL(after: after != nil, limit: limit != nil),
+                                         arguments: StatementArguments(arguments))
+        while let row = try cursor.next() {
+            let base: Int = row["base_year"], cumulative: Int = row["cumulative"]
+            let feed: String = row["feed_id"], period: String = row["period"], measure: String = row["measure"]
+            let earlier = try Row.fetchAll(revisions, arguments: [indicator, period, measure, cumulative, base, feed])
+            let entry = HistoryEntry(
+                plan: row["plan_id"], feed: feed, priority: row["priority"], period: period,
+                measure: measure, cumulative: cumulative != 0, baseYear: base == 0 ? nil : base,
+                value: row["value"], unit: row["unit"], note: row["note"], updatedAt: row["updated_at"],
+                revisions: earlier.map { ($0["old_value"], $0["revised_at"], $0["new_value"], $0["fetch_id"]) })
+            let key = HistoryCursor(periodOrder: -(row["k_period"] as Int), measure: measure, priority: row["priority"],
+                                    cumulative: cumulative, baseYear: base, feed: feed)
+            guard try each(entry, key) else { return }
+        }
+    }
+
+    /// One page of an indicator's values and revisions (in every plan that has it), newest
+    /// period first: at most `limit` entries after `after`, and the cursor of the next page
+    /// (nil on the last one).
+    public func history(indicator: String, after: HistoryCursor? = nil,
+                        limit: Int) async throws(MirrorError) -> (entries: [HistoryEntry], next: HistoryCursor?) {
         try await read { db in
-            let rows = try db.rows("""
-                SELECT o.*, COALESCE(f.priority, 0) AS priority FROM observation o LEFT JOIN feed f ON f.id = o.feed_id
-                WHERE o.indicator = ?
-                """, [indicator])
             var entries: [HistoryEntry] = []
-            for row in rows {
-                let base: Int = row["base_year"]
-                let revisions = try db.rows("""
-                    SELECT old_value, new_value, revised_at, fetch_id FROM revision
-                    WHERE feed_id = ? AND indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ?
-                    ORDER BY id DESC
-                    """, [row["feed_id"], indicator, row["period"], row["measure"], row["cumulative"], base])
-                entries.append(HistoryEntry(
-                    plan: row["plan_id"], feed: row["feed_id"], priority: row["priority"], period: row["period"],
-                    measure: row["measure"], cumulative: (row["cumulative"] as Int) != 0, baseYear: base == 0 ? nil : base,
-                    value: row["value"], unit: row["unit"], note: row["note"], updatedAt: row["updated_at"],
-                    revisions: revisions.map { ($0["old_value"], $0["revised_at"], $0["new_value"], $0["fetch_id"]) }))
+            var last: HistoryCursor?
+            var more = false
+            try Mirror.walkHistory(db, indicator: indicator, after: after, limit: limit + 1) { entry, key in
+                guard entries.count < limit else {
+                    more = true
+                    return false
+                }
+                entries.append(entry)
+                last = key
+                return true
             }
-            return entries.sorted {
-                let a = (try? Period(parsing: $0.period)) ?? .year(0), b = (try? Period(parsing: $1.period)) ?? .year(0)
-                if a != b { return a > b }
-                if $0.measure != $1.measure { return $0.measure < $1.measure }
-                return $0.priority != $1.priority ? $0.priority > $1.priority : $0.feed < $1.feed
-            }
+            return (entries, more ? last : nil)
+        }
+    }
+
+    /// Every entry of an indicator's history, in order, handed to `each` as it is read (for
+    /// `plansync history`, which prints as it goes); stops when `each` returns false.
+    public func streamHistory(indicator: String, _ each: @escaping @Sendable (HistoryEntry) -> Bool) async throws(MirrorError) {
+        try await read { db in
+            try Mirror.walkHistory(db, indicator: indicator, after: nil, limit: nil) { entry, _ in each(entry) }
         }
     }
 

@@ -173,6 +173,14 @@ extension Mirror {
                 ORDER BY o.plan_id, o.indicator, o.period, o.measure, f.priority DESC;
             """)
         }
+        // The revisions of one figure, newest first, without scanning the table (history
+        // looked them up per observation on an index that starts with the plan, so every
+        // look-up scanned all revisions).
+        migrator.registerMigration("v2-revision-by-figure") { db in
+            try db.execute(sql: """
+            CREATE INDEX revision_by_figure ON revision(indicator, period, measure, cumulative, base_year, feed_id, id);
+            """)
+        }
         return migrator
     }
 }

@@ -38,7 +38,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible {
 /// revisions, verdicts and alerts. WAL mode, so readers never wait for the writer.
 public final class Mirror: Sendable {
     /// The schema version this build writes (also stored in `PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public let path: String
     let pool: DatabasePool
@@ -64,6 +64,7 @@ public final class Mirror: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
+            db.add(function: Mirror.periodOrder)
         }
         do {
             if readOnly {

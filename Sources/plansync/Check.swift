@@ -16,13 +16,13 @@ struct Check: ParsableCommand {
     func run() throws {
         let loaded: DaemonConfig
         do { loaded = try DaemonConfig.load(path: config) } catch { fail(error.description) }
-        print("\(loaded.path): OK")
-        print("  database   \(loaded.database)")
-        print("  socket     \(loaded.socket) (mode \(String(loaded.socketMode, radix: 8)))")
-        print("  alert log  \(loaded.alertLog)")
+        printText("\(loaded.path): OK")
+        printText("  database   \(loaded.database)")
+        printText("  socket     \(loaded.socket) (mode \(String(loaded.socketMode, radix: 8)))")
+        printText("  alert log  \(loaded.alertLog)")
         for (plan, file) in zip(loaded.plans, loaded.planFiles) {
             let targets = plan.indicators.reduce(0) { $0 + $1.targets.count }
-            print("  plan       \(plan.id): \(plan.indicators.count) indicators, \(targets) targets (\(file))")
+            printText("  plan       \(plan.id): \(plan.indicators.count) indicators, \(targets) targets (\(file))")
         }
         for feed in loaded.feeds {
             var line = "  feed       \(feed.id) → \(feed.plan): \(feed.format.rawValue), priority \(feed.priority), every \(DurationText.format(feed.settings.interval)), \(feed.displayURL)"
@@ -41,8 +41,8 @@ struct Check: ParsableCommand {
                     line += "\n    warning: \(path) cannot be read yet"
                 }
             }
-            print(line)
+            printText(line)
         }
-        if loaded.feeds.isEmpty { print("  warning: no [[feed]] entries; nothing will be fetched") }
+        if loaded.feeds.isEmpty { printText("  warning: no [[feed]] entries; nothing will be fetched") }
     }
 }

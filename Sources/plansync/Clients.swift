@@ -68,7 +68,7 @@ struct StatusCommand: ParsableCommand {
         let v = options.request("/v1/status")
         guard !options.json else { return }
         let feeds = v["feeds"], alerts = v["alerts_firing"]
-        print(VerdictTable.align([
+        printText(VerdictTable.align([
             ["version", text(v["version"])], ["pid", text(v["pid"])], ["uptime", DurationText.format(Double(text(v["uptime_seconds"])) ?? 0)],
             ["config", text(v["config"])], ["database", text(v["database"])], ["alert log", text(v["alert_log"])],
             ["feeds", "\(text(feeds?["total"])) total, \(text(feeds?["ok"])) ok, \(text(feeds?["failing"])) failing, \(text(feeds?["running"])) running"],
@@ -98,7 +98,7 @@ struct IndicatorsCommand: ParsableCommand {
             rows.append([text(x["plan"]), text(x["indicator"]), text(x["year"]), status, text(x["actual"]),
                          text(x["threshold"]), text(x["shortfall"]), text(x["period"]), text(x["feed"])])
         }
-        print(VerdictTable.align(rows))
+        printText(VerdictTable.align(rows))
     }
 }
 
@@ -114,7 +114,7 @@ struct AlertsCommand: ParsableCommand {
         guard !options.json, case .array(let alerts)? = v["alerts"] else { return }
         var rows = [["state", "severity", "alert", "since", "message"]]
         for a in alerts { rows.append([text(a["state"]), text(a["severity"]), text(a["alert"]), text(a["since"]), text(a["message"])]) }
-        print(alerts.isEmpty ? "no alerts" : VerdictTable.align(rows))
+        printText(alerts.isEmpty ? "no alerts" : VerdictTable.align(rows))
     }
 }
 
@@ -131,6 +131,6 @@ struct FeedsCommand: ParsableCommand {
             rows.append([text(f["id"]), text(f["last_outcome"]), text(f["http_status"]), text(f["bytes"]), text(f["duration_ms"]),
                          text(f["consecutive_failures"]), text(f["last_success"]), text(f["next_due"]), text(f["url"])])
         }
-        print(VerdictTable.align(rows))
+        printText(VerdictTable.align(rows))
     }
 }

@@ -64,8 +64,8 @@ struct Evaluate: ParsableCommand {
         if json {
             print(JSONValue.object([("verdicts", .array(verdicts.map(\.json)))]).text)
         } else {
-            print(VerdictTable.render(verdicts, plan: plan))
-            if skipped > 0 { print("\(skipped) row(s) for indicators not in plan \(plan.id) were skipped.") }
+            printText(VerdictTable.render(verdicts, plan: plan))
+            if skipped > 0 { printText("\(skipped) row(s) for indicators not in plan \(plan.id) were skipped.") }
         }
     }
 }

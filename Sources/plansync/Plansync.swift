@@ -1,6 +1,10 @@
 import ArgumentParser
 import Daemon
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import PlanCore
 import Logging
 
 /// The `plansync` command line (DESIGN §8).
@@ -40,10 +44,19 @@ struct Plansync: AsyncParsableCommand {
     }
 }
 
-/// Prints a one-line error to stderr and exits with `code`.
+/// Prints a one-line error to stderr and exits with `code`. The message may quote a feed or
+/// a file: control characters and bidi overrides are shown escaped.
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    FileHandle.standardError.write(Data(("plansync: " + message + "\n").utf8))
+    FileHandle.standardError.write(Data(("plansync: " + DisplayText.terminal(message) + "\n").utf8))
     exit(code)
+}
+
+/// Prints human-readable text (never JSON): in each line, control characters and bidi
+/// overrides, which a feed's unit, note or error could carry, are shown escaped, so the
+/// terminal clears, retitles and hides nothing.
+func printText(_ text: String) {
+    guard text.unicodeScalars.contains(where: DisplayText.isUnsafe) else { return print(text) }
+    print(text.split(separator: "\n", omittingEmptySubsequences: false).map { DisplayText.terminal($0) }.joined(separator: "\n"))
 }
 
 /// Sends swift-log output to stderr at `level` (only `main` bootstraps logging).
@@ -51,5 +64,42 @@ func bootstrapLogging(level: String) {
     let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"].map { !$0.isEmpty } ?? false
     LoggingSystem.bootstrap { label in
         StderrLogHandler(label: label, level: Logger.Level(rawValue: level) ?? .info, journal: journal)
+    }
+}
+
+/// Standard output written as it goes (64 KiB at a time), for output of any length.
+/// `write` returns false once the reader has gone (a closed pipe, `| head`), so a long
+/// stream stops instead of running on.
+final class StreamedOutput: Sendable {
+    private let pending = Locked<[UInt8]>([])
+    private let closed = Locked(false)
+
+    init() { fflush(nil) }  // what print() buffered goes first
+
+    /// Queues `text`; false when standard output is closed.
+    @discardableResult
+    func write(_ text: String) -> Bool {
+        let full = pending.withLock { buffer in
+            buffer.append(contentsOf: text.utf8)
+            return buffer.count >= 65536
+        }
+        return full ? flush() : !closed.current
+    }
+
+    /// Writes what is queued; false when standard output is closed.
+    @discardableResult
+    func flush() -> Bool {
+        let bytes = pending.withLock { buffer in defer { buffer.removeAll(keepingCapacity: true) }; return buffer }
+        var offset = 0
+        while offset < bytes.count, !closed.current {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                closed.withLock { $0 = true }
+            } else {
+                offset += n
+            }
+        }
+        return !closed.current
     }
 }

@@ -44,17 +44,17 @@ struct Sync: AsyncParsableCommand {
                 ("events", .array(report.events.map { (try? JSONParser.parse(Array($0.line.utf8))) ?? .string($0.line) })),
             ]).text)
         } else {
-            print(FeedTable.render(report.feeds))
+            printText(FeedTable.render(report.feeds))
             for plan in loaded.plans {
-                print("\n\(plan.id) — \(plan.title)")
-                print(VerdictTable.render(report.verdicts.filter { $0.plan == plan.id }, plan: plan))
+                printText("\n\(plan.id) — \(plan.title)")
+                printText(VerdictTable.render(report.verdicts.filter { $0.plan == plan.id }, plan: plan))
             }
-            print(report.events.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(loaded.alertLog)):")
+            printText(report.events.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(loaded.alertLog)):")
             for event in report.events {
                 guard let action = event.action else { continue }
-                print("  #\(event.seq) \(action.event.rawValue) \(action.kind.rawValue) [\(action.severity.rawValue)] \(action.message)")
+                printText("  #\(event.seq) \(action.event.rawValue) \(action.kind.rawValue) [\(action.severity.rawValue)] \(action.message)")
             }
-            if let error = report.alertLogError { print("\nwarning: \(error)") }
+            if let error = report.alertLogError { printText("\nwarning: \(error)") }
         }
         // A clean close: the database file is complete on its own afterwards (for copies and
         // backups of a mirror only `plansync sync` writes, e.g. from cron).

@@ -51,9 +51,12 @@ enum VerdictTable {
     }
 
     /// Pads columns by display width (CJK characters count two).
-    static func align(_ rows: [[String]]) -> String {
+    /// Cells may hold text from feeds: control characters and bidi overrides are shown escaped.
+    /// - Parameter minimumWidths: columns are at least this wide (blocks of a streamed table).
+    static func align(_ rows: [[String]], minimumWidths: [Int] = []) -> String {
+        let rows = rows.map { $0.map { DisplayText.terminal($0) } }
         let columns = rows.map(\.count).max() ?? 0
-        var widths = Array(repeating: 0, count: columns)
+        var widths = (0..<columns).map { $0 < minimumWidths.count ? minimumWidths[$0] : 0 }
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], displayWidth(cell)) } }
         return rows.map { row in
             row.enumerated().map { i, cell in

@@ -76,7 +76,7 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         let counts = try await syncer.mirror.counts()
         #expect(counts["observation"] == 1)
         #expect(counts["revision"] == 0)
-        #expect(try await syncer.mirror.history(indicator: "gdp").first?.value == "3.0")
+        #expect(try await syncer.mirror.history(indicator: "gdp", limit: 1000).entries.first?.value == "3.0")
         #expect(try await syncer.mirror.feedStates()["a"]?.consecutiveFailures == 1)
     }
 
@@ -153,7 +153,7 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         #expect(second.feeds.first?.counts == ReconcileCounts(inserted: 0, revised: 1, unchanged: 0, skipped: 0))
         #expect(second.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } }
                 == ["resolved futian-2023/gdp/2022/target_missed"])
-        let history = try await syncer.mirror.history(indicator: "gdp")
+        let history = try await syncer.mirror.history(indicator: "gdp", limit: 1000).entries
         #expect(history.first?.value == "6.1" && history.first?.revisions.first?.value == "3.0")
         let lines = ws.alertLines()
         #expect(lines.count == 2)

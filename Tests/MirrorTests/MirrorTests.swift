@@ -76,7 +76,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "1")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "2")
         #expect(try sqlite(path, "SELECT name FROM indicator WHERE code='gdp';") == "地区生产总值")
         #expect(try sqlite(path, "SELECT url FROM feed WHERE id='b';") == "https://***@example.org/b.csv")
     }
@@ -96,7 +96,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 1)")
+            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 2)")
         }
     }
 
@@ -193,7 +193,7 @@ extension ConfigurationMirrorTests {
         #expect(counts["observation"] == 3)
         #expect(counts["revision"] == 1)
         #expect(counts["fetch"] == 2)
-        let history = try await mirror.history(indicator: "gdp")
+        let history = try await mirror.history(indicator: "gdp", limit: 1000).entries
         let growth = try #require(history.first { $0.measure == "growth" })
         #expect(growth.value == "3.1")
         #expect(growth.revisions.map(\.value) == ["3.0"])
@@ -254,7 +254,7 @@ extension ConfigurationMirrorTests {
         let counts = try await mirror.counts()
         #expect(counts["observation"] == 1 + ok.count)
         #expect(counts["fetch"] == 1 + ok.count)
-        let periods = try await mirror.history(indicator: "gdp").map(\.period)
+        let periods = try await mirror.history(indicator: "gdp", limit: 1000).entries.map(\.period)
         for i in 0..<20 { #expect(periods.contains("\(2001 + i)") == ok.contains(i), "period \(2001 + i)") }
     }
 

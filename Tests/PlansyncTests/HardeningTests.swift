@@ -72,4 +72,136 @@ import Glibc
             }
         }
     }
+
+    /// A feed of `rows` daily figures of `gdp`, as a `[[feed]]` section with an absolute path.
+    private func bigFeed(rows: Int) throws -> String {
+        let dir = try scratchFolder()
+        var text = "indicator,period,measure,value,unit,cumulative,base_year,note\n"
+        text.reserveCapacity(rows * 40)
+        var day = DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"), year: 1900, month: 1, day: 1).date!
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for i in 0..<rows {
+            text += "gdp,\(formatter.string(from: day)),level,\(i).5,亿元,,,\n"
+            day = day.addingTimeInterval(86400)
+        }
+        try text.write(toFile: dir + "/big.csv", atomically: true, encoding: .utf8)
+        return "\n[[feed]]\nid = \"big\"\nplan = \"futian-2023\"\nurl = \"file://\(dir)/big.csv\"\nformat = \"csv\"\n"
+    }
+
+    /// `/v1/observations` answers in pages (`limit`, default 1000, at most 10,000; `next` to
+    /// pass as `after`) that walk every entry once, in order, and `/v1/health` keeps
+    /// answering while the largest page is read. (One unbounded read of 1M periods once
+    /// blocked every endpoint for 6 minutes at 1.4 GB.)
+    @Test func observationsArePagedAndHealthAnswersDuringTheLargestPage() throws {
+        let rows = 60_000
+        let d = try RunningDaemon(extraFeeds: try bigFeed(rows: rows))
+        #expect(d.ready())
+        #expect(try d.eventually(60) { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.first { $0["id"] as? String == "big" }?["last_outcome"] as? String == "ok" })
+        let first = try d.json("/v1/observations?indicator=gdp")
+        #expect((first["observations"] as? [[String: Any]])?.count == 1000)
+        #expect(first["next"] is String)
+        // Every page of 10,000, following `next`: every figure once, newest period first.
+        var periods: [String] = []
+        var after: String?
+        var pages = 0
+        repeat {
+            let query = "/v1/observations?indicator=gdp&limit=10000" + (after.map { "&after=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
+            let page = try d.json(query)
+            periods += (page["observations"] as? [[String: Any]] ?? []).compactMap { $0["period"] as? String }
+            after = page["next"] as? String
+            pages += 1
+        } while after != nil && pages < 20
+        #expect(periods.count == rows + 3, "every daily figure and the seed's three 2022 figures of gdp")
+        #expect(Set(periods).count == rows + 1)
+        #expect(periods.first == "2064-04-09" && periods.last == "1900-01-01")
+        #expect(periods.filter { $0.count == 10 } == periods.filter { $0.count == 10 }.sorted(by: >))
+        // While the largest page is read, health answers.
+        let reading = Thread { _ = try? d.curl("/v1/observations?indicator=gdp&limit=10000&history=1") }
+        reading.start()
+        usleep(100_000)
+        let started = Date()
+        #expect(try d.curl("/v1/health").status == 200)
+        let seconds = Date().timeIntervalSince(started)
+        print("health answered in \(Int(seconds * 1000)) ms during a 10,000-entry page")
+        #expect(seconds < 2)
+        // Bad paging parameters are clear errors.
+        #expect(try d.curl("/v1/observations?indicator=gdp&limit=0").status == 400)
+        #expect(try d.curl("/v1/observations?indicator=gdp&limit=10001").status == 400)
+        #expect(try d.curl("/v1/observations?indicator=gdp&after=nonsense").body.contains("not a cursor"))
+        _ = d.stop()
+    }
+
+    /// `plansync history` streams: with `| head` it prints its first rows and ends at once,
+    /// and `--json` is one document with every entry.
+    @Test func historyStreams() throws {
+        let demo = try demoCopy()
+        let text = try String(contentsOfFile: demo.config, encoding: .utf8) + (try bigFeed(rows: 20_000))
+        try text.write(toFile: demo.config, atomically: true, encoding: .utf8)
+        #expect(try PlansyncProcess.run(["sync", "--config", demo.config]).status == 0)
+        let json = try PlansyncProcess.run(["history", "gdp", "--config", demo.config, "--json"])
+        #expect(json.status == 0)
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((parsed?["observations"] as? [Any])?.count == 20_003)
+        let table = try PlansyncProcess.run(["history", "gdp", "--config", demo.config])
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 20_005, "name, header and every row")
+        #expect(lines[2].hasPrefix("2022 ") && lines[5].hasPrefix("1954-10-04") && lines.last?.hasPrefix("1900-01-01") == true)
+        // The reader going away stops the stream.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "'\(PlansyncProcess.binary)' history gdp --config '\(demo.config)' | head -3"]
+        let out = Pipe()
+        shell.standardOutput = out
+        try shell.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        shell.waitUntilExit()
+        #expect(String(decoding: data, as: UTF8.self).split(separator: "\n").count == 3)
+    }
+
+    /// Control characters and bidi overrides from a feed (here in a unit, a note and a bad
+    /// field) reach no terminal: tables, messages and log lines show them escaped; JSON keeps
+    /// escaping them as JSON does.
+    @Test func terminalEscapesFromFeedsAreShownEscaped() throws {
+        let demo = try demoCopy()
+        let folder = (demo.config as NSString).deletingLastPathComponent + "/../feeds"
+        let hostile = "\u{1B}[2J\u{1B}]0;owned\u{07}\u{202E}txet\u{9B}"
+        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" +
+             "gdp,2022,growth,3.0,%\(hostile),,,\(hostile)\n").write(toFile: folder + "/evil.csv", atomically: true, encoding: .utf8)
+        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" +
+             "gdp,2022,growth,\(hostile),%,,,\n").write(toFile: folder + "/bad.csv", atomically: true, encoding: .utf8)
+        let text = try String(contentsOfFile: demo.config, encoding: .utf8) + """
+
+            [[feed]]
+            id = "evil"
+            plan = "futian-2023"
+            url = "file:../feeds/evil.csv"
+            format = "csv"
+            [[feed]]
+            id = "bad"
+            plan = "futian-2023"
+            url = "file:../feeds/bad.csv"
+            format = "csv"
+            failing_after = 1
+            """
+        try text.write(toFile: demo.config, atomically: true, encoding: .utf8)
+        func clean(_ output: String, _ what: String) {
+            for bad in ["\u{1B}", "\u{07}", "\u{202E}", "\u{9B}"] {
+                #expect(!output.contains(bad), "\(what) printed \(bad.unicodeScalars.first!.value) raw")
+            }
+        }
+        let sync = try PlansyncProcess.run(["sync", "--config", demo.config])
+        clean(sync.stdout, "sync")
+        clean(sync.stderr, "sync's log")
+        #expect(sync.stderr.contains("\\e[2J"), "escaped, still visible")
+        let history = try PlansyncProcess.run(["history", "gdp", "--config", demo.config])
+        clean(history.stdout, "history")
+        #expect(history.stdout.contains("%\\e[2J\\e]0;owned\\x07\\u{202E}txet\\u{009B}"), "\(history.stdout)")
+        // JSON still carries the exact text (JSON-escaped).
+        let json = try PlansyncProcess.run(["history", "gdp", "--config", demo.config, "--json"])
+        #expect(json.stdout.contains("\\u001b[2J"))
+        let check = try PlansyncProcess.run(["check", "--config", demo.config])
+        clean(check.stdout + check.stderr, "check")
+    }
 }
