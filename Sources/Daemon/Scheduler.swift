@@ -94,15 +94,39 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Runs these feeds (all when nil) as soon as they are not already running.
-    public func trigger(_ ids: Set<String>? = nil) {
-        queue.async { [self] in
-            guard !stopped else { return }
-            for id in ids ?? Set(feeds.keys) where feeds[id] != nil {
-                pending.insert(id)
+    /// What a trigger did with each feed it named.
+    public struct Triggered: Sendable, Equatable {
+        /// Feeds queued for the next cycle by this trigger.
+        public var started: [String] = []
+        /// Feeds already queued: the trigger joined the waiting cycle.
+        public var queued: [String] = []
+        /// Feeds in a cycle now: the trigger joined it (no second run is queued behind it).
+        public var running: [String] = []
+    }
+
+    /// Runs these feeds (all when nil) in the next cycle, unless they are already running or
+    /// queued: then the request joins that cycle. However many requests arrive while a cycle
+    /// runs or waits, they start no more cycles (200 `POST /v1/sync` once started 60).
+    @discardableResult
+    public func trigger(_ ids: Set<String>? = nil) -> Triggered {
+        queue.sync { [self] in
+            var result = Triggered()
+            guard !stopped else { return result }
+            for id in (ids ?? Set(feeds.keys)).sorted() where feeds[id] != nil {
+                if schedules[id]?.running == true {
+                    result.running.append(id)
+                } else if pending.contains(id) {
+                    result.queued.append(id)
+                } else {
+                    pending.insert(id)
+                    result.started.append(id)
+                }
             }
-            scheduleFlush()
-            rearm()
+            if !result.started.isEmpty {
+                scheduleFlush()
+                rearm()
+            }
+            return result
         }
     }
 

@@ -89,10 +89,13 @@ extension DaemonRunner {
                     }
                     ids = [feed]
                 }
-                scheduler.trigger(ids)
-                return .json(JSONValue.object([("status", .string("started")),
-                                               ("feeds", .array((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted().map { .string($0) }))]).text,
-                             status: .accepted)
+                let triggered = scheduler.trigger(ids)
+                func list(_ ids: [String]) -> JSONValue { .array(ids.map { .string($0) }) }
+                return .json(JSONValue.object([
+                    ("status", .string(triggered.started.isEmpty ? "joined" : "started")),
+                    ("feeds", list((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted())),
+                    ("started", list(triggered.started)), ("queued", list(triggered.queued)), ("running", list(triggered.running)),
+                ]).text, status: .accepted)
             case "/v1/reload":
                 if let error = await reload() {
                     return .error(.unprocessableEntity, "the new configuration is invalid and was ignored: \(error)")

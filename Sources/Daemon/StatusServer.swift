@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PlanCore
 import Logging
 import NIOCore
@@ -32,16 +35,29 @@ public struct StatusRequest: Sendable {
 }
 
 /// The status socket: HTTP/1.1 on a Unix socket (SwiftNIO), with limits on header size
-/// (llhttp's 80 KiB), body size, idle time and connection count, so a misbehaving client
-/// cannot exhaust the daemon. Requests are answered by `route` off the event loop.
+/// (llhttp's 80 KiB), body size, idle time, the total time a request may take to arrive and
+/// connection count, so a misbehaving client cannot exhaust the daemon. Requests are
+/// answered by `route` off the event loop.
 public final class StatusServer: Sendable {
     public static let maxConnections = 512
+    /// The last connections of `maxConnections` are kept for clients that send their request
+    /// at once (a health check): they get `reserveRequestTimeout` instead of `requestTimeout`,
+    /// so clients trickling bytes cannot hold them.
+    public static let reservedConnections = 32
     public static let maxBodyBytes = 8192
     public static let idleTimeout: TimeAmount = .seconds(30)
+    /// A request (headers and body) must arrive whole within this time of the connection
+    /// opening or of the previous answer, however steadily its bytes trickle in.
+    public static let requestTimeout: TimeAmount = .seconds(10)
+    public static let reserveRequestTimeout: TimeAmount = .seconds(1)
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
     public let path: String
+    /// Device, inode and change time of the socket file this server bound: it is removed at
+    /// close only if the path still names that file (another daemon may have bound the path
+    /// since; the change time tells a new file apart when it got the freed inode number).
+    private let boundFile: SocketFileIdentity?
 
     /// Binds the socket (the caller has made sure no live daemon owns the path) and sets its mode.
     /// - Parameters:
@@ -56,12 +72,13 @@ public final class StatusServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelInitializer { channel in
-                let admitted = connections.withLock { count -> Bool in
-                    guard count < StatusServer.maxConnections else { return false }
+                let admitted = connections.withLock { count -> TimeAmount? in
+                    guard count < StatusServer.maxConnections else { return nil }
                     count += 1
-                    return true
+                    return count > StatusServer.maxConnections - StatusServer.reservedConnections
+                        ? StatusServer.reserveRequestTimeout : StatusServer.requestTimeout
                 }
-                guard admitted else {
+                guard let requestTimeout = admitted else {
                     logger.warning("status socket: too many connections, refusing one", metadata: ["socket.path": "\(path)"])
                     return channel.close()
                 }
@@ -69,7 +86,7 @@ public final class StatusServer: Sendable {
                 do {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: StatusServer.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(StatusHTTPHandler(cached: cached, route: route))
+                    try channel.pipeline.syncOperations.addHandler(StatusHTTPHandler(requestTimeout: requestTimeout, cached: cached, route: route))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -77,19 +94,61 @@ public final class StatusServer: Sendable {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
         do {
-            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
+            // Bound here, not by NIO: NIO unlinks a Unix socket path it bound when the channel
+            // closes, whoever's socket the path names by then.
+            let fd = try StatusServer.listeningSocket(path)
+            do {
+                channel = try bootstrap.withBoundSocket(fd).wait()
+            } catch {
+                Glibc.close(fd)
+                throw error
+            }
         } catch {
             try? group.syncShutdownGracefully()
             throw error
         }
         chmod(path, mode_t(mode))
+        boundFile = SocketFileIdentity(path)
     }
 
-    /// Stops accepting, closes the socket and removes its file.
+    /// A non-blocking stream socket bound to `path` and listening.
+    static func listeningSocket(_ path: String) throws -> Int32 {
+        guard case (var address, let length)? = UnixAddress.make(path) else {
+            throw IOError(errnoCode: ENAMETOOLONG, reason: "socket path \(path)")
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0, listen(fd, 256) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw IOError(errnoCode: code, reason: "bind \(path)")
+        }
+        return fd
+    }
+
+    /// Stops accepting, closes the socket and removes its file, if the path still names the
+    /// socket this server bound.
     public func close() {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
-        unlink(path)
+        if let boundFile, SocketFileIdentity(path) == boundFile { unlink(path) }
+    }
+}
+
+/// Which file a path names: device, inode and change time (to the nanosecond).
+struct SocketFileIdentity: Equatable, Sendable {
+    let device: UInt64, inode: UInt64, changedSeconds: Int, changedNanoseconds: Int
+
+    init?(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        changedSeconds = Int(info.st_ctim.tv_sec)
+        changedNanoseconds = Int(info.st_ctim.tv_nsec)
     }
 }
 
@@ -102,32 +161,60 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let route: @Sendable (StatusRequest) async -> StatusResponse
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
-    private var tooLarge = false
+    /// Set once the request is refused: what else arrives on the connection is dropped.
+    private var refused = false
+    private let requestTimeout: TimeAmount
+    private var deadline: Scheduled<Void>?
 
-    init(cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
+    init(requestTimeout: TimeAmount, cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
          route: @escaping @Sendable (StatusRequest) async -> StatusResponse) {
+        self.requestTimeout = requestTimeout
         self.cached = cached
         self.route = route
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        armDeadline(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    /// The next request must arrive whole by `requestTimeout` from now, or the connection closes.
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
+    }
+
+    /// Answers 413 at once and closes: a body announced (or found) larger than the limit is never read.
+    private func refuseTooLarge(context: ChannelHandlerContext, version: HTTPVersion) {
+        refused = true
+        deadline?.cancel()
+        write(context: context, .error(.payloadTooLarge, "request body larger than \(StatusServer.maxBodyBytes) bytes"),
+              version: version, keepAlive: false)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         switch unwrapInboundIn(data) {
         case .head(let h):
             head = h
             bodyBytes = 0
-            tooLarge = false
+            if let length = h.headers.first(name: "content-length").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
+               length > StatusServer.maxBodyBytes {
+                refuseTooLarge(context: context, version: h.version)
+            }
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
-            if bodyBytes > StatusServer.maxBodyBytes { tooLarge = true }
+            if bodyBytes > StatusServer.maxBodyBytes, let head { refuseTooLarge(context: context, version: head.version) }
         case .end:
             guard let head else { return }
             self.head = nil
+            deadline?.cancel()
+            deadline = nil
             let keepAlive = head.isKeepAlive
-            if tooLarge {
-                write(context: context, .error(.payloadTooLarge, "request body larger than \(StatusServer.maxBodyBytes) bytes"),
-                      version: head.version, keepAlive: false)
-                return
-            }
             let request = StatusHandlerSupport.request(from: head)
             if let answer = cached(request) {
                 write(context: context, answer, version: head.version, keepAlive: keepAlive)
@@ -158,6 +245,8 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        } else if !refused {
+            armDeadline(context: context)
         }
     }
 

@@ -96,27 +96,40 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         let active = Locked<Set<String>>([])
         let overlap = Locked(false)
         let runs = Locked<[Set<String>]>([])
+        let released = Locked(false)
         let scheduler = Scheduler { feeds, _ in
             active.withLock { set in
                 if !set.isDisjoint(with: feeds) { overlap.withLock { $0 = true } }
                 set.formUnion(feeds)
             }
             runs.withLock { $0.append(feeds) }
-            try? await Task.sleep(nanoseconds: 300_000_000)
+            // The first run of "a" lasts until released; the others are short.
+            if feeds.contains("a"), runs.current.filter({ $0.contains("a") }).count == 1 {
+                while !released.current { try? await Task.sleep(nanoseconds: 10_000_000) }
+            } else {
+                try? await Task.sleep(nanoseconds: 100_000_000)
+            }
             active.withLock { $0.subtract(feeds) }
             return []
         }
         scheduler.configure(config.feeds, states: [:])
-        // Trigger "a" again and again while its first sync runs: it runs once more afterwards.
+        func count(_ id: String) -> Int { runs.current.filter { $0.contains(id) }.count }
+        try await wait { scheduler.snapshot["a"]?.running == true }
+        // Triggers while "a" runs join that run: no second run is queued behind it.
         for _ in 0..<5 {
-            try await Task.sleep(nanoseconds: 50_000_000)
-            scheduler.trigger(["a"])
+            #expect(scheduler.trigger(["a"]) == Scheduler.Triggered(running: ["a"]))
+            try await Task.sleep(nanoseconds: 20_000_000)
         }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, runs.current.filter({ $0.contains("a") }).count < 2 { try await Task.sleep(nanoseconds: 50_000_000) }
+        released.withLock { $0 = true }
+        try await wait { !scheduler.isBusy }
+        #expect(count("a") == 1)
+        // Idle: a trigger starts a run; one right behind it joins the queued one.
+        #expect(scheduler.trigger(["a"]) == Scheduler.Triggered(started: ["a"]))
+        #expect(scheduler.trigger(["a"]) == Scheduler.Triggered(queued: ["a"]))
+        try await wait { count("a") == 2 && !scheduler.isBusy }
         #expect(!overlap.current)
-        #expect(runs.current.filter { $0.contains("a") }.count >= 2)
-        #expect(runs.current.filter { $0.contains("b") }.count == 1)
+        #expect(count("a") == 2)
+        #expect(count("b") == 1)
         try await Task.sleep(nanoseconds: 400_000_000)
         #expect(scheduler.snapshot["a"]?.nextDue.map { $0.timeIntervalSinceNow > 3000 } == true)
         scheduler.stop()

@@ -204,4 +204,115 @@ import Glibc
         let check = try PlansyncProcess.run(["check", "--config", demo.config])
         clean(check.stdout + check.stderr, "check")
     }
+
+    /// 512 connections trickling one header byte at a time: each must send its request whole
+    /// within 10 s (an idle timer each byte reset once let them hold the socket for good), and
+    /// the reserved connections, cut after 1 s, let a health check through meanwhile.
+    @Test func tricklingClientsCannotLockTheSocketOut() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        let tricklers = (0..<512).compactMap { _ in try? UnixClient(path: d.socket) }
+        let fds = tricklers.map(\.fd)
+        #expect(tricklers.count == 512)
+        let started = Date()
+        let stop = Guarded(false)
+        let feeder = Thread {
+            var i = 0
+            while !stop.current, Date().timeIntervalSince(started) < 14 {
+                let byte = Array("GET /v1/status HTTP/1.1\r\nX-Slow: ".utf8)[min(i, 27)]
+                for fd in fds { var b = byte; _ = Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) }
+                i += 1
+                usleep(300_000)
+            }
+        }
+        feeder.start()
+        usleep(500_000)
+        #expect(try d.eventually(8) { try d.curl("/v1/health").status == 200 }, "health answered while 512 clients trickle")
+        print("health answered \(Int(Date().timeIntervalSince(started) * 1000)) ms after the trickle began")
+        // Every trickling connection is closed by the daemon within the request deadline.
+        let closed = tricklers.prefix(16).map { $0.readAll(seconds: 14) }
+        #expect(closed.allSatisfy { $0.isEmpty })
+        #expect(Date().timeIntervalSince(started) < 13.5)
+        stop.set(true)
+        #expect(try d.curl("/v1/status").status == 200)
+        _ = d.stop()
+    }
+
+    /// A body announced larger than the limit is answered 413 at once (not after it arrived).
+    @Test func anOversizedContentLengthIsRefusedAtOnce() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        let client = try UnixClient(path: d.socket)
+        client.send(Array("POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000000\r\n\r\n".utf8))
+        let started = Date()
+        let answer = client.readAll(seconds: 5)
+        #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+        #expect(answer.contains("Connection: close"))
+        #expect(Date().timeIntervalSince(started) < 4)
+        #expect(try d.curl("/v1/health").status == 200)
+        _ = d.stop()
+    }
+
+    /// Requests to sync while a cycle runs or waits join it: 200 of them start at most one
+    /// cycle (before: 60 fetch rounds).
+    @Test func syncRequestsJoinTheCycleThatRunsOrWaits() throws {
+        let server = try FaultServer()
+        defer { server.stop() }
+        let slow = "\n[[feed]]\nid = \"slow\"\nplan = \"futian-2023\"\nurl = \"\(server.url("/sleep/6"))\"\nformat = \"csv\"\nretries = 0\n"
+        let d = try RunningDaemon(extraFeeds: slow)
+        #expect(d.ready())
+        // 200 requests from 8 clients at once, while the first cycle (6 s for `slow`) runs.
+        let statuses = Guarded<[String: Int]>([:])
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            DispatchQueue.global().async {
+                for _ in 0..<25 {
+                    let r = try? d.curl("/v1/sync?feed=slow", method: "POST")
+                    let json = r.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any] }
+                    statuses.update { $0["\(r?.status ?? 0) \(json?["status"] as? String ?? "?")", default: 0] += 1 }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        let seen = statuses.current
+        #expect(seen.values.reduce(0, +) == 200)
+        #expect((seen["202 started"] ?? 0) <= 1, "\(seen)")
+        #expect((seen["202 joined"] ?? 0) >= 199, "\(seen)")
+        // The first cycle and at most the one the requests started.
+        #expect(d.eventually(30) { d.notify.messages.filter { $0.contains("STATUS=last sync") }.count >= 1 + (seen["202 started"] ?? 0) })
+        usleep(2_000_000)
+        let cycles = try metric(d, "plansync_sync_cycles_total")
+        #expect(cycles >= 1 && cycles <= 2, "\(cycles) cycles")
+        _ = d.stop()
+    }
+
+    private func metric(_ d: RunningDaemon, _ name: String) throws -> Int {
+        let text = try d.curl("/metrics").body
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+    }
+
+    /// A daemon that stops removes its socket file only if it is still the one it bound.
+    @Test func aStoppingDaemonLeavesAnotherDaemonsSocketAlone() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        // Another daemon took the path over (here: a socket bound by hand after unlinking ours).
+        unlink(d.socket)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(d.socket.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        let stopped = d.stop()
+        #expect(stopped.1 == 0)
+        var info = stat()
+        #expect(lstat(d.socket, &info) == 0, "the other socket file is still there: \(String(decoding: d.stderr.fileHandleForReading.availableData, as: UTF8.self))")
+    }
 }

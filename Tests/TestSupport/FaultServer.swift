@@ -177,6 +177,10 @@ public final class FaultServer: @unchecked Sendable {
             simple(fd, status: "302 Found", body: "", extra: "Location: ftp://127.0.0.1:\(port)/data.csv\r\n")
         case "html":
             simple(fd, status: "200 OK", body: "<html><body><h1>Site maintenance</h1></body></html>\n", type: "text/html; charset=utf-8")
+        case "sleep":
+            // Answers after N seconds (at most 30).
+            usleep(UInt32(min(30, Int(parts.count > 1 ? parts[1] : "1") ?? 1)) * 1_000_000)
+            simple(fd, status: "200 OK", body: FaultServer.csv, type: "text/csv")
         case "slow-headers":
             usleep(8_000_000)
             simple(fd, status: "200 OK", body: FaultServer.csv)
