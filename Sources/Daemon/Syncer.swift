@@ -301,7 +301,7 @@ public final class Syncer: Sendable {
             let parsed = try Syncer.onThread(niceness: niceness) { () throws(FeedParseError) -> ParsedFeed in
                 try PipelinedParser.parse(body, format: format, options: options, niceness: niceness) { writer.write($0) }
             }
-            summary.withLock { $0 = parsed.warnings }
+            summary.withLock { $0 = parsed.warnings.lines }
             return parsed.skipped
         }
         switch outcome {

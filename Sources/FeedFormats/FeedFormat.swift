@@ -81,14 +81,63 @@ public struct ParsedFeed: Sendable {
     public var emitted = 0
     /// Records skipped because the plan has no such indicator (or no map matched).
     public var skipped: Int
-    /// Things worth telling an operator that did not stop the parse.
-    public var warnings: [String]
+    /// Things worth telling an operator that did not stop the parse; the same kind of warning
+    /// repeated (a field on each of a million records) is one line with its count.
+    public var warnings: FeedWarnings
 
     public init(observations: [Observation] = [], skipped: Int = 0, warnings: [String] = []) {
         self.observations = observations
         self.skipped = skipped
-        self.warnings = warnings
+        self.warnings = FeedWarnings()
+        for warning in warnings { self.warnings.add(warning, kind: warning) }
     }
+}
+
+/// Parse warnings, counted by kind: each kind keeps its first message and how often it came,
+/// so a 1,000,000-column header or a stray field on every record gives one line, not a million
+/// (once 200 MB of log for one fetch). At most `maxKinds` kinds are kept.
+public struct FeedWarnings: Sendable, Sequence, Equatable {
+    public static let maxKinds = 20
+    private var kinds: [String] = []
+    private var firstMessage: [String: String] = [:]
+    private var counts: [String: Int] = [:]
+    /// Warnings of kinds beyond `maxKinds`.
+    private var dropped = 0
+
+    public init() {}
+
+    /// Notes a warning; `kind` groups repeats (e.g. "unknown field x"), `message` is the first one's text.
+    public mutating func add(_ message: String, kind: String) {
+        if let n = counts[kind] {
+            counts[kind] = n + 1
+        } else if kinds.count < FeedWarnings.maxKinds {
+            kinds.append(kind)
+            firstMessage[kind] = message
+            counts[kind] = 1
+        } else {
+            dropped += 1
+        }
+    }
+
+    /// How many warnings were noted, repeats included.
+    public var total: Int { counts.values.reduce(dropped, +) }
+
+    /// One line per kind: its first message, and the count when it repeated.
+    public var lines: [String] {
+        var out = kinds.map { kind -> String in
+            let n = counts[kind] ?? 1
+            return n > 1 ? "\(firstMessage[kind] ?? kind) (and \(n - 1) more like it)" : (firstMessage[kind] ?? kind)
+        }
+        if dropped > 0 { out.append("\(dropped) more warnings of other kinds") }
+        return out
+    }
+
+    public var isEmpty: Bool { kinds.isEmpty }
+    public var first: String? { lines.first }
+    /// Lines (kinds), not warnings: see `total`.
+    public var count: Int { lines.count }
+
+    public func makeIterator() -> IndexingIterator<[String]> { lines.makeIterator() }
 }
 
 /// What a parser needs to know besides the body.

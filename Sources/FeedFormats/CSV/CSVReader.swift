@@ -155,6 +155,11 @@ public struct CSVReader: Sequence, IteratorProtocol {
                     index += 1
                 }
             }
+            if field.contains(0) {
+                // Stored whole but shown cut short by every C API (and sqlite3): refused.
+                error = FeedParseError("NUL character in a field; text must not contain NUL bytes", line: line, column: fields.count + 1)
+                return nil
+            }
             fields.append(String(decoding: field, as: UTF8.self))
             field.removeAll(keepingCapacity: true)
             if peek() == separator {

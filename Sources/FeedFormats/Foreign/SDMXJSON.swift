@@ -48,9 +48,23 @@ public enum SDMXJSON {
             throw FeedParseError("not an SDMX-JSON data message: expected {header, structure, dataSets} (1.0) or {meta, data} (2.0)", path: "")
         }
         var mapper = RecordMapper(options: options)
+        var deleted = 0
         for (d, dataSet) in dataSets.enumerated() {
             let path = "\(dataSetsPath)[\(d)]"
             guard case .object = dataSet else { throw FeedParseError("each dataSet must be an object", path: path) }
+            // The dataset's action (SDMX-JSON 1.0 and 2.0): Delete withdraws the observations it
+            // lists (they are skipped, like SDMX-CSV's ACTION=D, and may be empty arrays);
+            // Append, Replace, Merge and Information carry data and are read.
+            if let action = dataSet["action"] {
+                guard let text = action.stringValue, let kind = DataSetAction(rawValue: text.lowercased()) else {
+                    throw FeedParseError("unknown dataSet action \(DisplayText.excerpt(action.text)) (allowed: Append, Replace, Merge, Delete, Information)",
+                                         path: path + ".action")
+                }
+                if kind == .delete {
+                    deleted += countObservations(dataSet)
+                    continue
+                }
+            }
             var structureIndex = 0
             if case .number(let n)? = dataSet["structure"], let i = Int(n) { structureIndex = i }
             guard structures.indices.contains(structureIndex) else {
@@ -85,7 +99,25 @@ public enum SDMXJSON {
                 }
             }
         }
-        return mapper.result()
+        var result = mapper.result()
+        result.skipped += deleted
+        return result
+    }
+
+    /// What an SDMX-JSON dataSet's `action` asks of the receiver.
+    enum DataSetAction: String {
+        case append, replace, merge, delete, information
+    }
+
+    /// The observations a dataSet lists (series-keyed or flat).
+    private static func countObservations(_ dataSet: JSONValue) -> Int {
+        var count = 0
+        if case .object(let series)? = dataSet["series"] {
+            for (_, item) in series { if case .object(let o)? = item["observations"] { count += o.count } }
+        } else if case .object(let o)? = dataSet["observations"] {
+            count = o.count
+        }
+        return count
     }
 
     private static func add(_ obs: JSONValue, dimensions: [String: String], attributes: [String: String], structure s: Structure,
@@ -198,6 +230,12 @@ public enum SDMXJSON {
         s.observationAttributes = try components(attrs?["observation"], path + ".attributes.observation")
         guard !s.observationDimensions.isEmpty else {
             throw FeedParseError("the structure has no observation dimension (TIME_PERIOD)", path: path + ".dimensions")
+        }
+        let all = s.dataSetDimensions + s.seriesDimensions + s.observationDimensions
+        guard all.contains(where: { $0.id == "TIME_PERIOD" || $0.id == "TIME" }) else {
+            throw FeedParseError(
+                "the message has no time dimension: none of its dimensions (\(DisplayText.excerpt(all.map(\.id).joined(separator: ", "), limit: 200))) is TIME_PERIOD (or TIME), and plansync needs a period for every observation; request the data with its time dimension (SDMX REST: dimensionAtObservation=TIME_PERIOD or AllDimensions, no lastNObservations-only snapshot), or export it as CSV and read it with format = \"table-csv\" naming the period column in columns.period",
+                path: path + ".dimensions")
         }
         return s
     }

@@ -75,7 +75,9 @@ struct RecordMapper {
             figure = Figure(value.value * pow(Decimal(10), unitMultiplier), scale: max(0, value.scale - unitMultiplier))
         }
         if let scale = map.scale {
-            figure = Figure(figure.value * scale.value, scale: min(figure.scale + scale.scale, 12))
+            // Exact: the product of two decimals has the sum of their decimals (88.1742083868035
+            // × 0.01 is 0.881742083868035, not rounded to 12 places); capped at 30 decimals.
+            figure = Figure(figure.value * scale.value, scale: min(figure.scale + scale.scale, 30))
         }
         let observation = Observation(indicator: map.indicator, period: period, measure: map.measure, value: figure,
                                       unit: map.measure == .level ? unit : "%", cumulative: map.cumulative ?? cumulativeHint,
@@ -94,7 +96,7 @@ struct RecordMapper {
         var feed = ParsedFeed(observations: observations, skipped: unmatched + missing, warnings: warnings)
         feed.emitted = emitted
         if records > 0, emitted == 0, unmatched > 0 {
-            feed.warnings.append("none of the \(records) records matched a [[feed.map]] entry; check the match codes against the feed's dimensions")
+            feed.warnings.add("none of the \(records) records matched a [[feed.map]] entry; check the match codes against the feed's dimensions", kind: "unmatched")
         }
         return feed
     }

@@ -22,7 +22,7 @@ public enum NativeCSV {
             }
             columns[name] = i
             if !required.contains(name), !optional.contains(name) {
-                feed.warnings.append("column \(i + 1) '\(DisplayText.excerpt(name))' is not a plansync column and is ignored")
+                feed.warnings.add("column \(i + 1) '\(DisplayText.excerpt(name))' is not a plansync column and is ignored", kind: "column")
             }
         }
         for name in required where columns[name] == nil {

@@ -30,7 +30,7 @@ public enum NativeJSON {
                 throw FeedParseError("each observation must be an object", path: at)
             }
             for (key, _) in members where !fields.contains(key) {
-                feed.warnings.append("\(at).\(key) is not a plansync field and is ignored")
+                feed.warnings.add("\(at).\(DisplayText.excerpt(key)) is not a plansync field and is ignored", kind: "field " + key)
             }
             func text(_ key: String) throws(FeedParseError) -> String? {
                 switch item[key] {

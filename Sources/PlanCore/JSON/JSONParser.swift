@@ -156,6 +156,8 @@ public struct JSONParser {
                             throw error("invalid surrogate pair in \\u escape")
                         }
                     }
+                    // A NUL would be stored whole but cut short by every C API that shows it.
+                    if code == 0 { index -= 6; throw error("NUL character (\\u0000) in a string; text must not contain NUL") }
                     scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
                 }
@@ -187,13 +189,29 @@ public struct JSONParser {
     private mutating func object() throws(JSONParser.Error) -> JSONValue {
         index += 1
         var members: [(String, JSONValue)] = []
+        var keys: Set<String> = []  // made once an object has 16 members
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
             skipSpace()
             guard index < bytes.count else { throw error("unterminated object (truncated?)") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
+            let keyStart = index
             let key = try string()
+            // A repeated key is read differently by different readers (first wins here, the
+            // last in jq and Python): refused, with its path.
+            let repeated: Bool
+            if members.count < 16 {
+                repeated = members.contains { $0.0 == key }
+            } else {
+                if keys.isEmpty { keys = Set(members.map(\.0)) }
+                repeated = !keys.insert(key).inserted
+            }
+            if repeated {
+                index = keyStart
+                path.append(JSONPath.component(key))
+                throw error("duplicate key \"\(DisplayText.excerpt(key))\" in an object (readers disagree on which value counts)")
+            }
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             index += 1
