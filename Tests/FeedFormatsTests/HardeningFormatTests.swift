@@ -42,7 +42,7 @@ import Testing
         #expect(feed.warnings.count == 1)
         #expect(feed.warnings.total == 100_000)
         #expect(feed.warnings.first?.hasSuffix("(and 99999 more like it)") == true, "\(feed.warnings.first ?? "")")
-        let rows = (0..<5000).map { #"{"indicator": "gdp", "period": "\#(1950 + $0 % 50)-\#(String(format: "%02d", $0 / 50 % 12 + 1))", "measure": "level", "value": \#($0), "extra": 1, "more": 2}"# }
+        let rows = (0..<5000).map { #"{"indicator": "gdp", "period": "\#(1900 + $0 / 12)-\#(String(format: "%02d", $0 % 12 + 1))", "measure": "level", "value": \#($0), "extra": 1, "more": 2}"# }
         let json = #"{"observations": ["# + rows.joined(separator: ",") + "]}"
         let parsed = try parse(Array(json.utf8), .json, maps: [])
         #expect(parsed.warnings.count == 2)
