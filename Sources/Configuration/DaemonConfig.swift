@@ -23,10 +23,12 @@ public struct FeedSettings: Sendable, Equatable {
     public var staleAfter: Double = 3 * 86400
     /// This many failed cycles in a row raise `feed_failing`.
     public var failingAfter: Int = 3
+    /// Link-local addresses (169.254/16 with cloud metadata, fe80::/10) may be connected to.
+    public var allowLinkLocal = false
 
     public init() {}
 
-    static let keys = ["interval", "jitter", "timeout", "connect_timeout", "max_bytes", "retries", "stale_after", "failing_after"]
+    static let keys = ["interval", "jitter", "timeout", "connect_timeout", "max_bytes", "retries", "stale_after", "failing_after", "allow_link_local"]
 
     /// These settings with any keys present in `table` overridden.
     func overridden(by table: TableReader) throws(ConfigError) -> FeedSettings {
@@ -54,6 +56,7 @@ public struct FeedSettings: Sendable, Equatable {
             s.staleAfter = v
         }
         if let v = try table.int("failing_after", range: 1...1000) { s.failingAfter = v }
+        if let v = try table.bool("allow_link_local") { s.allowLinkLocal = v }
         return s
     }
 }

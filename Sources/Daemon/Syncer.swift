@@ -221,6 +221,7 @@ public final class Syncer: Sendable {
         request.retries = feed.settings.retries
         request.retryMaxDelay = min(60, max(1, feed.settings.interval / 4))
         request.caFile = feed.caFile
+        request.allowLinkLocal = feed.settings.allowLinkLocal
         request.userAgent = Syncer.userAgent
         request.largeBodyNiceness = parseNiceness
         return request

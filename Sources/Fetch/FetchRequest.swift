@@ -25,6 +25,8 @@ public struct FetchRequest: Sendable {
     public var retryBaseDelay: Double = 1
     /// Longest wait between attempts, also the cap on a server's Retry-After.
     public var retryMaxDelay: Double = 60
+    /// Connections to link-local addresses (169.254/16, fe80::/10: cloud metadata) are refused unless set.
+    public var allowLinkLocal = false
     /// PEM bundle of trusted CAs for this feed (system store otherwise).
     public var caFile: String?
     public var userAgent: String = "plansync"
@@ -56,6 +58,8 @@ public enum FetchOutcome: String, Sendable, CaseIterable {
     case protocolError = "protocol"
     case truncated
     case refusedScheme = "refused_scheme"
+    /// A connection to a loopback, private, link-local or reserved address that the feed may not reach.
+    case refusedAddress = "refused_address"
 
     /// The fetch gave a usable answer (a body, or "unchanged").
     public var isSuccess: Bool { self == .ok || self == .notModified }

@@ -10,13 +10,35 @@ final class TransferState {
     /// Headers of the last response (lower-case names), reset at every status line.
     var headers: [String: String] = [:]
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    /// Where this attempt may connect, and what it refused (read by the open-socket callback).
+    let addressPolicy = UnsafeMutablePointer<plansync_address_policy>.allocate(capacity: 1)
 
     init(maxBytes: Int) {
         self.maxBytes = maxBytes
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        addressPolicy.initialize(to: plansync_address_policy())
     }
 
-    deinit { errorBuffer.deallocate() }
+    deinit {
+        errorBuffer.deallocate()
+        addressPolicy.deallocate()
+    }
+
+    /// The address a connection was refused at, with its class and host, if one was.
+    var refusedAddress: (address: String, kind: String, host: String)? {
+        let policy = addressPolicy.pointee
+        guard policy.refused != 0 else { return nil }
+        let kind: String
+        switch Int(policy.refused) {
+        case PLANSYNC_ADDRESS_LOOPBACK: kind = "loopback"
+        case PLANSYNC_ADDRESS_PRIVATE: kind = "private"
+        case PLANSYNC_ADDRESS_LINK_LOCAL: kind = "link-local"
+        default: kind = "reserved"
+        }
+        let address = withUnsafeBytes(of: policy.refused_address) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let host = withUnsafeBytes(of: policy.refused_host) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return (address, kind, host)
+    }
 
     var errorText: String { String(cString: errorBuffer) }
 
@@ -77,6 +99,12 @@ final class Job: @unchecked Sendable {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// For file: URLs, validators made from the file's modification time and size.
     private var fileValidators: (etag: String, lastModified: String)?
+
+    /// A proxy set in the environment: its address may be private, and it resolves targets itself.
+    static let proxyInEnvironment: Bool = {
+        let env = ProcessInfo.processInfo.environment
+        return ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"].contains { !(env[$0] ?? "").isEmpty }
+    }()
 
     /// A `file:` URL (decided once: it is asked several times per attempt).
     let isFile: Bool
@@ -149,7 +177,12 @@ final class Job: @unchecked Sendable {
         plansync_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         plansync_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
         if let ca = request.caFile { plansync_easy_setopt_string(easy, CURLOPT_CAINFO, ca) }
-        if let socket = request.unixSocket { plansync_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, socket) }
+        if let socket = request.unixSocket {
+            plansync_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, socket)
+        } else if !isFile {
+            plansync_easy_set_address_policy(easy, state.addressPolicy, request.url, request.allowLinkLocal ? 1 : 0,
+                                             Job.proxyInEnvironment ? 1 : 0)
+        }
         if let method = request.method {
             plansync_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, method)
             if method == "POST" {
@@ -211,6 +244,12 @@ final class Job: @unchecked Sendable {
         case _ where forced != nil:
             outcome = forced!
             message = "\(curlText)"
+        case _ where state.refusedAddress != nil:
+            let refused = state.refusedAddress!
+            outcome = .refusedAddress
+            message = "refused to connect to \(refused.address) (a \(refused.kind) address) for \(refused.host.isEmpty ? "the host" : "host \(refused.host)")"
+                + (refused.kind == "link-local" ? ": link-local addresses (cloud metadata) are reached only with allow_link_local = true"
+                                                : ": loopback and private addresses are reached only when the configured URL's own host is there, never through a redirect")
         case CURLE_OK:
             if isFile || status == nil || (200..<300).contains(status!) {
                 outcome = .ok
