@@ -64,7 +64,7 @@ bench: release
 # (It also runs as part of `make test`.)
 reliability: deps
 	$(SWIFT) build
-	$(SWIFT) test --filter ReliabilityTests
+	$(SWIFT) test --filter "ReliabilityTests|HardeningTests|AddressPolicyTests|AlertLogTests"
 
 # Fuzzes every parser with libFuzzer + AddressSanitizer, seeded with the test fixtures;
 # FUZZ_SECONDS per parser (default 60). A crash input is saved as fuzz-crash-*; replay it with

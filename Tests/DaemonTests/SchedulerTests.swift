@@ -1,7 +1,6 @@
 import Configuration
 import Foundation
 @testable import Mirror
-import Synchronization
 import Testing
 @testable import Daemon
 
@@ -261,8 +260,9 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
     @Test(arguments: [-86_400.0, 365 * 86_400.0])
     func steppingTheWallClockChangesNoTimer(step: Double) async throws {
         let runs = Runs()
-        let offset = Mutex<Double>(0)
-        let scheduler = Scheduler(now: { Date().addingTimeInterval(offset.withLock { $0 }) }) { ids, done in
+        // A class, not a Mutex: the scheduler's clock closure outlives this function's frame.
+        let offset = Locked<Double>(0)
+        let scheduler = Scheduler(now: { Date().addingTimeInterval(offset.current) }) { ids, done in
             for id in ids {
                 runs.start(id)
                 runs.end(id)

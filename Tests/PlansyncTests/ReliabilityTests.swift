@@ -56,6 +56,29 @@ import TestSupport
         #expect(a == b)
     }
 
+    /// A crash between appending a very long last line and marking it written: the next run
+    /// finds that line's seq however long it is (the check once read only the last 64 KiB and
+    /// wrote the event a second time).
+    @Test func aCrashAfterAppendingALongLineWritesItOnceWhateverItsLength() throws {
+        let demo = try demoCopy()
+        let plan = demo.root + "/Config/plans/futian-2023.toml"
+        // The retail sales 2022 target's text (carried in its alert line, the last of the run: seq 7) made 200 KB long.
+        let long = String(repeating: "长", count: 70_000)
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+            .replacingOccurrences(of: "社会消费品零售总额 2022年增长目标 6.0%", with: long)
+        try text.write(toFile: plan, atomically: true, encoding: .utf8)
+        let crashed = try PlansyncProcess.run(["sync", "--config", demo.config], environment: ["PLANSYNC_FAULT": "crash-after-alert-log"])
+        #expect(crashed.status != 0)
+        let written = lines(demo.root + "/.demo/alerts.jsonl")
+        #expect(written.count == 7)
+        #expect((written.last?.utf8.count ?? 0) > 200_000)
+        #expect(try PlansyncProcess.run(["sync", "--config", demo.config]).status == 0)
+        let after = lines(demo.root + "/.demo/alerts.jsonl")
+        #expect(after.count == 7, "no event written twice")
+        #expect(after.enumerated().allSatisfy { $1.contains("\"seq\":\($0 + 1),") })
+        #expect(try query(demo.root + "/.demo/mirror.sqlite", "SELECT COUNT(*) FROM alert_event WHERE written = 0") == "0")
+    }
+
     @Test func aFullDiskFailsTheSyncClearlyAndTheDaemonRecoversByItself() throws {
         guard getuid() == 0 else { return }  // mounting a small tmpfs needs root (CI runs as root)
         let d = try RunningDaemonOnTmpfs()
