@@ -24,8 +24,14 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // SHA-256 from the system's libcrypto (OpenSSL), through pkg-config like libcurl.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Fetching feeds over http, https and file with libcurl's multi interface.
-        .target(name: "Fetch", dependencies: ["CCurl", "PlanCore"]),
+        .target(name: "Fetch", dependencies: ["CCurl", "CCrypto", "PlanCore"]),
         // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
         .target(
             name: "Mirror",
