@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
         .testTarget(name: "MirrorTests", dependencies: ["Mirror", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
-        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"]),
+        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"],
+                    exclude: ["Fixtures"]),
     ]
 )

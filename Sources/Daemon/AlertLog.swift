@@ -12,26 +12,36 @@ public struct AlertLogError: Error, Sendable, CustomStringConvertible {
     public var description: String { "alert log \(path): \(message)" }
 }
 
-/// The JSON-lines alert log (DESIGN §6). Events are committed to the mirror first; delivery
-/// appends every event not yet confirmed, skipping those the log already ends with, so a
-/// crash at any point neither loses nor repeats a line. The file is opened for each
-/// delivery (so a rotated log is picked up by itself) and never truncated.
-public struct AlertLog: Sendable {
+/// The JSON-lines alert log, the first `AlertSink`. Events are committed to the mirror
+/// first; delivery appends every event after the log's cursor, skipping those the log
+/// already ends with, so a crash at any point neither loses nor repeats a line. The file is
+/// opened for each delivery (so a rotated log is picked up by itself) and never truncated.
+public struct AlertLog: AlertSink {
     public let path: String
+    /// A deliberate crash point for the exactly-once tests (`PLANSYNC_FAULT`).
+    let fault: FaultPoint?
+    public let id = "alert_log"
+    public let startsAtBeginning = true
 
-    public init(path: String) { self.path = path }
+    public init(path: String, fault: FaultPoint? = FaultPoint.fromEnvironment) {
+        self.path = path
+        self.fault = fault
+    }
 
-    /// Writes the mirror's unwritten events and marks them written; returns how many lines were appended.
-    @discardableResult
-    public func deliver(from mirror: Mirror, fault: FaultPoint? = FaultPoint.fromEnvironment) async throws -> Int {
-        let pending = try await mirror.unwrittenEvents()
-        guard let last = pending.last else { return 0 }
+    /// Appends the events the log does not end with yet; returns the last event's seq.
+    public func deliver(_ events: [StoredEvent]) async throws -> Int? {
+        guard let last = events.last else { return nil }
         let alreadyLogged = AlertLog.lastSeq(in: path) ?? 0
-        let toWrite = pending.filter { $0.seq > alreadyLogged }
-        try append(toWrite.map(\.line))
+        try append(events.filter { $0.seq > alreadyLogged }.map(\.line))
         fault?.trigger(.afterAlertLog)
-        try await mirror.markWritten(through: last.seq)
-        return toWrite.count
+        return last.seq
+    }
+
+    /// Writes the mirror's events not yet in the log and moves its cursor; returns how many
+    /// events it confirmed.
+    @discardableResult
+    public func deliver(from mirror: Mirror) async throws -> Int {
+        try await SinkDelivery.run(self, mirror: mirror)
     }
 
     /// Appends lines with one write(2) each, then fsyncs. The log must be a regular file

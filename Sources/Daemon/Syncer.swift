@@ -50,6 +50,8 @@ public final class Syncer: Sendable {
     public let mirror: Mirror
     let engine: FetchEngine
     let alertLog: AlertLog
+    /// Every destination of alert events, the alert log first; each has its own cursor.
+    let sinks: [any AlertSink]
     let logger: Logger
     /// Nice value of the threads that parse and store bodies of 1 MiB or more (the daemon uses
     /// 19, so a million-row feed gives way to status socket readers and to anything else on
@@ -61,12 +63,15 @@ public final class Syncer: Sendable {
     private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
 
-    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0) {
+    /// - Parameter sinks: destinations of alert events besides the alert log.
+    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0,
+                sinks: [any AlertSink] = []) {
         self.config = config
         self.parseNiceness = parseNiceness
         self.mirror = mirror
         self.engine = engine
         self.alertLog = AlertLog(path: config.alertLog)
+        self.sinks = [alertLog] + sinks
         self.logger = logger
         // One indicator set per plan, shared by its feeds' options.
         var codes: [String: Set<String>] = [:]
@@ -129,13 +134,21 @@ public final class Syncer: Sendable {
         }
         phases.append(("judge", clock.now))
         FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
+        // Each sink from its own cursor: one that fails holds up no other.
         var logError: String?
-        do {
-            try await alertLog.deliver(from: mirror)
-        } catch {
-            logError = "\(error)"
-            logger.error("cannot write the alert log; events are kept and written later",
-                         metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
+        for sink in sinks {
+            do {
+                try await SinkDelivery.run(sink, mirror: mirror)
+            } catch {
+                if sink.id == alertLog.id {
+                    logError = "\(error)"
+                    logger.error("cannot write the alert log; events are kept and written later",
+                                 metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
+                } else {
+                    logger.error("cannot deliver alert events; they are kept and offered again",
+                                 metadata: ["sink": "\(sink.id)", "error": "\(error)"])
+                }
+            }
         }
         phases.append(("alert_log", clock.now))
         var previous = started

@@ -145,7 +145,7 @@ extension Mirror {
             seq += 1
             let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
             try db.run("""
-                INSERT INTO alert_event (seq, time, key, event, alert, severity, line, written) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+                INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
                                  action.severity.rawValue, line])
             try db.run("""
@@ -240,18 +240,36 @@ extension Mirror {
         }
     }
 
-    /// Events committed but not yet confirmed in the alert log, oldest first.
-    public func unwrittenEvents() async throws(MirrorError) -> [StoredEvent] {
+    /// Committed events after `seq`, oldest first, at most `limit` (for a sink's next delivery).
+    public func events(after seq: Int, limit: Int = 1000) async throws(MirrorError) -> [StoredEvent] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, line FROM alert_event WHERE written = 0 ORDER BY seq").map {
+            try Row.fetchAll(db, sql: "SELECT seq, line FROM alert_event WHERE seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [seq, limit]).map {
                 StoredEvent(seq: $0["seq"], line: $0["line"], action: nil)
             }
         }
     }
 
-    /// Marks events up to `seq` as written to the alert log.
-    public func markWritten(through seq: Int) async throws(MirrorError) {
-        try await write { db in try db.run("UPDATE alert_event SET written = 1 WHERE written = 0 AND seq <= ?", [seq]) }
+    /// The `seq` of the newest event (0 when there is none).
+    public func lastEventSeq() async throws(MirrorError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0 }
+    }
+
+    /// How far a sink got: the `seq` through which it has every event, nil for a sink the
+    /// mirror has not seen yet.
+    public func sinkCursor(_ sink: String) async throws(MirrorError) -> Int? {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT delivered_seq FROM sink_cursor WHERE sink = ?", arguments: [sink]) }
+    }
+
+    /// Records that `sink` has every event through `seq` (a cursor never moves back).
+    public func advanceSink(_ sink: String, to seq: Int, now: Date = Date()) async throws(MirrorError) {
+        let stamp = Timestamp.string(now)
+        try await write { db in
+            try db.run("""
+                INSERT INTO sink_cursor (sink, delivered_seq, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT(sink) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq), updated_at = excluded.updated_at
+                """, [sink, seq, stamp])
+        }
     }
 }
 

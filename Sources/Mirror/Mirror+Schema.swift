@@ -181,6 +181,24 @@ extension Mirror {
             CREATE INDEX revision_by_figure ON revision(indicator, period, measure, cumulative, base_year, feed_id, id);
             """)
         }
+        // Alert delivery keeps one cursor per destination (the alert log, later webhooks and
+        // the like) instead of one `written` flag per event: v1's flag becomes the alert log's
+        // cursor (the last seq before the first unwritten event).
+        migrator.registerMigration("v3-sink-cursors") { db in
+            try db.execute(sql: """
+            CREATE TABLE sink_cursor (
+                sink          TEXT PRIMARY KEY,
+                delivered_seq INTEGER NOT NULL,
+                updated_at    TEXT NOT NULL
+            );
+            INSERT INTO sink_cursor (sink, delivered_seq, updated_at)
+                SELECT 'alert_log',
+                       COALESCE((SELECT MIN(seq) - 1 FROM alert_event WHERE written = 0), (SELECT MAX(seq) FROM alert_event), 0),
+                       strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+            DROP INDEX alert_event_unwritten;
+            ALTER TABLE alert_event DROP COLUMN written;
+            """)
+        }
         return migrator
     }
 }

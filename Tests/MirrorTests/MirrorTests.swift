@@ -76,7 +76,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "2")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "3")
         #expect(try sqlite(path, "SELECT name FROM indicator WHERE code='gdp';") == "地区生产总值")
         #expect(try sqlite(path, "SELECT url FROM feed WHERE id='b';") == "https://***@example.org/b.csv")
     }
@@ -96,7 +96,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 2)")
+            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 3)")
         }
     }
 
@@ -368,9 +368,13 @@ extension ConfigurationMirrorTests {
         let fixed = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
         #expect(fixed.events.map { "\($0.seq) \($0.action!.event.rawValue)" } == ["2 resolved"])
         #expect(fixed.events.first?.line.contains("now met") == true)
-        #expect(try await mirror.unwrittenEvents().map(\.seq) == [1, 2])
-        try await mirror.markWritten(through: 2)
-        #expect(try await mirror.unwrittenEvents().isEmpty)
+        #expect(try await mirror.events(after: 0).map(\.seq) == [1, 2])
+        #expect(try await mirror.sinkCursor("alert_log") == 0, "a new mirror's alert log starts at the beginning")
+        #expect(try await mirror.sinkCursor("elsewhere") == nil)
+        try await mirror.advanceSink("alert_log", to: 2)
+        try await mirror.advanceSink("alert_log", to: 1)
+        #expect(try await mirror.sinkCursor("alert_log") == 2, "a cursor never moves back")
+        #expect(try await mirror.events(after: 2).isEmpty)
     }
 
     @Test func conflictsFireWhileFeedsDisagree() async throws {

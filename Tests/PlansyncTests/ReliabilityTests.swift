@@ -76,7 +76,7 @@ import TestSupport
         let after = lines(demo.root + "/.demo/alerts.jsonl")
         #expect(after.count == 7, "no event written twice")
         #expect(after.enumerated().allSatisfy { $1.contains("\"seq\":\($0 + 1),") })
-        #expect(try query(demo.root + "/.demo/mirror.sqlite", "SELECT COUNT(*) FROM alert_event WHERE written = 0") == "0")
+        #expect(try query(demo.root + "/.demo/mirror.sqlite", "SELECT delivered_seq FROM sink_cursor WHERE sink = 'alert_log'") == "7")
     }
 
     @Test func aFullDiskFailsTheSyncClearlyAndTheDaemonRecoversByItself() throws {
