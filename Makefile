@@ -71,13 +71,18 @@ reliability: deps
 # `.build/debug/plansync-fuzz FILE` and add it to Tests/FeedFormatsTests/Fixtures/fuzz-regressions/.
 # Leak detection is on (it was off while the TOML library used before leaked on every syntax error).
 FUZZ_SECONDS ?= 60
+# The parsers are listed by the replay build (`plansync-fuzz --list`): one per feed format and
+# charset, the plan and the config, so a new format is fuzzed without editing this file.
 fuzz: deps
+	$(SWIFT) build --product plansync-fuzz
 	$(SWIFT) build --product plansync-fuzz --scratch-path .build-fuzz \
 	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 	@rm -rf .build-fuzz/corpus && mkdir -p .build-fuzz/corpus
-	@for p in 0 1 2 3 4 5 6 7 8; do for f in Tests/FeedFormatsTests/Fixtures/*.* Tests/FeedFormatsTests/Fixtures/fuzz-regressions/* Config/feeds/* Config/plans/* Config/demo/plansync.toml Config/plansync.toml; do \
+	@parsers=$$(.build/debug/plansync-fuzz --list | wc -l); \
+	for p in $$(seq 0 $$((parsers - 1))); do for f in Tests/FeedFormatsTests/Fixtures/*.* Tests/FeedFormatsTests/Fixtures/fuzz-regressions/* Config/feeds/* Config/plans/* Config/demo/plansync.toml Config/plansync.toml; do \
 	    [ -f "$$f" ] && { printf "\\$$(printf '%03o' $$p)"; cat "$$f"; } > .build-fuzz/corpus/$$p-$$(basename $$f); done; done
-	@for p in 0 1 2 3 4 5 6 7 8; do mkdir -p .build-fuzz/corpus-$$p; cp .build-fuzz/corpus/$$p-* .build-fuzz/corpus-$$p/; \
+	@parsers=$$(.build/debug/plansync-fuzz --list | wc -l); \
+	for p in $$(seq 0 $$((parsers - 1))); do mkdir -p .build-fuzz/corpus-$$p; cp .build-fuzz/corpus/$$p-* .build-fuzz/corpus-$$p/; \
 	    echo "parser $$p:"; .build-fuzz/debug/plansync-fuzz .build-fuzz/corpus-$$p -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=fuzz-crash-$$p- > .build-fuzz/log-$$p 2>&1; \
 	    status=$$?; tail -3 .build-fuzz/log-$$p; [ $$status -eq 0 ] || { echo "parser $$p failed: see .build-fuzz/log-$$p"; exit 1; }; done

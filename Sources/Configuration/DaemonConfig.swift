@@ -252,7 +252,7 @@ public struct DaemonConfig: Sendable {
         var maps: [SeriesMap] = []
         for m in try table.tables("map") {
             guard !format.isNative else {
-                throw m.error(nil, "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (table-csv, sdmx-csv, sdmx-json, nbs-json)")
+                throw m.error(nil, "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (\(FeedFormat.allCases.filter { !$0.isNative }.map(\.rawValue).joined(separator: ", ")))")
             }
             maps.append(try parseMap(m, plan: plan))
         }

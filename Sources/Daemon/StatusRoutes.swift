@@ -15,100 +15,107 @@ extension DaemonRunner {
     static let observationsPage = 1000
     static let observationsMaxPage = 10_000
 
-    /// Answers one status socket request (DESIGN §7). Reads use the mirror's own reader
-    /// connections, so they never wait for a sync.
-    func route(_ request: StatusRequest) async -> StatusResponse {
-        let routes: [String: [HTTPMethod]] = [
-            "/v1/health": [.GET], "/v1/status": [.GET], "/v1/indicators": [.GET], "/v1/alerts": [.GET],
-            "/v1/feeds": [.GET], "/v1/observations": [.GET], "/v1/sync": [.POST], "/v1/reload": [.POST], "/metrics": [.GET],
-        ]
-        guard let methods = routes[request.path] else {
-            return .error(.notFound, "no such endpoint \(request.path); try /v1/status, /v1/indicators, /v1/alerts, /v1/feeds, /v1/observations, /v1/health, /metrics")
-        }
-        guard methods.contains(request.method) || (request.method == .HEAD && methods.contains(.GET)) else {
-            var response = StatusResponse.error(.methodNotAllowed, "\(request.path) accepts \(methods.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)")
-            response.headers.append(("Allow", methods.map(\.rawValue).joined(separator: ", ")))
-            return response
-        }
-        do {
-            switch request.path {
-            case "/v1/health":
-                return await mirror.isHealthy()
-                    ? .json(#"{"status":"ok"}"#)
-                    : .error(.serviceUnavailable, "the database \(state.current.config.database) does not answer")
-            case "/v1/status": return .json(try await statusJSON().text)
-            case "/v1/indicators":
-                switch indicatorsQuery(request) {
-                case .failure(let rejected): return rejected.response
-                case .success(let (plan, year)): return verdictsResponse(try await mirror.verdictTexts(plan: plan, year: year))
-                }
-            case "/v1/alerts":
-                let filter = request.query["state"]
-                if let filter, filter != "firing", filter != "resolved" {
-                    return .error(.badRequest, "state must be firing or resolved, not '\(filter)'")
-                }
-                return .json(JSONValue.object([("alerts", .array(try await mirror.alertsJSON(state: filter)))]).text)
-            case "/v1/feeds": return .json(try await feedsJSON().text)
-            case "/v1/observations":
-                guard let indicator = request.query["indicator"], !indicator.isEmpty else {
-                    return .error(.badRequest, "missing ?indicator=CODE (e.g. /v1/observations?indicator=gdp)")
-                }
-                let withHistory = ["1", "true", "yes"].contains(request.query["history"] ?? "")
-                var limit = DaemonRunner.observationsPage
-                if let text = request.query["limit"] {
-                    guard let n = Int(text), (1...DaemonRunner.observationsMaxPage).contains(n) else {
-                        return .error(.badRequest, "limit must be a number from 1 to \(DaemonRunner.observationsMaxPage), not '\(DisplayText.excerpt(text))'")
-                    }
-                    limit = n
-                }
-                var after: HistoryCursor?
-                if let text = request.query["after"] {
-                    guard let cursor = HistoryCursor(text: text) else {
-                        return .error(.badRequest, "after '\(DisplayText.excerpt(text))' is not a cursor: pass the `next` of the previous page as it is")
-                    }
-                    after = cursor
-                }
-                let page = try await mirror.history(indicator: indicator, after: after, limit: limit)
-                // Rendered entry by entry into one text (the page's entries are not copied into a tree first).
-                var body = "{\"indicator\":" + JSONValue.string(indicator).text + ",\"observations\":["
-                for (i, entry) in page.entries.enumerated() {
-                    if i > 0 { body += "," }
-                    if !withHistory, case .object(let members) = entry.json {
-                        body += JSONValue.object(members.filter { $0.0 != "revisions" }).text
-                    } else {
-                        body += entry.json.text
-                    }
-                }
-                body += "],\"next\":" + (page.next.map { JSONValue.string($0.text).text } ?? "null") + "}"
-                return .json(body)
-            case "/v1/sync":
-                var ids: Set<String>?
-                if let feed = request.query["feed"] {
-                    guard state.current.config.feeds.contains(where: { $0.id == feed }) else {
-                        return .error(.notFound, "no feed '\(feed)'")
-                    }
-                    ids = [feed]
-                }
-                let triggered = scheduler.trigger(ids)
-                func list(_ ids: [String]) -> JSONValue { .array(ids.map { .string($0) }) }
-                return .json(JSONValue.object([
-                    ("status", .string(triggered.started.isEmpty ? "joined" : "started")),
-                    ("feeds", list((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted())),
-                    ("started", list(triggered.started)), ("queued", list(triggered.queued)), ("running", list(triggered.running)),
-                ]).text, status: .accepted)
-            case "/v1/reload":
-                if let error = await reload() {
-                    return .error(.unprocessableEntity, "the new configuration is invalid and was ignored: \(error)")
-                }
-                return .json(#"{"status":"reloaded"}"#)
-            case "/metrics":
-                return StatusResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: try await metricsText())
-            default:
-                return .error(.notFound, "no such endpoint")
+    /// The status socket's endpoints: the one list of what exists (404 and 405 answers and
+    /// docs/status-socket.md come from it).
+    static let routes: [Route<DaemonRunner>] = [
+        Route(.GET, "/v1/health", "200 `{\"status\":\"ok\"}`; 503 when the database does not answer") { d, _ in
+            await d.mirror.isHealthy()
+                ? .json(#"{"status":"ok"}"#)
+                : .error(.serviceUnavailable, "the database \(d.state.current.config.database) does not answer")
+        },
+        Route(.GET, "/v1/status", "version, pid, uptime, paths, feed counts, last and next sync, firing alerts") { d, _ in
+            .json(try await d.statusJSON().text)
+        },
+        Route(.GET, "/v1/indicators", "the verdicts; `?plan=ID`, `?year=YYYY`") { d, request in
+            switch d.indicatorsQuery(request) {
+            case .failure(let rejected): return rejected.response
+            case .success(let (plan, year)): return d.verdictsResponse(try await d.mirror.verdictTexts(plan: plan, year: year))
             }
-        } catch {
-            return .error(.serviceUnavailable, "\(error)")
+        },
+        Route(.GET, "/v1/alerts", "alerts with their latest event; `?state=firing` or `?state=resolved`") { d, request in
+            let filter = request.query["state"]
+            if let filter, filter != "firing", filter != "resolved" {
+                return .error(.badRequest, "state must be firing or resolved, not '\(DisplayText.excerpt(filter))'")
+            }
+            return .json(JSONValue.object([("alerts", .array(try await d.mirror.alertsJSON(state: filter)))]).text)
+        },
+        Route(.GET, "/v1/feeds", "per feed: URL without credentials, last outcome, status, bytes, duration, validators, failures, next due") { d, _ in
+            .json(try await d.feedsJSON().text)
+        },
+        Route(.GET, "/v1/observations", "one page of an indicator's values: `?indicator=CODE`, `&history=1` for revisions, `&limit=N` (1–10000, default 1000), `&after=NEXT`") { d, request in
+            try await d.observationsPage(request)
+        },
+        Route(.POST, "/v1/sync", "fetch now (`?feed=ID` for one): 202, `started` or `joined` a cycle that runs or waits") { d, request in
+            d.syncNow(request)
+        },
+        Route(.POST, "/v1/reload", "re-read the configuration (as SIGHUP); 422 with the error when it is invalid") { d, _ in
+            if let error = await d.reload() {
+                return .error(.unprocessableEntity, "the new configuration is invalid and was ignored: \(error)")
+            }
+            return .json(#"{"status":"reloaded"}"#)
+        },
+        Route(.GET, "/metrics", "Prometheus text format 0.0.4") { d, _ in
+            StatusResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: try await d.metricsText())
+        },
+    ]
+
+    /// Answers one status socket request through the route table. Reads use the mirror's own
+    /// reader connections, so they never wait for a sync.
+    func route(_ request: StatusRequest) async -> StatusResponse {
+        await Router(DaemonRunner.routes).respond(to: request, context: self)
+    }
+
+    /// `GET /v1/observations`: one page, rendered entry by entry.
+    func observationsPage(_ request: StatusRequest) async throws -> StatusResponse {
+        guard let indicator = request.query["indicator"], !indicator.isEmpty else {
+            return .error(.badRequest, "missing ?indicator=CODE (e.g. /v1/observations?indicator=gdp)")
         }
+        let withHistory = ["1", "true", "yes"].contains(request.query["history"] ?? "")
+        var limit = DaemonRunner.observationsPage
+        if let text = request.query["limit"] {
+            guard let n = Int(text), (1...DaemonRunner.observationsMaxPage).contains(n) else {
+                return .error(.badRequest, "limit must be a number from 1 to \(DaemonRunner.observationsMaxPage), not '\(DisplayText.excerpt(text))'")
+            }
+            limit = n
+        }
+        var after: HistoryCursor?
+        if let text = request.query["after"] {
+            guard let cursor = HistoryCursor(text: text) else {
+                return .error(.badRequest, "after '\(DisplayText.excerpt(text))' is not a cursor: pass the `next` of the previous page as it is")
+            }
+            after = cursor
+        }
+        let page = try await mirror.history(indicator: indicator, after: after, limit: limit)
+        // Rendered entry by entry into one text (the page's entries are not copied into a tree first).
+        var body = "{\"indicator\":" + JSONValue.string(indicator).text + ",\"observations\":["
+        for (i, entry) in page.entries.enumerated() {
+            if i > 0 { body += "," }
+            if !withHistory, case .object(let members) = entry.json {
+                body += JSONValue.object(members.filter { $0.0 != "revisions" }).text
+            } else {
+                body += entry.json.text
+            }
+        }
+        body += "],\"next\":" + (page.next.map { JSONValue.string($0.text).text } ?? "null") + "}"
+        return .json(body)
+    }
+
+    /// `POST /v1/sync`: queues the feeds or joins the cycle that has them.
+    func syncNow(_ request: StatusRequest) -> StatusResponse {
+        var ids: Set<String>?
+        if let feed = request.query["feed"] {
+            guard state.current.config.feeds.contains(where: { $0.id == feed }) else {
+                return .error(.notFound, "no feed '\(DisplayText.excerpt(feed))'")
+            }
+            ids = [feed]
+        }
+        let triggered = scheduler.trigger(ids)
+        func list(_ ids: [String]) -> JSONValue { .array(ids.map { .string($0) }) }
+        return .json(JSONValue.object([
+            ("status", .string(triggered.started.isEmpty ? "joined" : "started")),
+            ("feeds", list((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted())),
+            ("started", list(triggered.started)), ("queued", list(triggered.queued)), ("running", list(triggered.running)),
+        ]).text, status: .accepted)
     }
 
     /// Answers `GET /v1/status` and `GET /v1/indicators` from the mirror's read cache on the

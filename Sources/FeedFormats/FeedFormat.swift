@@ -13,10 +13,29 @@ public enum FeedFormat: String, Sendable, CaseIterable {
     public static let allowed = allCases.map(\.rawValue).joined(separator: ", ")
 
     /// Native formats name indicators themselves; foreign formats need `[[feed.map]]`.
-    public var isNative: Bool { self == .csv || self == .json }
+    public var isNative: Bool {
+        switch self {
+        case .csv, .json: true
+        case .tableCSV, .sdmxCSV, .sdmxJSON, .nbsJSON: false
+        }
+    }
 
     /// `table-csv` names its period and value columns in `columns`.
-    public var hasColumns: Bool { self == .tableCSV }
+    public var hasColumns: Bool {
+        switch self {
+        case .tableCSV: true
+        case .csv, .json, .sdmxCSV, .sdmxJSON, .nbsJSON: false
+        }
+    }
+
+    /// The charsets worth fuzzing this format's bodies in: every one where the format reads
+    /// CSV text that bureaus publish in GB18030, UTF-8 elsewhere.
+    public var fuzzedCharsets: [Charset] {
+        switch self {
+        case .tableCSV: Charset.allCases
+        case .csv, .json, .sdmxCSV, .sdmxJSON, .nbsJSON: [.utf8]
+        }
+    }
 }
 
 /// Text encodings a feed body may use.

@@ -1,0 +1,46 @@
+import Foundation
+import NIOHTTP1
+import Testing
+@testable import Daemon
+
+/// The status socket's router, without a socket: the route table alone decides what exists.
+@Suite struct RouterTests {
+    struct Failure: Error {}
+
+    let router = Router<String>([
+        Route(.GET, "/a", "the a") { context, _ in .json("\"\(context)\"") },
+        Route(.POST, "/a", "post a") { _, _ in .json("\"posted\"", status: .accepted) },
+        Route(.GET, "/broken", "fails") { _, _ in throw Failure() },
+    ])
+
+    func request(_ method: HTTPMethod, _ path: String) -> StatusRequest {
+        StatusRequest(method: method, path: path, query: [:])
+    }
+
+    @Test func dispatchesByPathAndMethod() async {
+        #expect(await router.respond(to: request(.GET, "/a"), context: "ctx").body == "\"ctx\"\n")
+        #expect(await router.respond(to: request(.HEAD, "/a"), context: "ctx").status == .ok)
+        #expect(await router.respond(to: request(.POST, "/a"), context: "ctx").status == .accepted)
+    }
+
+    @Test func unknownPathsListTheTableAndOtherMethodsGet405WithAllow() async {
+        let missing = await router.respond(to: request(.GET, "/nope"), context: "")
+        #expect(missing.status == .notFound)
+        #expect(missing.body.contains("try /a, /broken"))
+        let wrong = await router.respond(to: request(.DELETE, "/a"), context: "")
+        #expect(wrong.status == .methodNotAllowed)
+        #expect(wrong.headers.contains { $0 == ("Allow", "GET, POST") })
+        #expect(await router.respond(to: request(.GET, "/broken"), context: "").status == .serviceUnavailable)
+    }
+
+    @Test func theDaemonsTableIsTheDocumentedOne() throws {
+        let table = Router(DaemonRunner.routes).markdownTable
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try String(contentsOf: root.appendingPathComponent("docs/status-socket.md"), encoding: .utf8)
+        #expect(docs.contains(table), "docs/status-socket.md must contain the route table:\n\(table)")
+        #expect(DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
+            "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
+            "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /metrics",
+        ])
+    }
+}
