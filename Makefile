@@ -54,7 +54,7 @@ demo-sync: build
 	@rm -rf .demo
 	$(BIN) sync --config $(DEMO)
 
-# Benchmarks against baselines measured in the same run (figures in the README).
+# Benchmarks against baselines measured in the same run (figures in docs/benchmarks.md).
 bench: release
 	@command -v socat >/dev/null && command -v bc >/dev/null && command -v jq >/dev/null && [ -x /usr/bin/time ] || \
 	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq socat bc jq time nginx-light >/dev/null; }
@@ -98,6 +98,8 @@ install: $(if $(filter .build/release/plansync,$(INSTALL_BIN)),release)
 	install -D -m 0644 systemd/plansync.sysusers $(DESTDIR)$(SYSUSERSDIR)/plansync.conf
 	install -D -m 0644 systemd/plansync.logrotate $(DESTDIR)$(LOGROTATEDIR)/plansync
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	install -d -m 0750 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/plans $(DESTDIR)$(CONFDIR)/feeds
 	@for f in plansync.toml; do \
 	    if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "keeping existing $(DESTDIR)$(CONFDIR)/$$f"; \
@@ -114,6 +116,7 @@ install: $(if $(filter .build/release/plansync,$(INSTALL_BIN)),release)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/plansync $(DESTDIR)$(UNITDIR)/plansync.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/plansync.conf $(DESTDIR)$(LOGROTATEDIR)/plansync $(DESTDIR)$(DOCDIR)/README.md
+	rm -rf $(DESTDIR)$(DOCDIR)/docs
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@echo "Kept $(CONFDIR), /var/lib/plansync and /var/log/plansync; remove them by hand if you want them gone."
 

@@ -14,10 +14,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
-        // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O.
+        // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O, no system calls.
         .target(name: "PlanCore"),
-        // Feed body parsers (native csv/json; foreign formats later) and charset decoding.
-        .target(name: "FeedFormats", dependencies: ["PlanCore"]),
+        // Small helpers every layer uses: timestamps, redaction, decimal text, the lock type,
+        // threads at lowered priority.
+        .target(name: "Support"),
+        // Feed body parsers (native csv/json, table-csv, SDMX-CSV, SDMX-JSON, NBS JSON) and charset decoding.
+        .target(name: "FeedFormats", dependencies: ["PlanCore", "Support"]),
         // libcurl, with typed wrappers for its variadic calls.
         .systemLibrary(
             name: "CCurl",
@@ -31,12 +34,12 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         // Fetching feeds over http, https and file with libcurl's multi interface.
-        .target(name: "Fetch", dependencies: ["CCurl", "CCrypto", "PlanCore"]),
+        .target(name: "Fetch", dependencies: ["CCurl", "CCrypto", "PlanCore", "Support"]),
         // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
         .target(
             name: "Mirror",
             dependencies: [
-                "PlanCore",
+                "PlanCore", "Support",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -44,13 +47,13 @@ let package = Package(
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(
             name: "Configuration",
-            dependencies: ["PlanCore", "FeedFormats"]
+            dependencies: ["PlanCore", "FeedFormats", "Support"]
         ),
-        // The sync pipeline, the alert log and (later) the scheduler and status socket.
+        // The daemon: sync pipeline, scheduler, alert sinks, status socket, systemd.
         .target(
             name: "Daemon",
             dependencies: [
-                "PlanCore", "FeedFormats", "Configuration", "Fetch", "Mirror",
+                "PlanCore", "FeedFormats", "Configuration", "Fetch", "Mirror", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,21 +63,21 @@ let package = Package(
         .executableTarget(
             name: "plansync",
             dependencies: [
-                "PlanCore", "FeedFormats", "Configuration", "Daemon", "Mirror",
+                "PlanCore", "FeedFormats", "Configuration", "Daemon", "Mirror", "Support",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Every parser behind one libFuzzer entry point (`make fuzz`); a corpus replayer otherwise.
         .executableTarget(name: "plansync-fuzz", dependencies: ["PlanCore", "FeedFormats", "Configuration"]),
-        .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore"]),
+        .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore", "Support"]),
         .testTarget(name: "FeedFormatsTests", dependencies: ["FeedFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], exclude: ["Fixtures"]),
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "FetchTests", dependencies: ["Fetch", "TestSupport"]),
-        .testTarget(name: "MirrorTests", dependencies: ["Mirror", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
+        .testTarget(name: "FetchTests", dependencies: ["Fetch", "Support", "TestSupport"]),
+        .testTarget(name: "MirrorTests", dependencies: ["Mirror", "Support", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Support", "TestSupport"]),
         .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FeedFormats
 import PlanCore
+import Support
 
 /// Per-feed fetch and alert settings; `[defaults]` gives them to every feed, a feed may override each.
 public struct FeedSettings: Sendable, Equatable {
@@ -85,7 +86,7 @@ public struct FeedConfig: Sendable, Equatable {
     public var displayURL: String { Redaction.url(url) }
 }
 
-/// The daemon configuration (DESIGN §3.1) with every path resolved and every plan loaded.
+/// The daemon configuration (docs/configuration.md) with every path resolved and every plan loaded.
 public struct DaemonConfig: Sendable {
     /// Absolute path of the config file.
     public var path: String

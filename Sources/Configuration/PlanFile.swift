@@ -1,7 +1,7 @@
 import Foundation
 import PlanCore
 
-/// Reads and validates plan files (DESIGN §3.2).
+/// Reads and validates plan files (docs/plans.md).
 public enum PlanFile {
     /// Target years a plan may name.
     public static let targetYears = 1950...2100

@@ -7,6 +7,7 @@ import NIOHTTP1
 import PlanCore
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// What the daemon is doing, for the status socket.

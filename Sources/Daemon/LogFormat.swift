@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Mirror
 import PlanCore
+import Support
 
 /// swift-log output for stderr. Under systemd (`JOURNAL_STREAM` set) each line starts with
 /// its syslog priority (`<3>` error … `<7>` debug), so `journalctl -p warning` filters it and

@@ -3,6 +3,7 @@ import Foundation
 import Mirror
 import NIOHTTP1
 import PlanCore
+import Support
 
 /// A request rejected while reading its query: the answer to send.
 struct QueryError: Error {

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Support
 
 /// One answer of the status socket.
 public struct StatusResponse: Sendable {

@@ -6,6 +6,7 @@ import Logging
 import Mirror
 import PlanCore
 import Synchronization
+import Support
 
 /// What one sync did to one feed.
 public struct FeedReport: Sendable {
@@ -392,13 +393,10 @@ extension Syncer {
         guard niceness > 0 else { return try body() }
         let box = ThreadBox(body)
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            ThreadPriority.lowerCurrentThread(to: niceness)
+        LowPriorityThread.start(niceness: niceness) {
             box.run()
             done.signal()
         }
-        thread.stackSize = 1 << 22
-        thread.start()
         done.wait()
         return try box.result!.get()
     }

@@ -1,6 +1,6 @@
 import PlanCore
 
-/// The body formats a feed may declare (DESIGN §3.3, §5).
+/// The body formats a feed may declare (docs/feeds.md).
 public enum FeedFormat: String, Sendable, CaseIterable {
     case csv
     case json

@@ -1,5 +1,6 @@
 import Foundation
 import PlanCore
+import Support
 
 /// Parses a body on a helper thread while the calling thread consumes the observations in
 /// batches, so parsing and writing the mirror use two cores. Memory stays bounded: at most
@@ -14,8 +15,7 @@ public enum PipelinedParser {
                              depth: Int = 8, niceness: Int32 = 0,
                              consume: (Observation) -> Bool) throws(FeedParseError) -> ParsedFeed {
         let channel = BatchChannel(depth: depth)
-        let thread = Thread {
-            ThreadPriority.lowerCurrentThread(to: niceness)
+        LowPriorityThread.start(niceness: niceness) {
             let batch = BatchBuffer()
             var streaming = options
             streaming.sink = ObservationSink { observation in
@@ -36,8 +36,6 @@ public enum PipelinedParser {
                 channel.finish(.failure(error))
             }
         }
-        thread.stackSize = 1 << 22
-        thread.start()
         var stopped = false
         while let items = channel.take() {
             guard !stopped else { continue }

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import PlanCore
+import Support
 
 /// Fetches feeds with libcurl's multi interface on one dedicated Dispatch queue:
 /// many transfers in flight, at most `maxConcurrent` at once, no thread per feed,
@@ -71,16 +72,16 @@ public final class FetchEngine: @unchecked Sendable {
     /// Blocks the calling thread: never call it on the engine's queue or an event loop.
     public func fetchAll(_ requests: [FetchRequest]) -> [FetchResult] {
         let group = DispatchGroup()
-        let results = ResultSlots(count: requests.count)
+        let results = Locked<[FetchResult?]>(Array(repeating: nil, count: requests.count))
         for (i, request) in requests.enumerated() {
             group.enter()
             fetch(request) { result in
-                results.set(i, result)
+                results.withLock { $0[i] = result }
                 group.leave()
             }
         }
         group.wait()
-        return results.all()
+        return results.current.map { $0! }
     }
 
     private func enqueue(_ job: Job) {
@@ -187,21 +188,11 @@ extension FetchEngine {
             return
         }
         let niceness = job.request.largeBodyNiceness
-        let thread = Thread {
-            ThreadPriority.lowerCurrentThread(to: niceness)
+        LowPriorityThread.start(niceness: niceness) {
             var hashed = result
             hashed.sha256 = SHA256.hex(result.body)
             job.completion(hashed)
         }
-        thread.start()
     }
 }
 
-/// Results filled in from completion handlers.
-private final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [FetchResult?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: FetchResult) { lock.lock(); slots[i] = r; lock.unlock() }
-    func all() -> [FetchResult] { lock.lock(); defer { lock.unlock() }; return slots.map { $0! } }
-}

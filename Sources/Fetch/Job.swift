@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import PlanCore
+import Support
 
 /// What the libcurl callbacks of one attempt write into: the body and the headers.
 final class TransferState {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import PlanCore
+import Support
 
 /// A feed as the mirror records it (its URL already stripped of credentials).
 public struct FeedDescription: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import PlanCore
+import Support
 
 /// How a feed is judged for alerts: its plan, priority and alert thresholds.
 public struct FeedPolicy: Sendable {

@@ -38,7 +38,7 @@ extension Mirror {
         (try? await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }) == 1
     }
 
-    /// Stored verdicts as their JSON text (DESIGN §4), in plan order — served as stored, so
+    /// Stored verdicts as their JSON text (docs/plans.md), in plan order — served as stored, so
     /// the status socket does not parse and re-render them per request.
     public func verdictTexts(plan: String? = nil, year: Int? = nil) async throws(MirrorError) -> [String] {
         try await cachedRead(Mirror.verdictsKey(plan: plan, year: year)) { db in

@@ -4,6 +4,7 @@ import Daemon
 import Foundation
 import Mirror
 import PlanCore
+import Support
 
 /// `plansync history`: the values and revisions of one indicator, read-only.
 struct History: AsyncParsableCommand {

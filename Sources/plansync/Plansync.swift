@@ -6,8 +6,9 @@ import Glibc
 #endif
 import PlanCore
 import Logging
+import Support
 
-/// The `plansync` command line (DESIGN §8).
+/// The `plansync` command line (README.md, Commands).
 @main
 struct Plansync: AsyncParsableCommand {
     static let version = PlansyncVersion.string
@@ -19,7 +20,7 @@ struct Plansync: AsyncParsableCommand {
         subcommands: [DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self, FeedsCommand.self]
     )
 
-    /// Runs a command; usage and configuration errors exit 2, runtime failures 1 (DESIGN §8).
+    /// Runs a command; usage and configuration errors exit 2, runtime failures 1 (README.md, Commands).
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
         do {

@@ -3,6 +3,7 @@ import Foundation
 @testable import Mirror
 import Testing
 @testable import Daemon
+import Support
 
 /// Names of runs allowed to end.
 private final class Gates: @unchecked Sendable {

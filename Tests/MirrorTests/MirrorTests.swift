@@ -3,6 +3,7 @@ import Testing
 @testable import Mirror
 @testable import PlanCore
 import TestSupport
+import Support
 
 func temporaryDatabase() -> String {
     let dir = NSTemporaryDirectory() + "plansync-mirror-\(UUID().uuidString)"

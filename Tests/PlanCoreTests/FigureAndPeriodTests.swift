@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlanCore
+import Support
 
 @Suite struct FigureTests {
     @Test(arguments: [

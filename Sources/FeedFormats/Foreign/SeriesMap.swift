@@ -1,7 +1,7 @@
 import Foundation
 import PlanCore
 
-/// Routes records of a foreign feed to a plan indicator (a `[[feed.map]]` entry, DESIGN §5).
+/// Routes records of a foreign feed to a plan indicator (a `[[feed.map]]` entry, docs/feeds.md).
 public struct SeriesMap: Sendable, Equatable {
     /// Dimension → code; a record matches when every one is equal.
     public var match: [String: String]

@@ -1,6 +1,6 @@
 import PlanCore
 
-/// plansync's own CSV format (DESIGN §3.3):
+/// plansync's own CSV format (docs/feeds.md):
 /// `indicator,period,measure,value,unit,cumulative,base_year,note`, one figure per row.
 public enum NativeCSV {
     static let required = ["indicator", "period", "measure", "value"]

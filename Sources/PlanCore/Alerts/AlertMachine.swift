@@ -1,4 +1,4 @@
-/// The kinds of alert plansync raises (DESIGN §6).
+/// The kinds of alert plansync raises (docs/alert-log.md).
 public enum AlertKind: String, Sendable, CaseIterable {
     case targetAtRisk = "target_at_risk"
     case targetMissed = "target_missed"
@@ -89,7 +89,7 @@ public enum AlertMachine {
         return resolved.sorted { $0.key < $1.key } + fired.sorted { $0.key < $1.key }
     }
 
-    /// The alert log line of an event (DESIGN §6): one JSON object, no newline.
+    /// The alert log line of an event (docs/alert-log.md): one JSON object, no newline.
     public static func logLine(seq: Int, time: String, action: AlertAction) -> String {
         var members: [(String, JSONValue)] = [
             ("time", .string(time)), ("seq", .int(seq)), ("event", .string(action.event.rawValue)),

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Judges plan targets against observations (DESIGN §4). Pure: the same plan and
+/// Judges plan targets against observations (docs/plans.md). Pure: the same plan and
 /// observations always give the same verdicts; no clock, file or network access.
 public enum Evaluation {
     /// One verdict per (indicator, target year) of the plan, in plan order.

@@ -42,7 +42,7 @@ public struct SourceConflict: Sendable, Equatable {
     }
 }
 
-/// One verdict with everything needed to explain it (DESIGN §4).
+/// One verdict with everything needed to explain it (docs/plans.md).
 public struct Verdict: Sendable, Equatable {
     public var plan: String
     public var indicator: String
@@ -89,7 +89,7 @@ public struct Verdict: Sendable, Equatable {
         self.conflicts = conflicts
     }
 
-    /// The verdict as the JSON object of DESIGN §4 (plus `conflicts`).
+    /// The verdict as the JSON object of docs/plans.md (plus `conflicts`).
     public var json: JSONValue {
         .object([
             ("plan", .string(plan)),

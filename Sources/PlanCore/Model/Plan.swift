@@ -63,7 +63,7 @@ public struct Target: Sendable, Equatable {
     }
 }
 
-/// The nine kinds of target (DESIGN §3.2). Growth and decline values are percent;
+/// The nine kinds of target (docs/plans.md). Growth and decline values are percent;
 /// level values are in the indicator's unit.
 public enum TargetRule: Sendable, Equatable {
     /// Year-on-year growth ≥ v.
