@@ -13,7 +13,7 @@ BIN      := .build/debug/plansync
 # The binary `make install` installs; set it to skip the release build (tests do).
 INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test demo demo-sync install uninstall bench reliability fuzz clean
+.PHONY: all deps build release test lint format demo demo-sync install uninstall bench reliability fuzz clean
 
 all: build
 
@@ -33,6 +33,13 @@ release: deps
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+
+# Formatting, checked (swift format, in the toolchain; settings in .swift-format). `make format` fixes it.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
 # Runs the daemon on the demo configuration, in the foreground (Ctrl-C stops it): a fresh
 # mirror and alert log in .demo/, the seed feeds synced every minute, the status socket at

@@ -5,7 +5,7 @@ let package = Package(
     name: "plansync",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "plansync", targets: ["plansync"]),
+        .executable(name: "plansync", targets: ["plansync"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "Support", "TestSupport"]),
         .testTarget(name: "MirrorTests", dependencies: ["Mirror", "Support", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Support", "TestSupport"]),
-        .testTarget(name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(
+            name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"],
+            exclude: ["Fixtures"]),
     ]
 )

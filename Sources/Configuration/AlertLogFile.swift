@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opening the alert log safely. plansync appends only to a **regular file** it names
@@ -27,6 +27,7 @@ public enum AlertLogFile {
         case S_IFSOCK: kind = "a socket"
         default: kind = "not a regular file"
         }
-        return "is \(kind); the alert log must be a regular file named directly (symbolic links are not followed): point alert_log at a file path, e.g. /var/log/plansync/alerts.jsonl"
+        return
+            "is \(kind); the alert log must be a regular file named directly (symbolic links are not followed): point alert_log at a file path, e.g. /var/log/plansync/alerts.jsonl"
     }
 }

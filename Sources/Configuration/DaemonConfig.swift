@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import FeedFormats
@@ -104,8 +104,10 @@ public struct DaemonConfig: Sendable {
     public var feeds: [FeedConfig]
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-    static let topKeys = ["database", "socket", "socket_mode", "alert_log", "plans", "log_level",
-                          "max_concurrent_fetches", "defaults", "feed"]
+    static let topKeys = [
+        "database", "socket", "socket_mode", "alert_log", "plans", "log_level",
+        "max_concurrent_fetches", "defaults", "feed",
+    ]
     static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
 
     /// The plan with this id.
@@ -176,8 +178,9 @@ public struct DaemonConfig: Sendable {
         for (i, pattern) in patterns.enumerated() {
             let matches = glob(absolutePath(pattern, relativeTo: folder))
             guard !matches.isEmpty else {
-                throw ConfigError(file: path, keyPath: "plans[\(i)]",
-                                  message: "'\(pattern)' matches no file (relative paths start from \(folder))")
+                throw ConfigError(
+                    file: path, keyPath: "plans[\(i)]",
+                    message: "'\(pattern)' matches no file (relative paths start from \(folder))")
             }
             planFiles += matches.filter { !planFiles.contains($0) }
         }
@@ -185,8 +188,9 @@ public struct DaemonConfig: Sendable {
         for file in planFiles {
             let plan = try PlanFile.load(path: file)
             if let other = plans.firstIndex(where: { $0.id == plan.id }) {
-                throw ConfigError(file: file, keyPath: "id",
-                                  message: "plan id '\(plan.id)' is also used by \(planFiles[other]); plan ids must be unique")
+                throw ConfigError(
+                    file: file, keyPath: "id",
+                    message: "plan id '\(plan.id)' is also used by \(planFiles[other]); plan ids must be unique")
             }
             plans.append(plan)
         }
@@ -202,13 +206,16 @@ public struct DaemonConfig: Sendable {
             feeds.append(feed)
         }
 
-        return DaemonConfig(path: path, database: database, socket: socket, socketMode: socketMode, alertLog: alertLog,
-                            planFiles: planFiles, plans: plans, logLevel: logLevel, maxConcurrentFetches: maxConcurrent,
-                            defaults: defaults, feeds: feeds)
+        return DaemonConfig(
+            path: path, database: database, socket: socket, socketMode: socketMode, alertLog: alertLog,
+            planFiles: planFiles, plans: plans, logLevel: logLevel, maxConcurrentFetches: maxConcurrent,
+            defaults: defaults, feeds: feeds)
     }
 
-    private static func parseFeed(_ table: TableReader, defaults: FeedSettings, plans: [Plan],
-                                  folder: String) throws(ConfigError) -> FeedConfig {
+    private static func parseFeed(
+        _ table: TableReader, defaults: FeedSettings, plans: [Plan],
+        folder: String
+    ) throws(ConfigError) -> FeedConfig {
         try table.rejectUnknownKeys(allowed: feedKeys)
         let id = try table.requiredString("id", example: "\"annex\"")
         guard PlanFile.isIdentifier(id) else {
@@ -218,8 +225,9 @@ public struct DaemonConfig: Sendable {
         guard let plan = plans.first(where: { $0.id == planID }) else {
             throw table.error("plan", "no plan with id '\(planID)' (loaded plans: \(plans.map(\.id).joined(separator: ", ")))")
         }
-        let url = try resolveURL(try table.requiredString("url", example: "\"https://example.org/data.csv\""),
-                                 folder: folder, table: table)
+        let url = try resolveURL(
+            try table.requiredString("url", example: "\"https://example.org/data.csv\""),
+            folder: folder, table: table)
         let formatText = try table.requiredString("format", example: "\"csv\"")
         guard let format = FeedFormat(rawValue: formatText) else {
             throw table.error("format", "unknown format '\(formatText)' (allowed: \(FeedFormat.allowed))")
@@ -245,25 +253,30 @@ public struct DaemonConfig: Sendable {
                 throw t.error(nil, "'columns' is only for format \"table-csv\"; format \"\(format.rawValue)\" has no columns to name")
             }
             try t.rejectUnknownKeys(allowed: ["period", "value"])
-            columns = TableColumns(period: try t.requiredString("period", example: "\"时间\""),
-                                   value: try t.requiredString("value", example: "\"数值\""))
+            columns = TableColumns(
+                period: try t.requiredString("period", example: "\"时间\""),
+                value: try t.requiredString("value", example: "\"数值\""))
         } else if format.hasColumns {
             throw table.error("columns", "format \"table-csv\" needs columns = { period = \"时间\", value = \"数值\" } naming the period and value columns")
         }
         var maps: [SeriesMap] = []
         for m in try table.tables("map") {
             guard !format.isNative else {
-                throw m.error(nil, "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (\(FeedFormat.allCases.filter { !$0.isNative }.map(\.rawValue).joined(separator: ", ")))")
+                throw m.error(
+                    nil,
+                    "format \"\(format.rawValue)\" names its indicators itself; [[feed.map]] is only for foreign formats (\(FeedFormat.allCases.filter { !$0.isNative }.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             maps.append(try parseMap(m, plan: plan))
         }
         if !format.isNative, maps.isEmpty {
             throw table.error("map", "format \"\(format.rawValue)\" needs at least one [[feed.map]] entry routing its series to plan indicators")
         }
-        return FeedConfig(id: id, plan: planID, url: url, format: format,
-                          priority: try table.int("priority", range: -1_000_000...1_000_000) ?? 0,
-                          charset: charset, caFile: caFile, settings: try defaults.overridden(by: table),
-                          maps: maps, columns: columns)
+        return FeedConfig(
+            id: id, plan: planID, url: url, format: format,
+            priority: try table.int("priority", range: -1_000_000...1_000_000) ?? 0,
+            charset: charset, caFile: caFile, settings: try defaults.overridden(by: table),
+            maps: maps, columns: columns)
     }
 
     private static func parseMap(_ table: TableReader, plan: Plan) throws(ConfigError) -> SeriesMap {
@@ -294,8 +307,9 @@ public struct DaemonConfig: Sendable {
         if let scale = try table.figure("scale"), scale.value <= 0 {
             throw table.error("scale", "scale must be a positive multiplier (e.g. 0.0001 for 万元 → 亿元), found \(scale)")
         }
-        return SeriesMap(match: match, indicator: code, measure: measure, scale: try table.figure("scale"),
-                         cumulative: try table.bool("cumulative"), baseYear: baseYear)
+        return SeriesMap(
+            match: match, indicator: code, measure: measure, scale: try table.figure("scale"),
+            cumulative: try table.bool("cumulative"), baseYear: baseYear)
     }
 
     private static func resolveURL(_ url: String, folder: String, table: TableReader) throws(ConfigError) -> String {

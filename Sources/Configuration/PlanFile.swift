@@ -51,11 +51,14 @@ public enum PlanFile {
                 }
                 targets.append(parsed)
             }
-            indicators.append(Indicator(code: code, name: name, nameEN: try table.string("name_en"),
-                                        category: category, unit: unit, targets: targets))
+            indicators.append(
+                Indicator(
+                    code: code, name: name, nameEN: try table.string("name_en"),
+                    category: category, unit: unit, targets: targets))
         }
-        return Plan(id: id, title: title, titleEN: try root.string("title_en"), region: try root.string("region"),
-                    indicators: indicators)
+        return Plan(
+            id: id, title: title, titleEN: try root.string("title_en"), region: try root.string("region"),
+            indicators: indicators)
     }
 
     private static func parseTarget(_ table: TableReader, code: String) throws(ConfigError) -> Target {
@@ -101,8 +104,9 @@ public enum PlanFile {
 
     /// An indicator code: `^[a-z][a-z0-9_]*$`.
     static func isIndicatorCode(_ text: String) -> Bool {
-        matches(text, first: { (0x61...0x7A).contains($0) },
-                rest: { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F })
+        matches(
+            text, first: { (0x61...0x7A).contains($0) },
+            rest: { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F })
     }
 
     private static func isAlnum(_ b: UInt8) -> Bool {

@@ -61,7 +61,7 @@ struct TOMLParser {
     }
 
     private enum Entry {
-        case value(TOMLNode)       // a static value, arrays and inline tables included
+        case value(TOMLNode)  // a static value, arrays and inline tables included
         case table(Table)
         case tables(TableArray)
     }
@@ -145,9 +145,10 @@ struct TOMLParser {
         let keys = try dottedKey()
         skipBlank()
         guard peek() == 0x3D else {
-            throw error(peek().map { $0 == 0x0A || $0 == 0x0D } ?? true
-                        ? "expected '=' after the key '\(keys.joined(separator: "."))'"
-                        : "expected '=' after the key '\(keys.joined(separator: "."))', found \(describeNext())")
+            throw error(
+                peek().map { $0 == 0x0A || $0 == 0x0D } ?? true
+                    ? "expected '=' after the key '\(keys.joined(separator: "."))'"
+                    : "expected '=' after the key '\(keys.joined(separator: "."))', found \(describeNext())")
         }
         i += 1
         skipBlank()
@@ -404,7 +405,8 @@ struct TOMLParser {
         }
         var token = Array(text[start..<i])
         if token.count == 10, token[4] == 0x2D, peek() == 0x20, i + 3 < text.count,
-           TOMLParser.isDigit(text[i + 1]), TOMLParser.isDigit(text[i + 2]), text[i + 3] == 0x3A {
+            TOMLParser.isDigit(text[i + 1]), TOMLParser.isDigit(text[i + 2]), text[i + 3] == 0x3A
+        {
             i += 1
             let timeStart = i
             while let c = peek(), !(c == 0x20 || c == 0x09 || c == 0x2C || c == 0x5D || c == 0x7D || c == 0x23 || c == 0x0A || c == 0x0D) {
@@ -476,7 +478,8 @@ struct TOMLParser {
             guard sign == nil else { return nil }
             let radix = radixMark == 0x78 ? 16 : radixMark == 0x6F ? 8 : 2
             guard let d = digits(body.dropFirst(2), { b in hexValue(b).map { Int($0) < radix } ?? false }),
-                  let value = Int(String(decoding: d, as: UTF8.self), radix: radix) else { return nil }
+                let value = Int(String(decoding: d, as: UTF8.self), radix: radix)
+            else { return nil }
             return .int(value)
         }
         // Decimal: an integer part without leading zeros, then a fraction and/or an exponent.
@@ -531,7 +534,8 @@ struct TOMLParser {
             return time() && t.isEmpty ? "a time" : nil
         }
         guard token.count >= 10, token[4] == 0x2D, number(4, 0...9999), take(0x2D), number(2, 1...12), take(0x2D),
-              number(2, 1...daysInMonth(token)) else { return nil }
+            number(2, 1...daysInMonth(token))
+        else { return nil }
         if t.isEmpty { return "a date" }
         guard take(0x54) || take(0x74), time() else { return nil }
         if t.isEmpty { return "a date-time" }
@@ -634,8 +638,10 @@ struct TOMLParser {
     }
 
     private func controlCharacter(_ b: UInt8) -> ConfigError {
-        error(b == 0x0D ? "a carriage return (0xd) not followed by a line feed"
-                        : "control character 0x\(String(b, radix: 16)) in the file (is it really a TOML text file?)")
+        error(
+            b == 0x0D
+                ? "a carriage return (0xd) not followed by a line feed"
+                : "control character 0x\(String(b, radix: 16)) in the file (is it really a TOML text file?)")
     }
 
     /// An error at `at` (the current position by default), with its column in characters.

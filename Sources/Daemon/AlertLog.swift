@@ -2,7 +2,7 @@ import Foundation
 import Configuration
 import Mirror
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The alert log could not be written; the events stay in the mirror and are written next time.
@@ -110,7 +110,8 @@ public struct AlertLog: AlertSink {
             }
             linesSeen += 1
             if end > start, let lastByte = read(at: end - 1, count: 1), lastByte.first == UInt8(ascii: "}"),
-               let head = read(at: start, count: min(256, end - start)), let seq = seqField(head) {
+                let head = read(at: start, count: min(256, end - start)), let seq = seqField(head)
+            {
                 return seq
             }
             end = start - 1

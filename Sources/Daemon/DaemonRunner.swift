@@ -6,8 +6,8 @@ import Mirror
 import NIOHTTP1
 import PlanCore
 #if canImport(Glibc)
-import Glibc
-import Support
+    import Glibc
+    import Support
 #endif
 
 /// What the daemon is doing, for the status socket.
@@ -49,7 +49,8 @@ public final class DaemonRunner: @unchecked Sendable {
             return 2
         }
         if let other = SocketProbe.liveOwner(of: config.socket) {
-            let message = "another plansync daemon\(other.pid.map { " (pid \($0))" } ?? "") is already listening on \(config.socket); stop it first (systemctl stop plansync) or set a different `socket`"
+            let message =
+                "another plansync daemon\(other.pid.map { " (pid \($0))" } ?? "") is already listening on \(config.socket); stop it first (systemctl stop plansync) or set a different `socket`"
             logger.critical("\(message)")
             FileHandle.standardError.write(Data("plansync: \(message)\n".utf8))
             return 1
@@ -69,8 +70,12 @@ public final class DaemonRunner: @unchecked Sendable {
         self.mirror = mirror
         notifier = SystemdNotifier()
         engine = FetchEngine(maxConcurrent: config.maxConcurrentFetches)
-        state = Locked(DaemonState(config: config, syncer: Syncer(config: config, mirror: mirror, engine: engine, logger: logger,
-                                                                         parseNiceness: DaemonRunner.parseNiceness)))
+        state = Locked(
+            DaemonState(
+                config: config,
+                syncer: Syncer(
+                    config: config, mirror: mirror, engine: engine, logger: logger,
+                    parseNiceness: DaemonRunner.parseNiceness)))
     }
 
     private func start() -> Int32 {
@@ -84,11 +89,14 @@ public final class DaemonRunner: @unchecked Sendable {
         _ = glibcMallopt(-8, 2)  // M_ARENA_MAX: a few arenas, not one 64 MiB arena per thread
 
         SocketProbe.removeStale(config.socket)
-        try? FileManager.default.createDirectory(atPath: (config.socket as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: (config.socket as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
         do {
-            server = try StatusServer(path: config.socket, mode: config.socketMode, logger: logger,
-                                      cached: { [weak self] request in self?.cachedRoute(request) }) { [weak self] request in
+            server = try StatusServer(
+                path: config.socket, mode: config.socketMode, logger: logger,
+                cached: { [weak self] request in self?.cachedRoute(request) }
+            ) { [weak self] request in
                 guard let self else { return .error(.serviceUnavailable, "shutting down") }
                 return await self.route(request)
             }
@@ -108,10 +116,12 @@ public final class DaemonRunner: @unchecked Sendable {
         }
         installSignals()
         startWatchdog()
-        logger.notice("plansync daemon ready", metadata: [
-            "config.path": "\(config.path)", "socket.path": "\(config.socket)", "database.path": "\(config.database)",
-            "feeds": "\(config.feeds.count)", "pid": "\(getpid())",
-        ])
+        logger.notice(
+            "plansync daemon ready",
+            metadata: [
+                "config.path": "\(config.path)", "socket.path": "\(config.socket)", "database.path": "\(config.database)",
+                "feeds": "\(config.feeds.count)", "pid": "\(getpid())",
+            ])
         notifier.notify("READY=1\nSTATUS=ready: \(config.feeds.count) feeds, waiting for the first sync\nMAINPID=\(getpid())")
         pageOutWhenIdle()
         done.wait()
@@ -139,7 +149,9 @@ public final class DaemonRunner: @unchecked Sendable {
             return failed
         } catch {
             logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
-            state.withLock { finished(&$0); $0.lastCycle = (0, feeds.count) }
+            state.withLock {
+                finished(&$0); $0.lastCycle = (0, feeds.count)
+            }
             notifier.notify("STATUS=sync failed: \(error)")
             pageOutWhenIdle()
             return nil
@@ -201,9 +213,12 @@ public final class DaemonRunner: @unchecked Sendable {
         timer.setEventHandler { [notifier, scheduler, logger, state] in
             let limit = DaemonRunner.stallLimit(state.current.config)
             if let idle = scheduler?.secondsWithoutProgress, idle > limit {
-                let first = warned.withLock { was in defer { was = true }; return !was }
+                let first = warned.withLock { was in
+                    defer { was = true }; return !was
+                }
                 if first {
-                    logger.critical("sync cycle stalled: no progress for \(Int(idle)) s (limit \(Int(limit)) s); watchdog pings stopped so systemd restarts the daemon")
+                    logger.critical(
+                        "sync cycle stalled: no progress for \(Int(idle)) s (limit \(Int(limit)) s); watchdog pings stopped so systemd restarts the daemon")
                     notifier.notify("STATUS=stalled: a sync cycle made no progress for \(Int(idle)) s")
                 }
                 return
@@ -223,10 +238,12 @@ public final class DaemonRunner: @unchecked Sendable {
         if let text = ProcessInfo.processInfo.environment["PLANSYNC_STALL_AFTER"], let seconds = Double(text), seconds > 0 {
             return seconds
         }
-        let longestFeed = config.feeds.map { feed in
-            let s = feed.settings
-            return (s.timeout + s.connectTimeout) * Double(s.retries + 1) + Double(s.retries) * 60  // the longest backoff (Syncer caps retryMaxDelay at 60 s)
-        }.max() ?? 0
+        let longestFeed =
+            config.feeds.map { feed in
+                let s = feed.settings
+                // Every attempt timing out, and the longest backoffs (Syncer caps retryMaxDelay at 60 s).
+                return (s.timeout + s.connectTimeout) * Double(s.retries + 1) + Double(s.retries) * 60
+            }.max() ?? 0
         return max(600, 2 * longestFeed)
     }
 
@@ -238,8 +255,9 @@ public final class DaemonRunner: @unchecked Sendable {
         do {
             fresh = try DaemonConfig.load(path: current.path)
         } catch {
-            logger.error("reload: the new configuration is invalid and was ignored; the old one keeps running",
-                         metadata: ["error": "\(error)"])
+            logger.error(
+                "reload: the new configuration is invalid and was ignored; the old one keeps running",
+                metadata: ["error": "\(error)"])
             notifier.notify("READY=1\nSTATUS=reload failed, old configuration kept: \(error)")
             return "\(error)"
         }

@@ -27,8 +27,9 @@ public struct StderrLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata.merging(event.metadata ?? [:]) { $1 }
         if let error = event.error { merged["error"] = "\(error)" }
-        let text = StderrLogHandler.render(level: event.level, label: label, message: "\(event.message)", metadata: merged,
-                                           journal: journal, now: Date())
+        let text = StderrLogHandler.render(
+            level: event.level, label: label, message: "\(event.message)", metadata: merged,
+            journal: journal, now: Date())
         StderrLogHandler.output.withLock { $0.write(Data((text + "\n").utf8)) }
     }
 
@@ -47,8 +48,10 @@ public struct StderrLogHandler: LogHandler {
     /// One log line (without newline). Control characters and bidi overrides in the message and
     /// metadata (which may come from a feed) are written as visible escapes, so a line stays one
     /// line and a terminal reading the log (`journalctl`, `tail`) acts on none of them.
-    public static func render(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
-                              journal: Bool, now: Date) -> String {
+    public static func render(
+        level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
+        journal: Bool, now: Date
+    ) -> String {
         // (No DateFormatter: making one per line cost more than the rest of the line.)
         var text = journal ? "<\(priority(level))>" : "\(Timestamp.string(now)) \(level) "
         text += "\(label): \(DisplayText.terminal(message))"

@@ -40,10 +40,12 @@ enum MemoryTrim {
             // "start-end perms offset dev inode path": private, not writable, backed by a file.
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard fields.count == 6, fields[1].hasPrefix("r"), !fields[1].contains("w"), fields[1].hasSuffix("p"),
-                  fields[5].drop(while: { $0 == " " }).hasPrefix("/") else { continue }
+                fields[5].drop(while: { $0 == " " }).hasPrefix("/")
+            else { continue }
             let bounds = fields[0].split(separator: "-")
             guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start,
-                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+                let address = UnsafeMutableRawPointer(bitPattern: start)
+            else { continue }
             if madvise(address, Int(end - start), pageOut) == 0 { advised += Int(end - start) }
         }
         return advised

@@ -10,8 +10,10 @@ public struct Route<Context: Sendable>: Sendable {
     public let summary: String
     let handler: @Sendable (Context, StatusRequest) async throws -> StatusResponse
 
-    public init(_ method: HTTPMethod, _ path: String, _ summary: String,
-                _ handler: @escaping @Sendable (Context, StatusRequest) async throws -> StatusResponse) {
+    public init(
+        _ method: HTTPMethod, _ path: String, _ summary: String,
+        _ handler: @escaping @Sendable (Context, StatusRequest) async throws -> StatusResponse
+    ) {
         self.method = method
         self.path = path
         self.summary = summary

@@ -43,7 +43,10 @@ extension DaemonRunner {
         Route(.GET, "/v1/feeds", "per feed: URL without credentials, last outcome, status, bytes, duration, validators, failures, next due") { d, _ in
             .json(try await d.feedsJSON().text)
         },
-        Route(.GET, "/v1/observations", "one page of an indicator's values: `?indicator=CODE`, `&history=1` for revisions, `&limit=N` (1–10000, default 1000), `&after=NEXT`") { d, request in
+        Route(
+            .GET, "/v1/observations",
+            "one page of an indicator's values: `?indicator=CODE`, `&history=1` for revisions, `&limit=N` (1–10000, default 1000), `&after=NEXT`"
+        ) { d, request in
             try await d.observationsPage(request)
         },
         Route(.POST, "/v1/sync", "fetch now (`?feed=ID` for one): 202, `started` or `joined` a cycle that runs or waits") { d, request in
@@ -112,11 +115,12 @@ extension DaemonRunner {
         }
         let triggered = scheduler.trigger(ids)
         func list(_ ids: [String]) -> JSONValue { .array(ids.map { .string($0) }) }
-        return .json(JSONValue.object([
-            ("status", .string(triggered.started.isEmpty ? "joined" : "started")),
-            ("feeds", list((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted())),
-            ("started", list(triggered.started)), ("queued", list(triggered.queued)), ("running", list(triggered.running)),
-        ]).text, status: .accepted)
+        return .json(
+            JSONValue.object([
+                ("status", .string(triggered.started.isEmpty ? "joined" : "started")),
+                ("feeds", list((ids.map(Array.init) ?? state.current.config.feeds.map(\.id)).sorted())),
+                ("started", list(triggered.started)), ("queued", list(triggered.queued)), ("running", list(triggered.running)),
+            ]).text, status: .accepted)
     }
 
     /// Answers `GET /v1/status` and `GET /v1/indicators` from the mirror's read cache on the
@@ -130,7 +134,8 @@ extension DaemonRunner {
             return .json(statusJSON(counts: counts).text)
         case "/v1/indicators":
             guard case .success(let (plan, year)) = indicatorsQuery(request),
-                  let texts = mirror.cachedVerdictTexts(plan: plan, year: year) else { return nil }
+                let texts = mirror.cachedVerdictTexts(plan: plan, year: year)
+            else { return nil }
             return verdictsResponse(texts)
         default:
             return nil
@@ -173,8 +178,13 @@ extension DaemonRunner {
             ("config", .string(current.config.path)), ("database", .string(current.config.database)),
             ("socket", .string(current.config.socket)), ("alert_log", .string(current.config.alertLog)),
             ("plans", .array(current.config.plans.map { .string($0.id) })),
-            ("feeds", .object([("total", .int(current.config.feeds.count)), ("ok", .int(counts.feeds - failing)),
-                               ("failing", .int(failing)), ("running", .int(schedule.values.filter(\.running).count))])),
+            (
+                "feeds",
+                .object([
+                    ("total", .int(current.config.feeds.count)), ("ok", .int(counts.feeds - failing)),
+                    ("failing", .int(failing)), ("running", .int(schedule.values.filter(\.running).count)),
+                ])
+            ),
             ("last_sync", current.lastSyncAt.map { .string(Timestamp.string($0)) } ?? .null),
             ("next_sync", nextDue.map { .string(Timestamp.string($0)) } ?? .null),
             ("alerts_firing", .object([("critical", .int(counts.critical)), ("warning", .int(counts.warning))])),
@@ -185,20 +195,26 @@ extension DaemonRunner {
     func feedsJSON() async throws -> JSONValue {
         let schedule = scheduler.snapshot
         let feeds = try await mirror.feedStatuses()
-        return .object([("feeds", .array(feeds.map { f in
-            .object([
-                ("id", .string(f.id)), ("plan", .string(f.plan)), ("url", .string(f.url)), ("format", .string(f.format)),
-                ("priority", .int(f.priority)), ("active", .bool(f.active)),
-                ("last_outcome", .optional(f.lastOutcome)), ("http_status", f.lastHTTPStatus.map(JSONValue.int) ?? .null),
-                ("bytes", f.lastBytes.map(JSONValue.int) ?? .null),
-                ("duration_ms", f.lastDurationMs.map { .number(DecimalText.fixed($0, digits: 1)) } ?? .null),
-                ("last_fetch", .optional(f.lastFetchAt)), ("last_success", .optional(f.lastSuccessAt)),
-                ("etag", .optional(f.etag)), ("last_modified", .optional(f.lastModified)),
-                ("consecutive_failures", .int(f.consecutiveFailures)), ("last_error", .optional(f.lastError)),
-                ("running", .bool(schedule[f.id]?.running ?? false)),
-                ("next_due", schedule[f.id]?.nextDue.map { .string(Timestamp.string($0)) } ?? .null),
-            ])
-        }))])
+        return .object([
+            (
+                "feeds",
+                .array(
+                    feeds.map { f in
+                        .object([
+                            ("id", .string(f.id)), ("plan", .string(f.plan)), ("url", .string(f.url)), ("format", .string(f.format)),
+                            ("priority", .int(f.priority)), ("active", .bool(f.active)),
+                            ("last_outcome", .optional(f.lastOutcome)), ("http_status", f.lastHTTPStatus.map(JSONValue.int) ?? .null),
+                            ("bytes", f.lastBytes.map(JSONValue.int) ?? .null),
+                            ("duration_ms", f.lastDurationMs.map { .number(DecimalText.fixed($0, digits: 1)) } ?? .null),
+                            ("last_fetch", .optional(f.lastFetchAt)), ("last_success", .optional(f.lastSuccessAt)),
+                            ("etag", .optional(f.etag)), ("last_modified", .optional(f.lastModified)),
+                            ("consecutive_failures", .int(f.consecutiveFailures)), ("last_error", .optional(f.lastError)),
+                            ("running", .bool(schedule[f.id]?.running ?? false)),
+                            ("next_due", schedule[f.id]?.nextDue.map { .string(Timestamp.string($0)) } ?? .null),
+                        ])
+                    })
+            )
+        ])
     }
 
     /// Prometheus text format 0.0.4.
@@ -211,18 +227,23 @@ extension DaemonRunner {
             for (labels, value) in samples { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
         }
         func label(_ pairs: [(String, String)]) -> String {
-            pairs.map { "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\"" }
-                .joined(separator: ",")
+            pairs.map {
+                "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\""
+            }
+            .joined(separator: ",")
         }
-        family("plansync_build_info", "gauge", "Version of the running plansync.",
-               [(label([("version", PlansyncVersion.string)]), "1")])
-        family("plansync_start_time_seconds", "gauge", "Start time of the daemon, seconds since the epoch.",
-               [("", DecimalText.fixed(startedAt.timeIntervalSince1970, digits: 0))])
+        family(
+            "plansync_build_info", "gauge", "Version of the running plansync.",
+            [(label([("version", PlansyncVersion.string)]), "1")])
+        family(
+            "plansync_start_time_seconds", "gauge", "Start time of the daemon, seconds since the epoch.",
+            [("", DecimalText.fixed(startedAt.timeIntervalSince1970, digits: 0))])
         let daemon = state.current
         family("plansync_sync_cycles_total", "counter", "Sync cycles run since the daemon started.", [("", String(daemon.cycles))])
-        family("plansync_sync_cycle_duration_seconds", "gauge",
-               "Wall time of the last sync cycle: fetch, reconcile, judge and alert log.",
-               daemon.lastCycleSeconds.map { [("", DecimalText.fixed($0, digits: 6))] } ?? [])
+        family(
+            "plansync_sync_cycle_duration_seconds", "gauge",
+            "Wall time of the last sync cycle: fetch, reconcile, judge and alert log.",
+            daemon.lastCycleSeconds.map { [("", DecimalText.fixed($0, digits: 6))] } ?? [])
         var fetches: [(String, String)] = []
         for f in feeds {
             for (outcome, n) in f.fetchCounts.sorted(by: { $0.key < $1.key }) {
@@ -230,25 +251,35 @@ extension DaemonRunner {
             }
         }
         family("plansync_feed_fetches_total", "counter", "Fetch cycles per feed by outcome.", fetches)
-        family("plansync_feed_last_success_timestamp_seconds", "gauge", "Time of the feed's last successful fetch.",
-               feeds.compactMap { f in f.lastSuccessAt.flatMap(Timestamp.date).map { (label([("feed", f.id)]), DecimalText.fixed($0.timeIntervalSince1970, digits: 0)) } })
-        family("plansync_feed_fetch_duration_seconds", "gauge", "Duration of the feed's last fetch.",
-               feeds.compactMap { f in f.lastDurationMs.map { (label([("feed", f.id)]), DecimalText.fixed($0 / 1000, digits: 3)) } })
-        family("plansync_feed_consecutive_failures", "gauge", "Failed fetch cycles in a row.",
-               feeds.map { (label([("feed", $0.id)]), String($0.consecutiveFailures)) })
-        family("plansync_observations", "gauge", "Observations in the mirror per plan.",
-               metrics.observationsByPlan.sorted { $0.key < $1.key }.map { (label([("plan", $0.key)]), String($0.value)) })
+        family(
+            "plansync_feed_last_success_timestamp_seconds", "gauge", "Time of the feed's last successful fetch.",
+            feeds.compactMap { f in
+                f.lastSuccessAt.flatMap(Timestamp.date).map { (label([("feed", f.id)]), DecimalText.fixed($0.timeIntervalSince1970, digits: 0)) }
+            })
+        family(
+            "plansync_feed_fetch_duration_seconds", "gauge", "Duration of the feed's last fetch.",
+            feeds.compactMap { f in f.lastDurationMs.map { (label([("feed", f.id)]), DecimalText.fixed($0 / 1000, digits: 3)) } })
+        family(
+            "plansync_feed_consecutive_failures", "gauge", "Failed fetch cycles in a row.",
+            feeds.map { (label([("feed", $0.id)]), String($0.consecutiveFailures)) })
+        family(
+            "plansync_observations", "gauge", "Observations in the mirror per plan.",
+            metrics.observationsByPlan.sorted { $0.key < $1.key }.map { (label([("plan", $0.key)]), String($0.value)) })
         family("plansync_revisions", "gauge", "Revised values kept in the mirror.", [("", String(metrics.revisions))])
         var verdicts: [(String, String)] = []
         for plan in state.current.config.plans {
             for status in VerdictStatus.allCases {
-                verdicts.append((label([("plan", plan.id), ("status", status.rawValue)]),
-                                 String(metrics.verdictsByPlanStatus[plan.id]?[status.rawValue] ?? 0)))
+                verdicts.append(
+                    (
+                        label([("plan", plan.id), ("status", status.rawValue)]),
+                        String(metrics.verdictsByPlanStatus[plan.id]?[status.rawValue] ?? 0)
+                    ))
             }
         }
         family("plansync_verdicts", "gauge", "Verdicts per plan and status.", verdicts)
-        family("plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
-               ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
+        family(
+            "plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
+            ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
         family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
         return out
     }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import PlanCore
 import Logging
@@ -64,9 +64,11 @@ public final class StatusServer: Sendable {
     /// - Parameters:
     ///   - cached: answers a request on the event loop when it can (no thread hop), else nil.
     ///   - route: answers every other request, off the event loop.
-    public init(path: String, mode: Int, logger: Logger,
-                cached: @escaping @Sendable (StatusRequest) -> StatusResponse? = { _ in nil },
-                route: @escaping @Sendable (StatusRequest) async -> StatusResponse) throws {
+    public init(
+        path: String, mode: Int, logger: Logger,
+        cached: @escaping @Sendable (StatusRequest) -> StatusResponse? = { _ in nil },
+        route: @escaping @Sendable (StatusRequest) async -> StatusResponse
+    ) throws {
         self.path = path
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = Locked(0)
@@ -167,8 +169,10 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let requestTimeout: TimeAmount
     private var deadline: Scheduled<Void>?
 
-    init(requestTimeout: TimeAmount, cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
-         route: @escaping @Sendable (StatusRequest) async -> StatusResponse) {
+    init(
+        requestTimeout: TimeAmount, cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
+        route: @escaping @Sendable (StatusRequest) async -> StatusResponse
+    ) {
         self.requestTimeout = requestTimeout
         self.cached = cached
         self.route = route
@@ -193,8 +197,9 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuseTooLarge(context: ChannelHandlerContext, version: HTTPVersion) {
         refused = true
         deadline?.cancel()
-        write(context: context, .error(.payloadTooLarge, "request body larger than \(StatusServer.maxBodyBytes) bytes"),
-              version: version, keepAlive: false)
+        write(
+            context: context, .error(.payloadTooLarge, "request body larger than \(StatusServer.maxBodyBytes) bytes"),
+            version: version, keepAlive: false)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -204,7 +209,8 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = h
             bodyBytes = 0
             if let length = h.headers.first(name: "content-length").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
-               length > StatusServer.maxBodyBytes {
+                length > StatusServer.maxBodyBytes
+            {
                 refuseTooLarge(context: context, version: h.version)
             }
         case .body(let buffer):

@@ -11,8 +11,8 @@ import Support
 /// What one sync did to one feed.
 public struct FeedReport: Sendable {
     public var id: String
-    /// A fetch outcome (`ok`, `not_modified`, `timeout`, ...) or `parse_error`.
-    public var outcome: String
+    /// How the feed's fetch ended (`ok`, `not_modified`, `timeout`, ..., `parse_error`).
+    public var outcome: FetchOutcome
     public var httpStatus: Int?
     public var bytes: Int
     public var durationMs: Double
@@ -21,11 +21,11 @@ public struct FeedReport: Sendable {
     public var url: String
 
     /// The feed gave a usable answer.
-    public var succeeded: Bool { outcome == "ok" || outcome == "not_modified" }
+    public var succeeded: Bool { outcome.isSuccess }
 
     public var json: JSONValue {
         .object([
-            ("id", .string(id)), ("outcome", .string(outcome)), ("http_status", httpStatus.map(JSONValue.int) ?? .null),
+            ("id", .string(id)), ("outcome", .string(outcome.rawValue)), ("http_status", httpStatus.map(JSONValue.int) ?? .null),
             ("bytes", .int(bytes)), ("duration_ms", .number(DecimalText.fixed(durationMs, digits: 1))),
             ("inserted", .int(counts.inserted)), ("revised", .int(counts.revised)), ("unchanged", .int(counts.unchanged)),
             ("skipped", .int(counts.skipped)), ("url", .string(url)), ("message", .string(message)),
@@ -65,8 +65,10 @@ public final class Syncer: Sendable {
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
 
     /// - Parameter sinks: destinations of alert events besides the alert log.
-    public init(config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0,
-                sinks: [any AlertSink] = []) {
+    public init(
+        config: DaemonConfig, mirror: Mirror, engine: FetchEngine, logger: Logger, parseNiceness: Int32 = 0,
+        sinks: [any AlertSink] = []
+    ) {
         self.config = config
         self.parseNiceness = parseNiceness
         self.mirror = mirror
@@ -77,11 +79,12 @@ public final class Syncer: Sendable {
         // One indicator set per plan, shared by its feeds' options.
         var codes: [String: Set<String>] = [:]
         for plan in config.plans { codes[plan.id] = Set(plan.indicators.map(\.code)) }
-        parseOptions = Dictionary(config.feeds.map { feed in
-            var options = feed.parseOptions(plan: nil)
-            options.indicators = codes[feed.plan] ?? []
-            return (feed.id, options)
-        }, uniquingKeysWith: { a, _ in a })
+        parseOptions = Dictionary(
+            config.feeds.map { feed in
+                var options = feed.parseOptions(plan: nil)
+                options.indicators = codes[feed.plan] ?? []
+                return (feed.id, options)
+            }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The parse options of `feed`.
@@ -91,8 +94,10 @@ public final class Syncer: Sendable {
 
     /// Runs one cycle over `only` these feeds (all when nil).
     /// - Parameter feedDone: called as each feed's fetch and reconcile finish, before judging.
-    public func run(only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() },
-                    feedDone: @escaping @Sendable (FeedReport) -> Void = { _ in }) async throws(MirrorError) -> SyncReport {
+    public func run(
+        only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() },
+        feedDone: @escaping @Sendable (FeedReport) -> Void = { _ in }
+    ) async throws(MirrorError) -> SyncReport {
         let config = self.config
         let clock = ContinuousClock(), started = clock.now
         var phases: [(String, ContinuousClock.Instant)] = []
@@ -101,8 +106,9 @@ public final class Syncer: Sendable {
         phases.append(("prepare", clock.now))
         let selected = config.feeds.filter { only?.contains($0.id) ?? true }
         let storedCounts = Locked<[String: ReconcileCounts]>([:])
-        var (reports, firstError) = await fetchAndReconcile(selected, states: states, now: now,
-                                                             storedCounts: storedCounts, feedDone: feedDone)
+        var (reports, firstError) = await fetchAndReconcile(
+            selected, states: states, now: now,
+            storedCounts: storedCounts, feedDone: feedDone)
         phases.append(("fetch", clock.now))
         // Small feeds' observations and the fetch records of unchanged and failed feeds were
         // queued without waiting: all committed now (a database failure surfaces here).
@@ -113,12 +119,14 @@ public final class Syncer: Sendable {
             if let stored = counts[reports[index].id] { reports[index].counts = stored }
             let report = reports[index]
             guard report.succeeded else { continue }
-            logger.info("feed synced", metadata: [
-                "feed.id": "\(report.id)", "fetch.outcome": "\(report.outcome)", "fetch.url": "\(report.url)",
-                "fetch.http_status": "\(report.httpStatus.map(String.init) ?? "-")",
-                "sync.inserted": "\(report.counts.inserted)", "sync.revised": "\(report.counts.revised)",
-                "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
-            ])
+            logger.info(
+                "feed synced",
+                metadata: [
+                    "feed.id": "\(report.id)", "fetch.outcome": "\(report.outcome)", "fetch.url": "\(report.url)",
+                    "fetch.http_status": "\(report.httpStatus.map(String.init) ?? "-")",
+                    "sync.inserted": "\(report.counts.inserted)", "sync.revised": "\(report.counts.revised)",
+                    "sync.unchanged": "\(report.counts.unchanged)", "sync.skipped": "\(report.counts.skipped)",
+                ])
         }
         phases.append(("log", clock.now))
         if let firstError { throw firstError }
@@ -126,12 +134,19 @@ public final class Syncer: Sendable {
         reports.sort { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
         let judgement = try await mirror.judge(
             plans: config.plans,
-            feeds: config.feeds.map { FeedPolicy(id: $0.id, plan: $0.plan, priority: $0.priority,
-                                                  failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter) },
+            feeds: config.feeds.map {
+                FeedPolicy(
+                    id: $0.id, plan: $0.plan, priority: $0.priority,
+                    failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter)
+            },
             now: now())
         for event in judgement.events {
-            logger.notice("alert event", metadata: ["alert.seq": "\(event.seq)", "alert.key": "\(event.action?.key ?? "")",
-                                                    "alert.event": "\(event.action?.event.rawValue ?? "")"])
+            logger.notice(
+                "alert event",
+                metadata: [
+                    "alert.seq": "\(event.seq)", "alert.key": "\(event.action?.key ?? "")",
+                    "alert.event": "\(event.action?.event.rawValue ?? "")",
+                ])
         }
         phases.append(("judge", clock.now))
         FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
@@ -143,11 +158,13 @@ public final class Syncer: Sendable {
             } catch {
                 if sink.id == alertLog.id {
                     logError = "\(error)"
-                    logger.error("cannot write the alert log; events are kept and written later",
-                                 metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
+                    logger.error(
+                        "cannot write the alert log; events are kept and written later",
+                        metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
                 } else {
-                    logger.error("cannot deliver alert events; they are kept and offered again",
-                                 metadata: ["sink": "\(sink.id)", "error": "\(error)"])
+                    logger.error(
+                        "cannot deliver alert events; they are kept and offered again",
+                        metadata: ["sink": "\(sink.id)", "error": "\(error)"])
                 }
             }
         }
@@ -180,8 +197,11 @@ public final class Syncer: Sendable {
             let task = Task {
                 try await mirror.mirrorConfiguration(
                     plans: zip(config.plans, config.planFiles).map { ($0, $1) },
-                    feeds: config.feeds.map { FeedDescription(id: $0.id, plan: $0.plan, url: $0.displayURL, format: $0.format.rawValue,
-                                                              priority: $0.priority, interval: $0.settings.interval) },
+                    feeds: config.feeds.map {
+                        FeedDescription(
+                            id: $0.id, plan: $0.plan, url: $0.displayURL, format: $0.format.rawValue,
+                            priority: $0.priority, interval: $0.settings.interval)
+                    },
                     now: now)
             }
             existing = task
@@ -204,9 +224,11 @@ public final class Syncer: Sendable {
     /// completions rather than a task per feed (the task, its continuation and the thread hops
     /// cost more than fetching a small feed). Failures of a feed are recorded, never thrown;
     /// returns the reports in completion order and the first database error.
-    func fetchAndReconcile(_ feeds: [FeedConfig], states: [String: FeedState], now: @escaping @Sendable () -> Date,
-                           storedCounts: Locked<[String: ReconcileCounts]>,
-                           feedDone: @escaping @Sendable (FeedReport) -> Void) async -> (reports: [FeedReport], error: MirrorError?) {
+    func fetchAndReconcile(
+        _ feeds: [FeedConfig], states: [String: FeedState], now: @escaping @Sendable () -> Date,
+        storedCounts: Locked<[String: ReconcileCounts]>,
+        feedDone: @escaping @Sendable (FeedReport) -> Void
+    ) async -> (reports: [FeedReport], error: MirrorError?) {
         guard !feeds.isEmpty else { return ([], nil) }
         return await withCheckedContinuation { continuation in
             let cycle = CycleCollector(count: feeds.count) { continuation.resume(returning: $0) }
@@ -245,21 +267,24 @@ public final class Syncer: Sendable {
     /// body): records it, parses and stores a new body, and calls `done` exactly once.
     /// Writes are queued for the cycle's next group commit, except large bodies, which are
     /// streamed into their own transaction. `done` fails only with a database error.
-    func finishFeed(_ feed: FeedConfig, state: FeedState?, result: FetchResult, started: Date, now: @Sendable () -> Date,
-                    storedCounts: Locked<[String: ReconcileCounts]>,
-                    done: @escaping @Sendable (Result<FeedReport, MirrorError>) -> Void) {
+    func finishFeed(
+        _ feed: FeedConfig, state: FeedState?, result: FetchResult, started: Date, now: @Sendable () -> Date,
+        storedCounts: Locked<[String: ReconcileCounts]>,
+        done: @escaping @Sendable (Result<FeedReport, MirrorError>) -> Void
+    ) {
         var record = FetchRecord(
-            feed: feed.id, startedAt: started, finishedAt: now(), outcome: result.outcome.rawValue,
+            feed: feed.id, startedAt: started, finishedAt: now(), outcome: result.outcome,
             httpStatus: result.httpStatus, bytes: result.bytes, durationMs: result.elapsed * 1000,
             connectMs: result.timings.connect * 1000, firstByteMs: result.timings.firstByte * 1000,
             attempts: result.attempts, url: result.effectiveURL, etag: result.etag, lastModified: result.lastModified,
             bodySHA256: result.sha256, contentType: result.contentType)
-        var report = FeedReport(id: feed.id, outcome: result.outcome.rawValue, httpStatus: result.httpStatus,
-                                bytes: result.bytes, durationMs: result.elapsed * 1000, counts: ReconcileCounts(),
-                                message: result.message, url: feed.displayURL)
+        var report = FeedReport(
+            id: feed.id, outcome: result.outcome, httpStatus: result.httpStatus,
+            bytes: result.bytes, durationMs: result.elapsed * 1000, counts: ReconcileCounts(),
+            message: result.message, url: feed.displayURL)
         switch result.outcome {
         case .ok where result.sha256 != nil && result.sha256 == state?.bodySHA256:
-            record.outcome = FetchOutcome.notModified.rawValue
+            record.outcome = .notModified
             record.error = nil
             report.outcome = record.outcome
             report.message = "body unchanged (same SHA-256 as the last fetch)"
@@ -276,7 +301,8 @@ public final class Syncer: Sendable {
         case .notModified:
             mirror.recordLater(record, failed: false)
             done(.success(report))
-        default:
+        case .dns, .connect, .timeout, .tls, .tooLarge, .httpStatus, .redirects, .protocolError, .truncated, .refusedScheme,
+            .refusedAddress, .parseError:
             record.error = result.message
             mirror.recordLater(record, failed: true)
             logger.warning("fetch failed", metadata: Syncer.metadata(feed, result).merging(["error": "\(result.message)"]) { $1 })
@@ -287,8 +313,10 @@ public final class Syncer: Sendable {
     /// Parses a small body here, before the write, so feeds finishing together parse in
     /// parallel and the single writer only stores. The write is queued without waiting; its
     /// counts arrive in `storedCounts`.
-    func parseAndStore(_ feed: FeedConfig, result: FetchResult, record: FetchRecord, report: FeedReport,
-                       storedCounts: Locked<[String: ReconcileCounts]>) -> FeedReport {
+    func parseAndStore(
+        _ feed: FeedConfig, result: FetchResult, record: FetchRecord, report: FeedReport,
+        storedCounts: Locked<[String: ReconcileCounts]>
+    ) -> FeedReport {
         let parsed: ParsedFeed
         do throws(FeedParseError) {
             parsed = try FeedParser.parse(result.body, format: feed.format, options: options(feed))
@@ -307,8 +335,10 @@ public final class Syncer: Sendable {
     /// into it, so a body that fails halfway rolls back and never sits in memory as a list.
     /// The parser runs on one thread while another stores, both at `parseNiceness` (the
     /// writer's queue waits), so a large sync gives way to the status socket's readers.
-    func reconcileLarge(_ feed: FeedConfig, result: FetchResult, record: FetchRecord,
-                        report: FeedReport) async -> Result<FeedReport, MirrorError> {
+    func reconcileLarge(
+        _ feed: FeedConfig, result: FetchResult, record: FetchRecord,
+        report: FeedReport
+    ) async -> Result<FeedReport, MirrorError> {
         let options = options(feed)
         let body = result.body, format = feed.format, niceness = parseNiceness
         let summary = Locked<[String]>([])
@@ -337,9 +367,9 @@ public final class Syncer: Sendable {
         var message = "does not parse as \(feed.format.rawValue): \((error as? FeedParseError)?.description ?? "\(error)")"
         if let type = result.contentType, type.lowercased().contains("html") { message += " (the server sent \(type): an error page?)" }
         var record = record, report = report
-        record.outcome = "parse_error"
+        record.outcome = .parseError
         record.error = message
-        report.outcome = "parse_error"
+        report.outcome = .parseError
         report.message = message
         mirror.recordLater(record, failed: true)
         logger.warning("feed body rejected", metadata: Syncer.metadata(feed, result).merging(["error": "\(message)"]) { $1 })
@@ -348,8 +378,10 @@ public final class Syncer: Sendable {
 
     /// Log metadata naming a feed and its fetch (built only when something is logged).
     static func metadata(_ feed: FeedConfig, _ result: FetchResult) -> Logger.Metadata {
-        var metadata: Logger.Metadata = ["feed.id": "\(feed.id)", "fetch.outcome": "\(result.outcome.rawValue)",
-                                         "fetch.url": "\(result.effectiveURL)"]
+        var metadata: Logger.Metadata = [
+            "feed.id": "\(feed.id)", "fetch.outcome": "\(result.outcome.rawValue)",
+            "fetch.url": "\(result.effectiveURL)",
+        ]
         if let status = result.httpStatus { metadata["fetch.http_status"] = "\(status)" }
         return metadata
     }

@@ -173,8 +173,10 @@ public struct ParseOptions: Sendable {
     /// When set, observations go here as they are parsed instead of into `ParsedFeed.observations`.
     public var sink: ObservationSink?
 
-    public init(feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8, maps: [SeriesMap] = [],
-                columns: TableColumns? = nil) {
+    public init(
+        feed: String, indicators: Set<String>? = nil, charset: Charset = .utf8, maps: [SeriesMap] = [],
+        columns: TableColumns? = nil
+    ) {
         self.feed = feed
         self.indicators = indicators
         self.charset = charset

@@ -11,9 +11,11 @@ public enum PipelinedParser {
     ///     the daemon parses at 19 so a large sync gives way to status socket readers.
     ///   - consume: called on the calling thread for each observation; returning false
     ///     stops the parser (the result is then `FeedParseError.cancelled`).
-    public static func parse(_ body: [UInt8], format: FeedFormat, options: ParseOptions, batchSize: Int = 4096,
-                             depth: Int = 8, niceness: Int32 = 0,
-                             consume: (Observation) -> Bool) throws(FeedParseError) -> ParsedFeed {
+    public static func parse(
+        _ body: [UInt8], format: FeedFormat, options: ParseOptions, batchSize: Int = 4096,
+        depth: Int = 8, niceness: Int32 = 0,
+        consume: (Observation) -> Bool
+    ) throws(FeedParseError) -> ParsedFeed {
         let channel = BatchChannel(depth: depth)
         LowPriorityThread.start(niceness: niceness) {
             let batch = BatchBuffer()

@@ -127,7 +127,8 @@ public final class FetchEngine: @unchecked Sendable {
         var left: Int32 = 0
         while let message = curl_multi_info_read(multi, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                  let job = active.removeValue(forKey: easy) else { continue }
+                let job = active.removeValue(forKey: easy)
+            else { continue }
             let code = message.pointee.data.result
             curl_multi_remove_handle(multi, easy)
             finish(job, code: code, easy: easy)
@@ -158,10 +159,10 @@ public final class FetchEngine: @unchecked Sendable {
         job.releaseHeaders()
         if spareHandles.count < maxConcurrent { spareHandles.append(easy) } else { curl_easy_cleanup(easy) }
         let transient: Bool
-        switch result.outcome {
-        case .dns, .connect, .timeout, .truncated: transient = true
-        case .httpStatus: transient = result.httpStatus == 429 || (result.httpStatus ?? 0) >= 500
-        default: transient = false
+        if result.outcome == .httpStatus {
+            transient = result.httpStatus == 429 || (result.httpStatus ?? 0) >= 500
+        } else {
+            transient = result.outcome.isTransient
         }
         guard transient, job.attempt <= job.request.retries else {
             complete(job, result)
@@ -195,4 +196,3 @@ extension FetchEngine {
         }
     }
 }
-

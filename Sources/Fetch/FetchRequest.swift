@@ -1,3 +1,4 @@
+import PlanCore
 import Foundation
 
 /// One feed to fetch, with the validators of its last successful fetch and its limits.
@@ -42,27 +43,6 @@ public struct FetchRequest: Sendable {
         self.id = id
         self.url = url
     }
-}
-
-/// How a fetch ended. Everything but `ok` and `notModified` is a failure class.
-public enum FetchOutcome: String, Sendable, CaseIterable {
-    case ok
-    case notModified = "not_modified"
-    case dns
-    case connect
-    case timeout
-    case tls
-    case tooLarge = "too_large"
-    case httpStatus = "http_status"
-    case redirects
-    case protocolError = "protocol"
-    case truncated
-    case refusedScheme = "refused_scheme"
-    /// A connection to a loopback, private, link-local or reserved address that the feed may not reach.
-    case refusedAddress = "refused_address"
-
-    /// The fetch gave a usable answer (a body, or "unchanged").
-    public var isSuccess: Bool { self == .ok || self == .notModified }
 }
 
 /// Seconds from the start of the last attempt.

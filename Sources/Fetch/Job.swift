@@ -181,8 +181,9 @@ final class Job: @unchecked Sendable {
         if let socket = request.unixSocket {
             plansync_easy_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, socket)
         } else if !isFile {
-            plansync_easy_set_address_policy(easy, state.addressPolicy, request.url, request.allowLinkLocal ? 1 : 0,
-                                             Job.proxyInEnvironment ? 1 : 0)
+            plansync_easy_set_address_policy(
+                easy, state.addressPolicy, request.url, request.allowLinkLocal ? 1 : 0,
+                Job.proxyInEnvironment ? 1 : 0)
         }
         if let method = request.method {
             plansync_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, method)
@@ -212,10 +213,11 @@ final class Job: @unchecked Sendable {
 
     /// A result decided before any transfer.
     func result(outcome: FetchOutcome, message: String) -> FetchResult {
-        FetchResult(id: request.id, outcome: outcome, httpStatus: nil, body: [], bytes: 0, sha256: nil,
-                    timings: FetchTimings(), elapsed: Date().timeIntervalSince(started),
-                    effectiveURL: Redaction.url(request.url), etag: request.etag, lastModified: request.lastModified,
-                    contentType: nil, attempts: attempt, message: message)
+        FetchResult(
+            id: request.id, outcome: outcome, httpStatus: nil, body: [], bytes: 0, sha256: nil,
+            timings: FetchTimings(), elapsed: Date().timeIntervalSince(started),
+            effectiveURL: Redaction.url(request.url), etag: request.etag, lastModified: request.lastModified,
+            contentType: nil, attempts: attempt, message: message)
     }
 
     /// The result of a finished attempt (`outcome` forces a class, e.g. when the handle could not be made).
@@ -248,9 +250,11 @@ final class Job: @unchecked Sendable {
         case _ where state.refusedAddress != nil:
             let refused = state.refusedAddress!
             outcome = .refusedAddress
-            message = "refused to connect to \(refused.address) (a \(refused.kind) address) for \(refused.host.isEmpty ? "the host" : "host \(refused.host)")"
-                + (refused.kind == "link-local" ? ": link-local addresses (cloud metadata) are reached only with allow_link_local = true"
-                                                : ": loopback and private addresses are reached only when the configured URL's own host is there, never through a redirect")
+            message =
+                "refused to connect to \(refused.address) (a \(refused.kind) address) for \(refused.host.isEmpty ? "the host" : "host \(refused.host)")"
+                + (refused.kind == "link-local"
+                    ? ": link-local addresses (cloud metadata) are reached only with allow_link_local = true"
+                    : ": loopback and private addresses are reached only when the configured URL's own host is there, never through a redirect")
         case CURLE_OK:
             if isFile || status == nil || (200..<300).contains(status!) {
                 outcome = .ok
@@ -275,9 +279,9 @@ final class Job: @unchecked Sendable {
             outcome = .timeout
             message = "timed out: \(curlText)"
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
-             CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE,
-             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
-             CURLE_SSL_SHUTDOWN_FAILED:
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE,
+            CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
+            CURLE_SSL_SHUTDOWN_FAILED:
             outcome = .tls
             message = "TLS failure: \(curlText)"
         case CURLE_TOO_MANY_REDIRECTS:
@@ -298,11 +302,12 @@ final class Job: @unchecked Sendable {
             message = "\(curlText) (curl error \(code.rawValue))"
         }
         if attempt > 1 { message += " (attempt \(attempt) of \(request.retries + 1))" }
-        var result = FetchResult(id: request.id, outcome: outcome, httpStatus: isFile ? nil : status, body: [],
-                                 bytes: state.body.count, sha256: nil, timings: timings,
-                                 elapsed: Date().timeIntervalSince(started), effectiveURL: shownURL,
-                                 etag: request.etag, lastModified: request.lastModified, contentType: contentType,
-                                 attempts: attempt, message: message)
+        var result = FetchResult(
+            id: request.id, outcome: outcome, httpStatus: isFile ? nil : status, body: [],
+            bytes: state.body.count, sha256: nil, timings: timings,
+            elapsed: Date().timeIntervalSince(started), effectiveURL: shownURL,
+            etag: request.etag, lastModified: request.lastModified, contentType: contentType,
+            attempts: attempt, message: message)
         switch outcome {
         case .ok:
             result.body = state.body

@@ -38,8 +38,10 @@ final class GroupCommit: Sendable {
     /// Called after each transaction ends (committed or not), before anyone resumes.
     private let committed: @Sendable () -> Void
 
-    init(pool: DatabasePool, gather: DispatchTimeInterval = .milliseconds(2), laterGather: DispatchTimeInterval = .milliseconds(8),
-         committed: @escaping @Sendable () -> Void = {}) {
+    init(
+        pool: DatabasePool, gather: DispatchTimeInterval = .milliseconds(2), laterGather: DispatchTimeInterval = .milliseconds(8),
+        committed: @escaping @Sendable () -> Void = {}
+    ) {
         self.pool = pool
         self.gather = gather
         self.laterGather = laterGather
@@ -52,24 +54,28 @@ final class GroupCommit: Sendable {
     /// Runs `body` in the next shared transaction and returns its result once committed.
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            enqueue(awaited: true, Pending(
-                run: { db in
-                    let value = try body(db)
-                    return { continuation.resume(returning: value) }
-                },
-                fail: { continuation.resume(throwing: $0) }))
+            enqueue(
+                awaited: true,
+                Pending(
+                    run: { db in
+                        let value = try body(db)
+                        return { continuation.resume(returning: value) }
+                    },
+                    fail: { continuation.resume(throwing: $0) }))
         }
     }
 
     /// Queues `body` for the next shared transaction without waiting for it; its failure is
     /// kept and thrown by the next `barrier()`. Writes commit in the order they were queued.
     func writeLater(_ body: @Sendable @escaping (Database) throws -> Void) {
-        enqueue(awaited: false, Pending(
-            run: { db in
-                try body(db)
-                return {}
-            },
-            fail: { error in self.state.withLock { $0.laterError = $0.laterError ?? error } }))
+        enqueue(
+            awaited: false,
+            Pending(
+                run: { db in
+                    try body(db)
+                    return {}
+                },
+                fail: { error in self.state.withLock { $0.laterError = $0.laterError ?? error } }))
     }
 
     /// Waits until every write queued before it has committed (or failed); throws the first
@@ -79,7 +85,9 @@ final class GroupCommit: Sendable {
         if let error = state.withLock({ state -> (any Error)? in
             defer { state.laterError = nil }
             return state.laterError
-        }) { throw error }
+        }) {
+            throw error
+        }
     }
 
     private enum Start { case none, after(DispatchTimeInterval), now }

@@ -4,28 +4,21 @@ import GRDBSQLite
 import PlanCore
 import Support
 
-/// How a feed is judged for alerts: its plan, priority and alert thresholds.
-public struct FeedPolicy: Sendable {
-    public var id: String
-    public var plan: String
-    public var priority: Int
-    public var failingAfter: Int
-    public var staleAfter: Double
-
-    public init(id: String, plan: String, priority: Int, failingAfter: Int, staleAfter: Double) {
-        self.id = id
-        self.plan = plan
-        self.priority = priority
-        self.failingAfter = failingAfter
-        self.staleAfter = staleAfter
-    }
-}
-
 /// An alert event as stored in `alert_event`.
 public struct StoredEvent: Sendable, Equatable {
     public var seq: Int
     public var line: String
+    /// The event as recorded (set for events of this run; nil when read back from the table).
     public var action: AlertAction?
+    /// The line as a JSON value (set with `action`).
+    public var object: JSONValue?
+
+    public init(seq: Int, line: String, action: AlertAction? = nil, object: JSONValue? = nil) {
+        self.seq = seq
+        self.line = line
+        self.action = action
+        self.object = object
+    }
 }
 
 /// The result of judging: every verdict and the events it caused.
@@ -49,11 +42,9 @@ extension Mirror {
         }
     }
 
-    /// The body of `judge`, inside its write transaction.
+    /// The body of `judge`, inside its write transaction: loads the inputs, lets `Judging`
+    /// decide, stores what it decided.
     private func judge(_ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String) throws -> Judgement {
-        var verdicts: [Verdict] = []
-        var holding: [AlertCondition] = []
-        var notes: [String: String] = [:]
         // Verdicts and conflicts depend only on the plans, the feeds' plans and priorities and
         // the observations: when none changed since the last judgement (no write of this
         // process touched an observation, no other connection committed), they are reused.
@@ -62,7 +53,7 @@ extension Mirror {
             observationEdits: observationEdits.load(ordering: .relaxed),
             dataVersion: try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0)
         let cached = judged.withLock { cache in cache?.inputs == inputs ? cache?.plans : nil }
-        var judgedPlans: [JudgeCache.PlanResult] = []
+        var judgedPlans: [PlanJudgement] = []
         if let cached {
             for (plan, result) in zip(plans, cached) {
                 try Mirror.markEvaluated(db, plan: plan.id, stamp: stamp)
@@ -72,61 +63,24 @@ extension Mirror {
             let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
             for plan in plans {
                 let feedIDs = feeds.filter { $0.plan == plan.id }.map(\.id)
-                // Only the years the targets can read: target years, the year before, base years.
-                var years = Set<Int>()
-                for indicator in plan.indicators {
-                    for target in indicator.targets {
-                        years.formUnion([target.year, target.year - 1])
-                        if let base = target.rule.baseYear { years.insert(base) }
-                    }
-                }
-                let observations = try Mirror.loadObservations(db, plan: plan, feeds: feedIDs, years: years)
-                let index = ObservationIndex(observations, priorities: priorities)
-                var result = JudgeCache.PlanResult(verdicts: Evaluation.verdicts(plan: plan, index: index))
+                let observations = try Mirror.loadObservations(db, plan: plan, feeds: feedIDs, years: Judging.yearsNeeded(plan))
+                let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
                 try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
-                for v in result.verdicts {
-                    guard let indicator = plan.indicator(v.indicator) else { continue }
-                    if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
-                    for kind in [AlertKind.targetMissed, .targetAtRisk] {
-                        result.notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
-                            "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
-                    }
-                }
-                for conflict in index.conflicts(indicators: plan.indicators.map(\.code)) {
-                    result.conditions.append(AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
-                }
                 judgedPlans.append(result)
             }
-            try db.run("DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
-                       [JSONValue.array(plans.map { .string($0.id) }).text])
+            try db.run(
+                "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
+                [JSONValue.array(plans.map { .string($0.id) }).text])
             judged.withLock { $0 = JudgeCache(inputs: inputs, plans: judgedPlans) }
         }
-        for result in judgedPlans {
-            verdicts += result.verdicts
-            holding += result.conditions
-            notes.merge(result.notes) { a, _ in a }
-        }
-        // Feed health.
-        var health: [String: (failures: Int, lastError: String?, lastSuccess: String?, created: String?)] = [:]
+        var health: [String: FeedHealth] = [:]
         try db.eachRow("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") { row in
-            health[DirectSQL.text(row, 0) ?? ""] = (Int(sqlite3_column_int64(row, 1)), DirectSQL.text(row, 2),
-                                                    DirectSQL.text(row, 3), DirectSQL.text(row, 4))
+            let lastSuccess = DirectSQL.text(row, 3)
+            health[DirectSQL.text(row, 0) ?? ""] = FeedHealth(
+                failures: Int(sqlite3_column_int64(row, 1)), lastError: DirectSQL.text(row, 2), lastSuccessText: lastSuccess,
+                lastSuccess: lastSuccess.flatMap(Timestamp.date), created: DirectSQL.text(row, 4).flatMap(Timestamp.date))
         }
-        for feed in feeds {
-            guard let row = health[feed.id] else { continue }
-            let failures = row.failures
-            if failures >= feed.failingAfter {
-                holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: failures, lastError: row.lastError))
-            }
-            let lastSuccess = row.lastSuccess
-            let reference = lastSuccess.flatMap(Timestamp.date) ?? row.created.flatMap(Timestamp.date) ?? now
-            if now.timeIntervalSince(reference) > feed.staleAfter {
-                holding.append(AlertConditions.feedStale(feed: feed.id, plan: feed.plan, lastSuccess: lastSuccess,
-                                                         staleAfter: DurationText.format(feed.staleAfter)))
-            }
-        }
-        // The state machine.
-        // Stored details are only needed for the alerts that resolve now: parsed then, not
+        // Stored details are only needed for the alerts that resolve now: decoded then, not
         // for every alert on every cycle (a source conflict's details list every source).
         var stored: [String: AlertRecord] = [:]
         var storedDetails: [String: String] = [:]
@@ -134,32 +88,42 @@ extension Mirror {
             guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
             let key: String = row["key"]
             storedDetails[key] = row["details"]
-            stored[key] = AlertRecord(key: key, kind: kind, firing: (row["state"] as String) == "firing",
-                                      severity: severity, details: .object([]), message: row["message"])
+            stored[key] = AlertRecord(
+                key: key, kind: kind, firing: (row["state"] as String) == "firing",
+                severity: severity, details: .object([]), message: row["message"])
         }
+        let actions = Judging.actions(
+            plans: judgedPlans, feedConditions: Judging.feedConditions(feeds, health: health, now: now), stored: stored,
+            details: { key in storedDetails[key].flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .object([]) })
         var events: [StoredEvent] = []
         var seq = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
-        for var action in AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes) {
-            if action.event == .resolved, let text = storedDetails[action.key] {
-                action.details = (try? JSONParser.parse(Array(text.utf8))) ?? .object([])
-            }
+        for action in actions {
             seq += 1
-            let line = AlertMachine.logLine(seq: seq, time: stamp, action: action)
-            try db.run("""
+            let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
+            let line = object.text
+            try db.run(
+                """
                 INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
-                                 action.severity.rawValue, line])
-            try db.run("""
+                """,
+                [
+                    seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
+                    action.severity.rawValue, line,
+                ])
+            try db.run(
+                """
                 INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
                     details = excluded.details, message = excluded.message, since = excluded.since,
                     last_seq = excluded.last_seq
-                """, [action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
-                                 action.severity.rawValue, action.details.text, action.message, stamp, seq])
-            events.append(StoredEvent(seq: seq, line: line, action: action))
+                """,
+                [
+                    action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
+                    action.severity.rawValue, action.details.text, action.message, stamp, seq,
+                ])
+            events.append(StoredEvent(seq: seq, line: line, action: action, object: object))
         }
-        return Judgement(verdicts: verdicts, events: events)
+        return Judgement(verdicts: judgedPlans.flatMap(\.verdicts), events: events)
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
@@ -179,19 +143,25 @@ extension Mirror {
         // Stepped through the SQLite C API (GRDB's row decoding was most of judging's time).
         for indicator in plan.indicators {
             for (first, last) in ranges {
-                try db.eachRow(sql, bind: { select in
-                    DirectSQL.bind(select, 1, indicator.code)
-                    DirectSQL.bind(select, 2, String(first))
-                    DirectSQL.bind(select, 3, String(last + 1))
-                }) { select in
+                try db.eachRow(
+                    sql,
+                    bind: { select in
+                        DirectSQL.bind(select, 1, indicator.code)
+                        DirectSQL.bind(select, 2, String(first))
+                        DirectSQL.bind(select, 3, String(last + 1))
+                    }
+                ) { select in
                     func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
                     guard let feed = text(0), wanted.contains(feed) else { return }
                     guard let periodText = text(2), let period = try? Period(parsing: periodText),
-                          let measure = text(3).flatMap(Measure.init(rawValue:)), let value = text(6).flatMap({ Figure($0) }) else { return }
+                        let measure = text(3).flatMap(Measure.init(rawValue:)), let value = text(6).flatMap({ Figure($0) })
+                    else { return }
                     let base = Int(sqlite3_column_int64(select, 5))
-                    result.append(Observation(indicator: text(1) ?? indicator.code, period: period, measure: measure, value: value,
-                                              unit: text(7), cumulative: sqlite3_column_int64(select, 4) != 0,
-                                              baseYear: base == 0 ? nil : base, note: text(8), feed: feed))
+                    result.append(
+                        Observation(
+                            indicator: text(1) ?? indicator.code, period: period, measure: measure, value: value,
+                            unit: text(7), cumulative: sqlite3_column_int64(select, 4) != 0,
+                            baseYear: base == 0 ? nil : base, note: text(8), feed: feed))
                 }
             }
         }
@@ -217,7 +187,8 @@ extension Mirror {
             // Most cycles change no verdict: those rows only get the new evaluated_at (below).
             if previous[id]?.json == text { continue }
             let changed = previous[id]?.status != v.status.rawValue
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO verdict (plan_id, indicator, year, status, rule, measure, actual, threshold, shortfall, unit,
                                      period, cumulative, feed, severity, derived, conflicts, json, evaluated_at, changed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -228,24 +199,30 @@ extension Mirror {
                     derived = excluded.derived, conflicts = excluded.conflicts, json = excluded.json,
                     evaluated_at = excluded.evaluated_at,
                     changed_at = CASE WHEN ? THEN excluded.changed_at ELSE verdict.changed_at END
-                """, [plan, v.indicator, v.year, v.status.rawValue, v.rule, v.measure?.rawValue,
-                                 v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
-                                 v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
-                                 json["conflicts"]?.text ?? "[]", text, stamp, stamp, changed])
+                """,
+                [
+                    plan, v.indicator, v.year, v.status.rawValue, v.rule.rawValue, v.measure?.rawValue,
+                    v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
+                    v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
+                    json["conflicts"]?.text ?? "[]", text, stamp, stamp, changed,
+                ])
         }
         try markEvaluated(db, plan: plan, stamp: stamp)
         for id in previous.keys where !kept.contains(id) {
             let parts = id.split(separator: "/")
-            try db.run("DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
-                           [plan, String(parts[0]), Int(parts[1]) ?? 0])
+            try db.run(
+                "DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
+                [plan, String(parts[0]), Int(parts[1]) ?? 0])
         }
     }
 
     /// Committed events after `seq`, oldest first, at most `limit` (for a sink's next delivery).
     public func events(after seq: Int, limit: Int = 1000) async throws(MirrorError) -> [StoredEvent] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, line FROM alert_event WHERE seq > ? ORDER BY seq LIMIT ?",
-                             arguments: [seq, limit]).map {
+            try Row.fetchAll(
+                db, sql: "SELECT seq, line FROM alert_event WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [seq, limit]
+            ).map {
                 StoredEvent(seq: $0["seq"], line: $0["line"], action: nil)
             }
         }
@@ -266,7 +243,8 @@ extension Mirror {
     public func advanceSink(_ sink: String, to seq: Int, now: Date = Date()) async throws(MirrorError) {
         let stamp = Timestamp.string(now)
         try await write { db in
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO sink_cursor (sink, delivered_seq, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(sink) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq), updated_at = excluded.updated_at
                 """, [sink, seq, stamp])
@@ -294,14 +272,6 @@ struct JudgeCache: Sendable {
         var dataVersion: Int
     }
 
-    struct PlanResult: Sendable {
-        var verdicts: [Verdict]
-        /// Alert conditions from verdicts and source conflicts.
-        var conditions: [AlertCondition] = []
-        /// Resolution notes by alert key.
-        var notes: [String: String] = [:]
-    }
-
     var inputs: Inputs
-    var plans: [PlanResult]
+    var plans: [PlanJudgement]
 }

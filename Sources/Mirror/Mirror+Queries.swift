@@ -25,11 +25,17 @@ public struct HistoryEntry: Sendable {
             ("measure", .string(measure)), ("cumulative", .bool(cumulative)), ("base_year", baseYear.map(JSONValue.int) ?? .null),
             ("value", Figure(value).map(JSONValue.figure) ?? .string(value)), ("unit", .optional(unit)), ("note", .optional(note)),
             ("updated_at", .string(updatedAt)),
-            ("revisions", .array(revisions.map {
-                .object([("value", Figure($0.value).map(JSONValue.figure) ?? .string($0.value)),
-                         ("replaced_by", Figure($0.replacedBy).map(JSONValue.figure) ?? .string($0.replacedBy)),
-                         ("replaced_at", .string($0.replacedAt)), ("fetch", .int(Int($0.fetchID)))])
-            })),
+            (
+                "revisions",
+                .array(
+                    revisions.map {
+                        .object([
+                            ("value", Figure($0.value).map(JSONValue.figure) ?? .string($0.value)),
+                            ("replaced_by", Figure($0.replacedBy).map(JSONValue.figure) ?? .string($0.replacedBy)),
+                            ("replaced_at", .string($0.replacedAt)), ("fetch", .int(Int($0.fetchID))),
+                        ])
+                    })
+            ),
         ])
     }
 }
@@ -51,7 +57,8 @@ public struct HistoryCursor: Sendable, Equatable {
     public init?(text: String) {
         let parts = text.split(separator: ",", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, let order = Int(parts[0]), let priority = Int(parts[2]), let cumulative = Int(parts[3]),
-              let base = Int(parts[4]), Measure(rawValue: String(parts[1])) != nil, !parts[5].isEmpty else { return nil }
+            let base = Int(parts[4]), Measure(rawValue: String(parts[1])) != nil, !parts[5].isEmpty
+        else { return nil }
         self.init(periodOrder: order, measure: String(parts[1]), priority: priority, cumulative: cumulative, baseYear: base, feed: String(parts[5]))
     }
 
@@ -91,20 +98,24 @@ extension Mirror {
     /// Walks one indicator's history in order inside one read, calling `each` per entry
     /// (with its revisions) until it returns false. Memory stays bounded whatever the count:
     /// SQLite sorts (spilling to temporary files when large) and rows are handed on one by one.
-    private static func walkHistory(_ db: Database, indicator: String, after: HistoryCursor?, limit: Int?,
-                                    _ each: (HistoryEntry, HistoryCursor) throws -> Bool) throws {
+    private static func walkHistory(
+        _ db: Database, indicator: String, after: HistoryCursor?, limit: Int?,
+        _ each: (HistoryEntry, HistoryCursor) throws -> Bool
+    ) throws {
         var arguments: [DatabaseValueConvertible?] = [indicator]
         if let after {
             arguments += [-after.periodOrder, after.measure, -after.priority, after.cumulative, after.baseYear, after.feed]
         }
         if let limit { arguments.append(limit) }
-        let revisions = try db.cachedStatement(sql: """
-            SELECT old_value, new_value, revised_at, fetch_id FROM revision
-            WHERE indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ? AND feed_id = ?
-            ORDER BY id DESC
-            """)
-        let cursor = try Row.fetchCursor(db, sql: historySQL(after: after != nil, limit: limit != nil),
-                                         arguments: StatementArguments(arguments))
+        let revisions = try db.cachedStatement(
+            sql: """
+                SELECT old_value, new_value, revised_at, fetch_id FROM revision
+                WHERE indicator = ? AND period = ? AND measure = ? AND cumulative = ? AND base_year = ? AND feed_id = ?
+                ORDER BY id DESC
+                """)
+        let cursor = try Row.fetchCursor(
+            db, sql: historySQL(after: after != nil, limit: limit != nil),
+            arguments: StatementArguments(arguments))
         while let row = try cursor.next() {
             let base: Int = row["base_year"], cumulative: Int = row["cumulative"]
             let feed: String = row["feed_id"], period: String = row["period"], measure: String = row["measure"]
@@ -114,8 +125,9 @@ extension Mirror {
                 measure: measure, cumulative: cumulative != 0, baseYear: base == 0 ? nil : base,
                 value: row["value"], unit: row["unit"], note: row["note"], updatedAt: row["updated_at"],
                 revisions: earlier.map { ($0["old_value"], $0["revised_at"], $0["new_value"], $0["fetch_id"]) })
-            let key = HistoryCursor(periodOrder: -(row["k_period"] as Int), measure: measure, priority: row["priority"],
-                                    cumulative: cumulative, baseYear: base, feed: feed)
+            let key = HistoryCursor(
+                periodOrder: -(row["k_period"] as Int), measure: measure, priority: row["priority"],
+                cumulative: cumulative, baseYear: base, feed: feed)
             guard try each(entry, key) else { return }
         }
     }
@@ -123,8 +135,10 @@ extension Mirror {
     /// One page of an indicator's values and revisions (in every plan that has it), newest
     /// period first: at most `limit` entries after `after`, and the cursor of the next page
     /// (nil on the last one).
-    public func history(indicator: String, after: HistoryCursor? = nil,
-                        limit: Int) async throws(MirrorError) -> (entries: [HistoryEntry], next: HistoryCursor?) {
+    public func history(
+        indicator: String, after: HistoryCursor? = nil,
+        limit: Int
+    ) async throws(MirrorError) -> (entries: [HistoryEntry], next: HistoryCursor?) {
         try await read { db in
             var entries: [HistoryEntry] = []
             var last: HistoryCursor?

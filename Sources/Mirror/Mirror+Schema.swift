@@ -5,199 +5,202 @@ extension Mirror {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-initial") { db in
-            try db.execute(sql: """
-            CREATE TABLE plan (
-                id         TEXT PRIMARY KEY,
-                title      TEXT NOT NULL,
-                title_en   TEXT,
-                region     TEXT,
-                file       TEXT,
-                updated_at TEXT NOT NULL
-            );
-            CREATE TABLE indicator (
-                plan_id  TEXT NOT NULL REFERENCES plan(id) ON DELETE CASCADE,
-                code     TEXT NOT NULL,
-                position INTEGER NOT NULL,
-                name     TEXT NOT NULL,
-                name_en  TEXT,
-                category TEXT NOT NULL CHECK (category IN ('expected', 'binding')),
-                unit     TEXT NOT NULL,
-                PRIMARY KEY (plan_id, code)
-            );
-            CREATE TABLE target (
-                plan_id   TEXT NOT NULL,
-                indicator TEXT NOT NULL,
-                year      INTEGER NOT NULL,
-                rule      TEXT NOT NULL,
-                value     TEXT,
-                base_year INTEGER,
-                text      TEXT,
-                PRIMARY KEY (plan_id, indicator, year),
-                FOREIGN KEY (plan_id, indicator) REFERENCES indicator(plan_id, code) ON DELETE CASCADE
-            );
-            CREATE TABLE feed (
-                id                   TEXT PRIMARY KEY,
-                plan_id              TEXT NOT NULL,
-                url                  TEXT NOT NULL,
-                format               TEXT NOT NULL,
-                priority             INTEGER NOT NULL,
-                interval_seconds     REAL NOT NULL,
-                active               INTEGER NOT NULL DEFAULT 1,
-                etag                 TEXT,
-                last_modified        TEXT,
-                body_sha256          TEXT,
-                consecutive_failures INTEGER NOT NULL DEFAULT 0,
-                observation_count    INTEGER NOT NULL DEFAULT 0,
-                last_fetch_id        INTEGER,
-                last_attempt_at      TEXT,
-                last_success_at      TEXT,
-                last_error           TEXT,
-                created_at           TEXT NOT NULL
-            );
-            CREATE TABLE fetch (
-                id            INTEGER PRIMARY KEY,
-                feed_id       TEXT NOT NULL REFERENCES feed(id),
-                started_at    TEXT NOT NULL,
-                finished_at   TEXT NOT NULL,
-                outcome       TEXT NOT NULL,
-                http_status   INTEGER,
-                bytes         INTEGER NOT NULL DEFAULT 0,
-                duration_ms   REAL,
-                connect_ms    REAL,
-                first_byte_ms REAL,
-                attempts      INTEGER NOT NULL DEFAULT 1,
-                url           TEXT,
-                etag          TEXT,
-                last_modified TEXT,
-                body_sha256   TEXT,
-                content_type  TEXT,
-                inserted      INTEGER NOT NULL DEFAULT 0,
-                revised       INTEGER NOT NULL DEFAULT 0,
-                unchanged     INTEGER NOT NULL DEFAULT 0,
-                skipped       INTEGER NOT NULL DEFAULT 0,
-                error         TEXT
-            );
-            CREATE INDEX fetch_by_feed ON fetch(feed_id, id);
-            CREATE TABLE observation (
-                plan_id        TEXT NOT NULL,
-                feed_id        TEXT NOT NULL,
-                indicator      TEXT NOT NULL,
-                period         TEXT NOT NULL,
-                measure        TEXT NOT NULL,
-                cumulative     INTEGER NOT NULL DEFAULT 0,
-                base_year      INTEGER NOT NULL DEFAULT 0,
-                value          TEXT NOT NULL,
-                value_num      REAL NOT NULL,
-                unit           TEXT,
-                note           TEXT,
-                first_fetch_id INTEGER NOT NULL,
-                fetch_id       INTEGER NOT NULL,
-                updated_at     TEXT NOT NULL,
-                PRIMARY KEY (indicator, period, measure, cumulative, base_year, feed_id)
-            ) WITHOUT ROWID;
-            CREATE TABLE revision (
-                id           INTEGER PRIMARY KEY,
-                plan_id      TEXT NOT NULL,
-                feed_id      TEXT NOT NULL,
-                indicator    TEXT NOT NULL,
-                period       TEXT NOT NULL,
-                measure      TEXT NOT NULL,
-                cumulative   INTEGER NOT NULL,
-                base_year    INTEGER NOT NULL,
-                old_value    TEXT NOT NULL,
-                new_value    TEXT NOT NULL,
-                old_fetch_id INTEGER NOT NULL,
-                fetch_id     INTEGER NOT NULL,
-                revised_at   TEXT NOT NULL
-            );
-            CREATE INDEX revision_by_indicator ON revision(plan_id, indicator);
-            CREATE TABLE verdict (
-                plan_id      TEXT NOT NULL,
-                indicator    TEXT NOT NULL,
-                year         INTEGER NOT NULL,
-                status       TEXT NOT NULL,
-                rule         TEXT NOT NULL,
-                measure      TEXT,
-                actual       TEXT,
-                threshold    TEXT,
-                shortfall    TEXT,
-                unit         TEXT,
-                period       TEXT,
-                cumulative   INTEGER NOT NULL DEFAULT 0,
-                feed         TEXT,
-                severity     TEXT,
-                derived      INTEGER NOT NULL DEFAULT 0,
-                conflicts    TEXT NOT NULL DEFAULT '[]',
-                json         TEXT NOT NULL,
-                evaluated_at TEXT NOT NULL,
-                changed_at   TEXT NOT NULL,
-                PRIMARY KEY (plan_id, indicator, year)
-            );
-            CREATE TABLE alert (
-                key        TEXT PRIMARY KEY,
-                alert      TEXT NOT NULL,
-                state      TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
-                severity   TEXT NOT NULL,
-                details    TEXT NOT NULL,
-                message    TEXT NOT NULL,
-                since      TEXT NOT NULL,
-                last_seq   INTEGER NOT NULL
-            );
-            CREATE TABLE alert_event (
-                seq      INTEGER PRIMARY KEY,
-                time     TEXT NOT NULL,
-                key      TEXT NOT NULL,
-                event    TEXT NOT NULL CHECK (event IN ('firing', 'resolved')),
-                alert    TEXT NOT NULL,
-                severity TEXT NOT NULL,
-                line     TEXT NOT NULL,
-                written  INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE INDEX alert_event_unwritten ON alert_event(seq) WHERE written = 0;
+            try db.execute(
+                sql: """
+                    CREATE TABLE plan (
+                        id         TEXT PRIMARY KEY,
+                        title      TEXT NOT NULL,
+                        title_en   TEXT,
+                        region     TEXT,
+                        file       TEXT,
+                        updated_at TEXT NOT NULL
+                    );
+                    CREATE TABLE indicator (
+                        plan_id  TEXT NOT NULL REFERENCES plan(id) ON DELETE CASCADE,
+                        code     TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        name     TEXT NOT NULL,
+                        name_en  TEXT,
+                        category TEXT NOT NULL CHECK (category IN ('expected', 'binding')),
+                        unit     TEXT NOT NULL,
+                        PRIMARY KEY (plan_id, code)
+                    );
+                    CREATE TABLE target (
+                        plan_id   TEXT NOT NULL,
+                        indicator TEXT NOT NULL,
+                        year      INTEGER NOT NULL,
+                        rule      TEXT NOT NULL,
+                        value     TEXT,
+                        base_year INTEGER,
+                        text      TEXT,
+                        PRIMARY KEY (plan_id, indicator, year),
+                        FOREIGN KEY (plan_id, indicator) REFERENCES indicator(plan_id, code) ON DELETE CASCADE
+                    );
+                    CREATE TABLE feed (
+                        id                   TEXT PRIMARY KEY,
+                        plan_id              TEXT NOT NULL,
+                        url                  TEXT NOT NULL,
+                        format               TEXT NOT NULL,
+                        priority             INTEGER NOT NULL,
+                        interval_seconds     REAL NOT NULL,
+                        active               INTEGER NOT NULL DEFAULT 1,
+                        etag                 TEXT,
+                        last_modified        TEXT,
+                        body_sha256          TEXT,
+                        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+                        observation_count    INTEGER NOT NULL DEFAULT 0,
+                        last_fetch_id        INTEGER,
+                        last_attempt_at      TEXT,
+                        last_success_at      TEXT,
+                        last_error           TEXT,
+                        created_at           TEXT NOT NULL
+                    );
+                    CREATE TABLE fetch (
+                        id            INTEGER PRIMARY KEY,
+                        feed_id       TEXT NOT NULL REFERENCES feed(id),
+                        started_at    TEXT NOT NULL,
+                        finished_at   TEXT NOT NULL,
+                        outcome       TEXT NOT NULL,
+                        http_status   INTEGER,
+                        bytes         INTEGER NOT NULL DEFAULT 0,
+                        duration_ms   REAL,
+                        connect_ms    REAL,
+                        first_byte_ms REAL,
+                        attempts      INTEGER NOT NULL DEFAULT 1,
+                        url           TEXT,
+                        etag          TEXT,
+                        last_modified TEXT,
+                        body_sha256   TEXT,
+                        content_type  TEXT,
+                        inserted      INTEGER NOT NULL DEFAULT 0,
+                        revised       INTEGER NOT NULL DEFAULT 0,
+                        unchanged     INTEGER NOT NULL DEFAULT 0,
+                        skipped       INTEGER NOT NULL DEFAULT 0,
+                        error         TEXT
+                    );
+                    CREATE INDEX fetch_by_feed ON fetch(feed_id, id);
+                    CREATE TABLE observation (
+                        plan_id        TEXT NOT NULL,
+                        feed_id        TEXT NOT NULL,
+                        indicator      TEXT NOT NULL,
+                        period         TEXT NOT NULL,
+                        measure        TEXT NOT NULL,
+                        cumulative     INTEGER NOT NULL DEFAULT 0,
+                        base_year      INTEGER NOT NULL DEFAULT 0,
+                        value          TEXT NOT NULL,
+                        value_num      REAL NOT NULL,
+                        unit           TEXT,
+                        note           TEXT,
+                        first_fetch_id INTEGER NOT NULL,
+                        fetch_id       INTEGER NOT NULL,
+                        updated_at     TEXT NOT NULL,
+                        PRIMARY KEY (indicator, period, measure, cumulative, base_year, feed_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE revision (
+                        id           INTEGER PRIMARY KEY,
+                        plan_id      TEXT NOT NULL,
+                        feed_id      TEXT NOT NULL,
+                        indicator    TEXT NOT NULL,
+                        period       TEXT NOT NULL,
+                        measure      TEXT NOT NULL,
+                        cumulative   INTEGER NOT NULL,
+                        base_year    INTEGER NOT NULL,
+                        old_value    TEXT NOT NULL,
+                        new_value    TEXT NOT NULL,
+                        old_fetch_id INTEGER NOT NULL,
+                        fetch_id     INTEGER NOT NULL,
+                        revised_at   TEXT NOT NULL
+                    );
+                    CREATE INDEX revision_by_indicator ON revision(plan_id, indicator);
+                    CREATE TABLE verdict (
+                        plan_id      TEXT NOT NULL,
+                        indicator    TEXT NOT NULL,
+                        year         INTEGER NOT NULL,
+                        status       TEXT NOT NULL,
+                        rule         TEXT NOT NULL,
+                        measure      TEXT,
+                        actual       TEXT,
+                        threshold    TEXT,
+                        shortfall    TEXT,
+                        unit         TEXT,
+                        period       TEXT,
+                        cumulative   INTEGER NOT NULL DEFAULT 0,
+                        feed         TEXT,
+                        severity     TEXT,
+                        derived      INTEGER NOT NULL DEFAULT 0,
+                        conflicts    TEXT NOT NULL DEFAULT '[]',
+                        json         TEXT NOT NULL,
+                        evaluated_at TEXT NOT NULL,
+                        changed_at   TEXT NOT NULL,
+                        PRIMARY KEY (plan_id, indicator, year)
+                    );
+                    CREATE TABLE alert (
+                        key        TEXT PRIMARY KEY,
+                        alert      TEXT NOT NULL,
+                        state      TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+                        severity   TEXT NOT NULL,
+                        details    TEXT NOT NULL,
+                        message    TEXT NOT NULL,
+                        since      TEXT NOT NULL,
+                        last_seq   INTEGER NOT NULL
+                    );
+                    CREATE TABLE alert_event (
+                        seq      INTEGER PRIMARY KEY,
+                        time     TEXT NOT NULL,
+                        key      TEXT NOT NULL,
+                        event    TEXT NOT NULL CHECK (event IN ('firing', 'resolved')),
+                        alert    TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        line     TEXT NOT NULL,
+                        written  INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX alert_event_unwritten ON alert_event(seq) WHERE written = 0;
 
-            -- The verdict table with names, for people using sqlite3.
-            CREATE VIEW current_verdict AS
-                SELECT v.plan_id, v.indicator, i.name, i.name_en, i.category, v.year, v.status, v.severity,
-                       v.measure, v.actual, v.threshold, v.shortfall, v.unit, v.period, v.feed, v.derived, v.changed_at
-                FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
-                ORDER BY v.plan_id, i.position, v.year;
-            -- Alerts firing now, most severe first.
-            CREATE VIEW firing_alert AS
-                SELECT key, alert, severity, since, message FROM alert WHERE state = 'firing'
-                ORDER BY severity = 'critical' DESC, since;
-            -- Every feed's value of every figure, with the feed's priority (the highest wins).
-            CREATE VIEW observation_by_source AS
-                SELECT o.plan_id, o.indicator, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit,
-                       o.feed_id, f.priority, o.updated_at
-                FROM observation o JOIN feed f ON f.id = o.feed_id
-                ORDER BY o.plan_id, o.indicator, o.period, o.measure, f.priority DESC;
-            """)
+                    -- The verdict table with names, for people using sqlite3.
+                    CREATE VIEW current_verdict AS
+                        SELECT v.plan_id, v.indicator, i.name, i.name_en, i.category, v.year, v.status, v.severity,
+                               v.measure, v.actual, v.threshold, v.shortfall, v.unit, v.period, v.feed, v.derived, v.changed_at
+                        FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
+                        ORDER BY v.plan_id, i.position, v.year;
+                    -- Alerts firing now, most severe first.
+                    CREATE VIEW firing_alert AS
+                        SELECT key, alert, severity, since, message FROM alert WHERE state = 'firing'
+                        ORDER BY severity = 'critical' DESC, since;
+                    -- Every feed's value of every figure, with the feed's priority (the highest wins).
+                    CREATE VIEW observation_by_source AS
+                        SELECT o.plan_id, o.indicator, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit,
+                               o.feed_id, f.priority, o.updated_at
+                        FROM observation o JOIN feed f ON f.id = o.feed_id
+                        ORDER BY o.plan_id, o.indicator, o.period, o.measure, f.priority DESC;
+                    """)
         }
         // The revisions of one figure, newest first, without scanning the table (history
         // looked them up per observation on an index that starts with the plan, so every
         // look-up scanned all revisions).
         migrator.registerMigration("v2-revision-by-figure") { db in
-            try db.execute(sql: """
-            CREATE INDEX revision_by_figure ON revision(indicator, period, measure, cumulative, base_year, feed_id, id);
-            """)
+            try db.execute(
+                sql: """
+                    CREATE INDEX revision_by_figure ON revision(indicator, period, measure, cumulative, base_year, feed_id, id);
+                    """)
         }
         // Alert delivery keeps one cursor per destination (the alert log, later webhooks and
         // the like) instead of one `written` flag per event: v1's flag becomes the alert log's
         // cursor (the last seq before the first unwritten event).
         migrator.registerMigration("v3-sink-cursors") { db in
-            try db.execute(sql: """
-            CREATE TABLE sink_cursor (
-                sink          TEXT PRIMARY KEY,
-                delivered_seq INTEGER NOT NULL,
-                updated_at    TEXT NOT NULL
-            );
-            INSERT INTO sink_cursor (sink, delivered_seq, updated_at)
-                SELECT 'alert_log',
-                       COALESCE((SELECT MIN(seq) - 1 FROM alert_event WHERE written = 0), (SELECT MAX(seq) FROM alert_event), 0),
-                       strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
-            DROP INDEX alert_event_unwritten;
-            ALTER TABLE alert_event DROP COLUMN written;
-            """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE sink_cursor (
+                        sink          TEXT PRIMARY KEY,
+                        delivered_seq INTEGER NOT NULL,
+                        updated_at    TEXT NOT NULL
+                    );
+                    INSERT INTO sink_cursor (sink, delivered_seq, updated_at)
+                        SELECT 'alert_log',
+                               COALESCE((SELECT MIN(seq) - 1 FROM alert_event WHERE written = 0), (SELECT MAX(seq) FROM alert_event), 0),
+                               strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+                    DROP INDEX alert_event_unwritten;
+                    ALTER TABLE alert_event DROP COLUMN written;
+                    """)
         }
         return migrator
     }

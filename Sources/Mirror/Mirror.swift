@@ -90,7 +90,11 @@ public final class Mirror: Sendable {
                 (try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0, try migrator.hasBeenSuperseded(db))
             }
             if version > Mirror.schemaVersion || superseded {
-                throw MirrorError(path: path, message: "written by a newer plansync (schema \(version); this plansync knows up to \(Mirror.schemaVersion)); upgrade plansync, or point `database` at another file")
+                throw MirrorError(
+                    path: path,
+                    message:
+                        "written by a newer plansync (schema \(version); this plansync knows up to \(Mirror.schemaVersion)); upgrade plansync, or point `database` at another file"
+                )
             }
             if !readOnly {
                 try migrator.migrate(pool)
@@ -99,7 +103,8 @@ public final class Mirror: Sendable {
                     try pool.write { db in try db.execute(sql: "PRAGMA user_version = \(Mirror.schemaVersion)") }
                 }
             } else if version < Mirror.schemaVersion {
-                throw MirrorError(path: path, message: "schema \(version) is older than this plansync's \(Mirror.schemaVersion); run `plansync sync` once to upgrade it")
+                throw MirrorError(
+                    path: path, message: "schema \(version) is older than this plansync's \(Mirror.schemaVersion); run `plansync sync` once to upgrade it")
             }
         } catch {
             throw MirrorError.wrap(error, path: path)
@@ -143,7 +148,8 @@ public final class Mirror: Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 do { _ = try db.checkpoint(.truncate) } catch let error as DatabaseError
-                    where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                    where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+                {
                     _ = try? db.checkpoint(.passive)
                 }
             }
@@ -179,7 +185,9 @@ struct FolderLock {
         let deadline = Date().addingTimeInterval(waitSeconds)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR, Date() < deadline else {
-                let reason = errno == EWOULDBLOCK ? "another plansync process kept it locked for \(Int(waitSeconds)) s while opening the mirror" : String(cString: strerror(errno))
+                let reason =
+                    errno == EWOULDBLOCK
+                    ? "another plansync process kept it locked for \(Int(waitSeconds)) s while opening the mirror" : String(cString: strerror(errno))
                 close(fd)
                 throw MirrorError(path: folder, message: "cannot lock the folder: \(reason)")
             }

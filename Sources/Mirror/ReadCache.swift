@@ -61,7 +61,8 @@ final class ReadCache: Sendable {
     func value<T: Sendable>(_ key: String, at version: Version) -> T? {
         state.withLock { state in
             guard let entry = state.entries[key], entry.version == version,
-                  entry.stored.duration(to: .now) < ReadCache.maxAge else { return nil }
+                entry.stored.duration(to: .now) < ReadCache.maxAge
+            else { return nil }
             return entry.value as? T
         }
     }

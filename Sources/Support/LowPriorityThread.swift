@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Background work (large feed bodies: hashing, parsing, storing) runs on threads of its own

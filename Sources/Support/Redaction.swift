@@ -44,7 +44,9 @@ public enum Redaction {
         guard text.utf8.contains(where: { $0 == 0x40 || $0 == 0x3F }) else { return text }
         var result = text
         let bytes = Array(result.utf8)
-        let schemeEnd = bytes.count < 3 ? nil
+        let schemeEnd =
+            bytes.count < 3
+            ? nil
             : (0...(bytes.count - 3)).first { bytes[$0] == 0x3A && bytes[$0 + 1] == 0x2F && bytes[$0 + 2] == 0x2F }
         if let schemeEnd {
             let authorityStart = result.utf8.index(result.utf8.startIndex, offsetBy: schemeEnd + 3)

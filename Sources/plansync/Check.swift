@@ -25,13 +25,15 @@ struct Check: ParsableCommand {
             printText("  plan       \(plan.id): \(plan.indicators.count) indicators, \(targets) targets (\(file))")
         }
         for feed in loaded.feeds {
-            var line = "  feed       \(feed.id) → \(feed.plan): \(feed.format.rawValue), priority \(feed.priority), every \(DurationText.format(feed.settings.interval)), \(feed.displayURL)"
+            var line =
+                "  feed       \(feed.id) → \(feed.plan): \(feed.format.rawValue), priority \(feed.priority), every \(DurationText.format(feed.settings.interval)), \(feed.displayURL)"
             if feed.url.hasPrefix("file://"), let path = URL(string: feed.url)?.path {
                 // A local feed can be read without side effects: say whether it parses.
                 if let data = FileManager.default.contents(atPath: path) {
                     do {
-                        let parsed = try FeedParser.parse(Array(data), format: feed.format,
-                                                          options: feed.parseOptions(plan: loaded.plan(feed.plan)))
+                        let parsed = try FeedParser.parse(
+                            Array(data), format: feed.format,
+                            options: feed.parseOptions(plan: loaded.plan(feed.plan)))
                         line += " — \(parsed.observations.count) observations, \(parsed.skipped) skipped"
                         for warning in parsed.warnings { line += "\n    warning: \(warning)" }
                     } catch {

@@ -36,7 +36,9 @@ struct ClientOptions: ParsableArguments {
         request.userAgent = "plansync/\(PlansyncVersion.string)"
         let result = FetchEngine(maxConcurrent: 1).fetchAll([request])[0]
         guard result.outcome == .ok || result.outcome == .httpStatus, let status = result.httpStatus else {
-            fail("cannot reach the plansync daemon on \(socket): \(result.message)\nhint: is it running? try `systemctl status plansync`; is this user in the socket's group?", code: 1)
+            fail(
+                "cannot reach the plansync daemon on \(socket): \(result.message)\nhint: is it running? try `systemctl status plansync`; is this user in the socket's group?",
+                code: 1)
         }
         guard let value = try? JSONParser.parse(result.body) else {
             fail("the daemon on \(socket) answered HTTP \(status) with something that is not JSON", code: 1)
@@ -68,13 +70,14 @@ struct StatusCommand: ParsableCommand {
         let v = options.request("/v1/status")
         guard !options.json else { return }
         let feeds = v["feeds"], alerts = v["alerts_firing"]
-        printText(VerdictTable.align([
-            ["version", text(v["version"])], ["pid", text(v["pid"])], ["uptime", DurationText.format(Double(text(v["uptime_seconds"])) ?? 0)],
-            ["config", text(v["config"])], ["database", text(v["database"])], ["alert log", text(v["alert_log"])],
-            ["feeds", "\(text(feeds?["total"])) total, \(text(feeds?["ok"])) ok, \(text(feeds?["failing"])) failing, \(text(feeds?["running"])) running"],
-            ["last sync", text(v["last_sync"])], ["next sync", text(v["next_sync"])],
-            ["alerts firing", "\(text(alerts?["critical"])) critical, \(text(alerts?["warning"])) warning"],
-        ]))
+        printText(
+            VerdictTable.align([
+                ["version", text(v["version"])], ["pid", text(v["pid"])], ["uptime", DurationText.format(Double(text(v["uptime_seconds"])) ?? 0)],
+                ["config", text(v["config"])], ["database", text(v["database"])], ["alert log", text(v["alert_log"])],
+                ["feeds", "\(text(feeds?["total"])) total, \(text(feeds?["ok"])) ok, \(text(feeds?["failing"])) failing, \(text(feeds?["running"])) running"],
+                ["last sync", text(v["last_sync"])], ["next sync", text(v["next_sync"])],
+                ["alerts firing", "\(text(alerts?["critical"])) critical, \(text(alerts?["warning"])) warning"],
+            ]))
     }
 }
 
@@ -95,8 +98,10 @@ struct IndicatorsCommand: ParsableCommand {
         for x in verdicts {
             var status = text(x["status"])
             if case .string(let severity)? = x["severity"] { status += " (\(severity))" }
-            rows.append([text(x["plan"]), text(x["indicator"]), text(x["year"]), status, text(x["actual"]),
-                         text(x["threshold"]), text(x["shortfall"]), text(x["period"]), text(x["feed"])])
+            rows.append([
+                text(x["plan"]), text(x["indicator"]), text(x["year"]), status, text(x["actual"]),
+                text(x["threshold"]), text(x["shortfall"]), text(x["period"]), text(x["feed"]),
+            ])
         }
         printText(VerdictTable.align(rows))
     }
@@ -128,8 +133,10 @@ struct FeedsCommand: ParsableCommand {
         guard !options.json, case .array(let feeds)? = v["feeds"] else { return }
         var rows = [["feed", "outcome", "http", "bytes", "ms", "failures", "last success", "next due", "url"]]
         for f in feeds {
-            rows.append([text(f["id"]), text(f["last_outcome"]), text(f["http_status"]), text(f["bytes"]), text(f["duration_ms"]),
-                         text(f["consecutive_failures"]), text(f["last_success"]), text(f["next_due"]), text(f["url"])])
+            rows.append([
+                text(f["id"]), text(f["last_outcome"]), text(f["http_status"]), text(f["bytes"]), text(f["duration_ms"]),
+                text(f["consecutive_failures"]), text(f["last_success"]), text(f["next_due"]), text(f["url"]),
+            ])
         }
         printText(VerdictTable.align(rows))
     }

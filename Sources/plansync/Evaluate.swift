@@ -9,16 +9,17 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Judge a plan's targets against observation files (offline, no database).",
         discussion: """
-        Each observations file is a feed named after the file. When files disagree on a \
-        figure, the file given first wins and the conflict is shown.
-        """
+            Each observations file is a feed named after the file. When files disagree on a \
+            figure, the file given first wins and the conflict is shown.
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("The plan file (TOML).", valueName: "file"))
     var plan: String
 
-    @Option(name: .long, parsing: .upToNextOption,
-            help: ArgumentHelp("Observation files in the native csv or json format; the first has the highest priority.", valueName: "file"))
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: ArgumentHelp("Observation files in the native csv or json format; the first has the highest priority.", valueName: "file"))
     var observations: [String]
 
     @Option(name: .long, help: ArgumentHelp("Only targets for this year.", valueName: "year"))
@@ -48,9 +49,11 @@ struct Evaluate: ParsableCommand {
             }
             let parsed: ParsedFeed
             do {
-                parsed = try FeedParser.parse(Array(data), format: format,
-                                              options: ParseOptions(feed: feed, indicators: Set(plan.indicators.map(\.code)),
-                                                                    charset: charset))
+                parsed = try FeedParser.parse(
+                    Array(data), format: format,
+                    options: ParseOptions(
+                        feed: feed, indicators: Set(plan.indicators.map(\.code)),
+                        charset: charset))
             } catch {
                 fail("\(file): \(error.description)")
             }
@@ -59,8 +62,9 @@ struct Evaluate: ParsableCommand {
             skipped += parsed.skipped
             all += parsed.observations
         }
-        let verdicts = Evaluation.verdicts(plan: plan, observations: all, priorities: priorities,
-                                           years: year.map { [$0] })
+        let verdicts = Evaluation.verdicts(
+            plan: plan, observations: all, priorities: priorities,
+            years: year.map { [$0] })
         if json {
             print(JSONValue.object([("verdicts", .array(verdicts.map(\.json)))]).text)
         } else {

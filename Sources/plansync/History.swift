@@ -38,7 +38,9 @@ struct History: AsyncParsableCommand {
             let first = Locked(true)
             do {
                 try await mirror.streamHistory(indicator: indicator) { entry in
-                    let comma = first.withLock { was in defer { was = false }; return !was }
+                    let comma = first.withLock { was in
+                        defer { was = false }; return !was
+                    }
                     return out.write((comma ? "," : "") + entry.json.text)
                 }
             } catch { fail(error.description, code: 1) }
@@ -56,13 +58,19 @@ struct History: AsyncParsableCommand {
         let widths = Locked(header.map(VerdictTable.displayWidth))
         let count = Locked(0)
         @Sendable func flushBlock() -> Bool {
-            let rows = block.withLock { rows in defer { rows.removeAll() }; return rows }
+            let rows = block.withLock { rows in
+                defer { rows.removeAll() }; return rows
+            }
             guard !rows.isEmpty else { return true }
-            let printedBefore = count.withLock { n in defer { n += rows.count }; return n }
+            let printedBefore = count.withLock { n in
+                defer { n += rows.count }; return n
+            }
             let minimum = widths.current
             let text = VerdictTable.align((printedBefore == 0 ? [header] : []) + rows, minimumWidths: minimum)
             widths.withLock { w in
-                for line in rows { for (i, cell) in line.enumerated() where i < w.count { w[i] = max(w[i], VerdictTable.displayWidth(DisplayText.terminal(cell))) } }
+                for line in rows {
+                    for (i, cell) in line.enumerated() where i < w.count { w[i] = max(w[i], VerdictTable.displayWidth(DisplayText.terminal(cell))) }
+                }
             }
             return out.write(text + "\n")
         }
@@ -73,8 +81,10 @@ struct History: AsyncParsableCommand {
                 if e.cumulative { measure += " (YTD)" }
                 let earlier = e.revisions.map { "\($0.value) (until \($0.replacedAt))" }.joined(separator: ", ")
                 let full = block.withLock { rows in
-                    rows.append([e.period, measure, e.value, e.unit ?? "", e.feed, String(e.priority), e.updatedAt,
-                                 earlier.isEmpty ? "—" : earlier])
+                    rows.append([
+                        e.period, measure, e.value, e.unit ?? "", e.feed, String(e.priority), e.updatedAt,
+                        earlier.isEmpty ? "—" : earlier,
+                    ])
                     return rows.count >= 500
                 }
                 return full ? flushBlock() : true

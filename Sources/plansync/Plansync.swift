@@ -2,7 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import PlanCore
 import Logging
@@ -17,7 +17,10 @@ struct Plansync: AsyncParsableCommand {
         commandName: "plansync",
         abstract: "Keep a development plan's indicators in sync with statistics feeds and flag targets at risk.",
         version: version,
-        subcommands: [DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self, FeedsCommand.self]
+        subcommands: [
+            DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self,
+            FeedsCommand.self,
+        ]
     )
 
     /// Runs a command; usage and configuration errors exit 2, runtime failures 1 (README.md, Commands).
@@ -90,7 +93,9 @@ final class StreamedOutput: Sendable {
     /// Writes what is queued; false when standard output is closed.
     @discardableResult
     func flush() -> Bool {
-        let bytes = pending.withLock { buffer in defer { buffer.removeAll(keepingCapacity: true) }; return buffer }
+        let bytes = pending.withLock { buffer in
+            defer { buffer.removeAll(keepingCapacity: true) }; return buffer
+        }
         var offset = 0
         while offset < bytes.count, !closed.current {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }

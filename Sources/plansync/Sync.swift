@@ -33,16 +33,18 @@ struct Sync: AsyncParsableCommand {
         }
         let mirror: Mirror
         do { mirror = try Mirror(path: loaded.database) } catch { fail(error.description, code: 1) }
-        let syncer = Syncer(config: loaded, mirror: mirror, engine: FetchEngine(maxConcurrent: loaded.maxConcurrentFetches),
-                            logger: Logger(label: "plansync.sync"))
+        let syncer = Syncer(
+            config: loaded, mirror: mirror, engine: FetchEngine(maxConcurrent: loaded.maxConcurrentFetches),
+            logger: Logger(label: "plansync.sync"))
         let report: SyncReport
         do { report = try await syncer.run(only: feed.isEmpty ? nil : Set(feed)) } catch { fail(error.description, code: 1) }
         if json {
-            print(JSONValue.object([
-                ("feeds", .array(report.feeds.map(\.json))),
-                ("verdicts", .array(report.verdicts.map(\.json))),
-                ("events", .array(report.events.map { (try? JSONParser.parse(Array($0.line.utf8))) ?? .string($0.line) })),
-            ]).text)
+            print(
+                JSONValue.object([
+                    ("feeds", .array(report.feeds.map(\.json))),
+                    ("verdicts", .array(report.verdicts.map(\.json))),
+                    ("events", .array(report.events.map { $0.object ?? .string($0.line) })),
+                ]).text)
         } else {
             printText(FeedTable.render(report.feeds))
             for plan in loaded.plans {
@@ -68,8 +70,10 @@ enum FeedTable {
     static func render(_ feeds: [FeedReport]) -> String {
         var rows = [["feed", "outcome", "http", "bytes", "new", "revised", "unchanged", "skipped", "message"]]
         for f in feeds {
-            rows.append([f.id, f.outcome, f.httpStatus.map(String.init) ?? "—", String(f.bytes), String(f.counts.inserted),
-                         String(f.counts.revised), String(f.counts.unchanged), String(f.counts.skipped), f.message])
+            rows.append([
+                f.id, f.outcome.rawValue, f.httpStatus.map(String.init) ?? "—", String(f.bytes), String(f.counts.inserted),
+                String(f.counts.revised), String(f.counts.unchanged), String(f.counts.skipped), f.message,
+            ])
         }
         return VerdictTable.align(rows)
     }

@@ -20,8 +20,10 @@ enum VerdictTable {
             if !v.conflicts.isEmpty {
                 feed += " (conflict: " + v.conflicts.flatMap(\.others).map { "\($0.feed) \($0.value)" }.joined(separator: ", ") + ")"
             }
-            rows.append([v.indicator, indicator?.name ?? "", String(v.year), label(v), actual, target(v, suffix: suffix),
-                         shortfall, period, feed])
+            rows.append([
+                v.indicator, indicator?.name ?? "", String(v.year), label(v), actual, target(v, suffix: suffix),
+                shortfall, period, feed,
+            ])
         }
         return align(rows)
     }
@@ -40,13 +42,11 @@ enum VerdictTable {
     static func target(_ v: Verdict, suffix: String) -> String {
         let t = v.threshold.map { "\($0)\(suffix)" } ?? ""
         switch v.rule {
-        case "growth_at_least", "at_least": return "≥ \(t)"
-        case "growth_positive", "more_than": return "> \(t)"
-        case "decline_at_least", "at_most": return "≤ \(t)"
-        case "decline_vs_base_at_least": return "≤ \(t)"
-        case "below_previous": return v.threshold == nil ? "below previous year" : "< \(t)"
-        case "assigned": return "set by higher authority"
-        default: return t
+        case .growthAtLeast, .atLeast: return "≥ \(t)"
+        case .growthPositive, .moreThan: return "> \(t)"
+        case .declineAtLeast, .atMost, .declineVsBaseAtLeast: return "≤ \(t)"
+        case .belowPrevious: return v.threshold == nil ? "below previous year" : "< \(t)"
+        case .assigned: return "set by higher authority"
         }
     }
 
@@ -71,7 +71,8 @@ enum VerdictTable {
             let v = scalar.value
             if v < 0x300 { return width + 1 }  // Latin: no combining marks, no wide characters
             if scalar.properties.generalCategory == .nonspacingMark || v == 0x200B { return width }
-            let wide = (0x1100...0x115F).contains(v) || (0x2E80...0x303E).contains(v) || (0x3041...0x33FF).contains(v)
+            let wide =
+                (0x1100...0x115F).contains(v) || (0x2E80...0x303E).contains(v) || (0x3041...0x33FF).contains(v)
                 || (0x3400...0x4DBF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0xA000...0xA4CF).contains(v)
                 || (0xAC00...0xD7A3).contains(v) || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v)
                 || (0xFF00...0xFF60).contains(v) || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)

@@ -11,8 +11,9 @@ struct ConfigFolder {
     init() throws {
         path = NSTemporaryDirectory() + "plansync-config-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path + "/plans", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: repositoryRoot.appendingPathComponent("Config/plans/futian-2023.toml").path,
-                                         toPath: path + "/plans/futian-2023.toml")
+        try FileManager.default.copyItem(
+            atPath: repositoryRoot.appendingPathComponent("Config/plans/futian-2023.toml").path,
+            toPath: path + "/plans/futian-2023.toml")
     }
 
     func load(_ text: String, environment: [String: String] = [:]) throws -> DaemonConfig {
@@ -23,17 +24,17 @@ struct ConfigFolder {
 }
 
 private let minimal = """
-database = "state/mirror.sqlite"
-socket = "/run/plansync/status.sock"
-alert_log = "/var/log/plansync/alerts.jsonl"
-plans = ["plans/*.toml"]
+    database = "state/mirror.sqlite"
+    socket = "/run/plansync/status.sock"
+    alert_log = "/var/log/plansync/alerts.jsonl"
+    plans = ["plans/*.toml"]
 
-[[feed]]
-id = "annex"
-plan = "futian-2023"
-url = "file:feeds/annex.csv"
-format = "csv"
-"""
+    [[feed]]
+    id = "annex"
+    plan = "futian-2023"
+    url = "file:feeds/annex.csv"
+    format = "csv"
+    """
 
 @Suite struct DaemonConfigTests {
     @Test func resolvesRelativePathsAndAppliesDefaults() throws {
@@ -50,9 +51,11 @@ format = "csv"
 
     @Test func takesDefaultLocationsFromSystemdDirectories() throws {
         let folder = try ConfigFolder()
-        let config = try folder.load("plans = [\"plans/*.toml\"]\n", environment: [
-            "STATE_DIRECTORY": "/var/lib/plansync", "RUNTIME_DIRECTORY": "/run/plansync", "LOGS_DIRECTORY": "/var/log/plansync",
-        ])
+        let config = try folder.load(
+            "plans = [\"plans/*.toml\"]\n",
+            environment: [
+                "STATE_DIRECTORY": "/var/lib/plansync", "RUNTIME_DIRECTORY": "/run/plansync", "LOGS_DIRECTORY": "/var/log/plansync",
+            ])
         #expect(config.database == "/var/lib/plansync/mirror.sqlite")
         #expect(config.socket == "/run/plansync/status.sock")
         #expect(config.alertLog == "/var/log/plansync/alerts.jsonl")
@@ -61,14 +64,18 @@ format = "csv"
 
     @Test func feedsOverrideDefaults() throws {
         let folder = try ConfigFolder()
-        let config = try folder.load(minimal.replacingOccurrences(of: "plans = [\"plans/*.toml\"]", with: """
-        plans = ["plans/*.toml"]
-        [defaults]
-        interval = "1h"
-        max_bytes = "1MiB"
-        retries = 1
-        """) + "\ninterval = \"30s\"\npriority = 5\nurl_note_is_not_a_key_so_removed = 1\n"
-            .replacingOccurrences(of: "url_note_is_not_a_key_so_removed = 1\n", with: ""))
+        let config = try folder.load(
+            minimal.replacingOccurrences(
+                of: "plans = [\"plans/*.toml\"]",
+                with: """
+                    plans = ["plans/*.toml"]
+                    [defaults]
+                    interval = "1h"
+                    max_bytes = "1MiB"
+                    retries = 1
+                    """)
+                + "\ninterval = \"30s\"\npriority = 5\nurl_note_is_not_a_key_so_removed = 1\n"
+                .replacingOccurrences(of: "url_note_is_not_a_key_so_removed = 1\n", with: ""))
         #expect(config.feeds[0].settings.interval == 30)
         #expect(config.feeds[0].settings.maxBytes == 1 << 20)
         #expect(config.feeds[0].settings.retries == 1)
@@ -100,15 +107,32 @@ format = "csv"
         ("format = \"csv\"", "format = \"csv\"\nmax_bytes = \"lots\"", "feed[0].max_bytes: 'lots' is not a size"),
         ("format = \"csv\"", "format = \"csv\"\nretries = 99", "feed[0].retries: 99 is out of range (allowed: 0–10)"),
         ("format = \"csv\"", "format = \"csv\"\nintervall = \"1h\"", "feed[0].intervall: unknown key 'intervall' (did you mean 'interval'?)"),
-        ("format = \"csv\"", "format = \"csv\"\n[[feed]]\nid = \"annex\"\nplan = \"futian-2023\"\nurl = \"file:b.csv\"\nformat = \"csv\"",
-         "feed[1].id: duplicate feed id 'annex'"),
+        (
+            "format = \"csv\"", "format = \"csv\"\n[[feed]]\nid = \"annex\"\nplan = \"futian-2023\"\nurl = \"file:b.csv\"\nformat = \"csv\"",
+            "feed[1].id: duplicate feed id 'annex'"
+        ),
         ("format = \"csv\"", "format = \"csv\"\ncolumns = { period = \"时间\", value = \"数值\" }", "'columns' is only for format \"table-csv\""),
-        ("format = \"csv\"", "format = \"csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"", "[[feed.map]] is only for foreign formats"),
+        (
+            "format = \"csv\"", "format = \"csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"",
+            "[[feed.map]] is only for foreign formats"
+        ),
         ("format = \"csv\"", "format = \"sdmx-csv\"", "feed[0].map: format \"sdmx-csv\" needs at least one [[feed.map]]"),
-        ("format = \"csv\"", "format = \"table-csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"", "feed[0].columns: format \"table-csv\" needs columns"),
-        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = {}\nindicator = \"gdp\"\nmeasure = \"growth\"", "feed[0].map[0].match: missing or empty 'match'"),
-        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"steel\"\nmeasure = \"growth\"", "feed[0].map[0].indicator: plan 'futian-2023' has no indicator 'steel'"),
-        ("format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"gdp\"\nmeasure = \"yoy\"", "feed[0].map[0].measure: unknown measure 'yoy'"),
+        (
+            "format = \"csv\"", "format = \"table-csv\"\n[[feed.map]]\nmatch = { A = \"1\" }\nindicator = \"gdp\"\nmeasure = \"growth\"",
+            "feed[0].columns: format \"table-csv\" needs columns"
+        ),
+        (
+            "format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = {}\nindicator = \"gdp\"\nmeasure = \"growth\"",
+            "feed[0].map[0].match: missing or empty 'match'"
+        ),
+        (
+            "format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"steel\"\nmeasure = \"growth\"",
+            "feed[0].map[0].indicator: plan 'futian-2023' has no indicator 'steel'"
+        ),
+        (
+            "format = \"csv\"", "format = \"nbs-json\"\n[[feed.map]]\nmatch = { zb = \"A020102\" }\nindicator = \"gdp\"\nmeasure = \"yoy\"",
+            "feed[0].map[0].measure: unknown measure 'yoy'"
+        ),
         ("format = \"csv\"", "format = \"sdmx-json\"\ncolumns = { period = \"a\", value = \"b\" }", "'columns' is only for format \"table-csv\""),
         ("database = \"state/mirror.sqlite\"", "database = 5", "database: expected a string in quotes, found an integer"),
         ("database = \"state/mirror.sqlite\"", "database = \"m.sqlite\"\nlog_level = \"loud\"", "log_level: unknown log level 'loud'"),
@@ -161,29 +185,30 @@ format = "csv"
 @Suite struct ForeignFeedConfigTests {
     @Test func mapsAndColumnsAreReadIntoParseOptions() throws {
         let folder = try ConfigFolder()
-        let config = try folder.load("""
-        database = "m.sqlite"
-        socket = "s.sock"
-        alert_log = "a.jsonl"
-        plans = ["plans/*.toml"]
-        [[feed]]
-        id = "bureau"
-        plan = "futian-2023"
-        url = "file:bureau.csv"
-        format = "table-csv"
-        charset = "gbk"
-        columns = { period = "时间", value = "数值" }
-        [[feed.map]]
-        match = { "地区" = "福田区", "指标" = "地区生产总值" }
-        indicator = "gdp"
-        measure = "level"
-        scale = 0.0001
-        [[feed.map]]
-        match = { reg = 440304 }
-        indicator = "gdp"
-        measure = "growth"
-        cumulative = true
-        """)
+        let config = try folder.load(
+            """
+            database = "m.sqlite"
+            socket = "s.sock"
+            alert_log = "a.jsonl"
+            plans = ["plans/*.toml"]
+            [[feed]]
+            id = "bureau"
+            plan = "futian-2023"
+            url = "file:bureau.csv"
+            format = "table-csv"
+            charset = "gbk"
+            columns = { period = "时间", value = "数值" }
+            [[feed.map]]
+            match = { "地区" = "福田区", "指标" = "地区生产总值" }
+            indicator = "gdp"
+            measure = "level"
+            scale = 0.0001
+            [[feed.map]]
+            match = { reg = 440304 }
+            indicator = "gdp"
+            measure = "growth"
+            cumulative = true
+            """)
         let feed = try #require(config.feeds.first)
         #expect(feed.charset == .gb18030)
         #expect(feed.columns == TableColumns(period: "时间", value: "数值"))

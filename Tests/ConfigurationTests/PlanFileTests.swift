@@ -7,16 +7,16 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 private let valid = """
-id = "p"
-title = "计划"
+    id = "p"
+    title = "计划"
 
-[[indicator]]
-code = "gdp"
-name = "地区生产总值"
-category = "expected"
-unit = "亿元"
-targets = [ { year = 2023, rule = "growth_at_least", value = 6.5, text = "增长6.5%" } ]
-"""
+    [[indicator]]
+    code = "gdp"
+    name = "地区生产总值"
+    category = "expected"
+    unit = "亿元"
+    targets = [ { year = 2023, rule = "growth_at_least", value = 6.5, text = "增长6.5%" } ]
+    """
 
 /// The valid plan with one line replaced.
 private func variant(_ old: String, _ new: String) -> String {
@@ -41,32 +41,45 @@ private func variant(_ old: String, _ new: String) -> String {
     }
 
     static let bad: [Bad] = [
-        Bad(text: variant("\"growth_at_least\"", "\"growth_atleast\""), keyPath: "indicator[0].targets[0].rule", line: nil,
+        Bad(
+            text: variant("\"growth_at_least\"", "\"growth_atleast\""), keyPath: "indicator[0].targets[0].rule", line: nil,
             message: "unknown rule 'growth_atleast' (allowed: growth_at_least, growth_positive"),
-        Bad(text: variant(", value = 6.5", ""), keyPath: "indicator[0].targets[0].value", line: nil,
+        Bad(
+            text: variant(", value = 6.5", ""), keyPath: "indicator[0].targets[0].value", line: nil,
             message: "rule 'growth_at_least' needs a numeric 'value'"),
-        Bad(text: variant("value = 6.5", "value = \"6.5%\""), keyPath: "indicator[0].targets[0].value", line: nil,
+        Bad(
+            text: variant("value = 6.5", "value = \"6.5%\""), keyPath: "indicator[0].targets[0].value", line: nil,
             message: "expected a number without quotes, found the string \"6.5%\""),
-        Bad(text: variant("\"expected\"", "\"optional\""), keyPath: "indicator[0].category", line: nil,
+        Bad(
+            text: variant("\"expected\"", "\"optional\""), keyPath: "indicator[0].category", line: nil,
             message: "unknown category 'optional' (allowed: expected, binding)"),
-        Bad(text: valid + "\n\n[[indicator]]\ncode = \"gdp\"\nname = \"x\"\ncategory = \"binding\"\nunit = \"%\"\n",
+        Bad(
+            text: valid + "\n\n[[indicator]]\ncode = \"gdp\"\nname = \"x\"\ncategory = \"binding\"\nunit = \"%\"\n",
             keyPath: "indicator[1].code", line: nil, message: "duplicate indicator code 'gdp' (already used by indicator[0])"),
-        Bad(text: variant("year = 2023", "year = 20233"), keyPath: "indicator[0].targets[0].year", line: nil,
+        Bad(
+            text: variant("year = 2023", "year = 20233"), keyPath: "indicator[0].targets[0].year", line: nil,
             message: "target year 20233 is out of range (allowed: 1950–2100)"),
-        Bad(text: variant("year = 2023, rule", "year = 2023, years = 2, rule"), keyPath: "indicator[0].targets[0].years", line: nil,
+        Bad(
+            text: variant("year = 2023, rule", "year = 2023, years = 2, rule"), keyPath: "indicator[0].targets[0].years", line: nil,
             message: "unknown key 'years' (did you mean 'year'?)"),
         Bad(text: variant("title = \"计划\"", "title = \"计划"), keyPath: nil, line: 2, message: "TOML syntax error"),
-        Bad(text: variant("code = \"gdp\"", "code = \"GDP growth\""), keyPath: "indicator[0].code", line: nil,
+        Bad(
+            text: variant("code = \"gdp\"", "code = \"GDP growth\""), keyPath: "indicator[0].code", line: nil,
             message: "not a valid indicator code"),
         Bad(text: variant("unit = \"亿元\"\n", ""), keyPath: "indicator[0].unit", line: nil, message: "missing required key 'unit'"),
-        Bad(text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"growth_positive\", value = 6.5"),
+        Bad(
+            text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"growth_positive\", value = 6.5"),
             keyPath: "indicator[0].targets[0].value", line: nil, message: "takes no value"),
-        Bad(text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"decline_vs_base_at_least\", value = 6.5"),
+        Bad(
+            text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"decline_vs_base_at_least\", value = 6.5"),
             keyPath: "indicator[0].targets[0].base_year", line: nil, message: "needs 'base_year'"),
-        Bad(text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"decline_at_least\", value = -4.0"),
+        Bad(
+            text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"decline_at_least\", value = -4.0"),
             keyPath: "indicator[0].targets[0].value", line: nil, message: "written as a positive percentage"),
-        Bad(text: variant("[ { year = 2023, rule = \"growth_at_least\", value = 6.5, text = \"增长6.5%\" } ]",
-                          "[ { year = 2023, rule = \"assigned\" }, { year = 2023, rule = \"assigned\" } ]"),
+        Bad(
+            text: variant(
+                "[ { year = 2023, rule = \"growth_at_least\", value = 6.5, text = \"增长6.5%\" } ]",
+                "[ { year = 2023, rule = \"assigned\" }, { year = 2023, rule = \"assigned\" } ]"),
             keyPath: "indicator[0].targets[1].year", line: nil, message: "already has a target for 2023"),
         Bad(text: "id = \"p\"\ntitle = \"t\"\n", keyPath: "", line: nil, message: "no [[indicator]] sections"),
         // Found by fuzzing the toml++-based parser used before, which asserted (and so aborted
@@ -76,7 +89,8 @@ private func variant(_ old: String, _ new: String) -> String {
         Bad(text: valid + "\n地区 = 1\n", keyPath: nil, line: 10, message: "must be quoted"),
         Bad(text: valid + "\nx = { a = 1, $ = 2 }\n", keyPath: nil, line: 10, message: "expected a key, found '$'"),
         // Windows line endings: the error is still reported on its own line, not line 1.
-        Bad(text: (valid + "\n地区 = 1\n").replacingOccurrences(of: "\n", with: "\r\n"), keyPath: nil, line: 10,
+        Bad(
+            text: (valid + "\n地区 = 1\n").replacingOccurrences(of: "\n", with: "\r\n"), keyPath: nil, line: 10,
             message: "must be quoted"),
     ]
 
@@ -100,10 +114,14 @@ private func variant(_ old: String, _ new: String) -> String {
 
     @Test func theSeedPlanHoldsEveryIndicatorOfTheAnnexAndTheTaskTargets() throws {
         let plan = try PlanFile.load(path: repositoryRoot.appendingPathComponent("Config/plans/futian-2023.toml").path)
-        let annex = ["gdp", "modern_services", "fixed_asset_investment", "retail_sales", "foreign_trade", "budget_revenue",
-                     "unemployment_rate", "land_per_gdp", "water_per_gdp", "energy_per_gdp"]
-        let tasks = ["new_rd_centers", "hk_research_entities", "innovation_platforms", "rd_spending", "pm25",
-                     "night_noise_compliance", "civilization_sites", "released_land"]
+        let annex = [
+            "gdp", "modern_services", "fixed_asset_investment", "retail_sales", "foreign_trade", "budget_revenue",
+            "unemployment_rate", "land_per_gdp", "water_per_gdp", "energy_per_gdp",
+        ]
+        let tasks = [
+            "new_rd_centers", "hk_research_entities", "innovation_platforms", "rd_spending", "pm25",
+            "night_noise_compliance", "civilization_sites", "released_land",
+        ]
         #expect(plan.indicators.map(\.code) == annex + tasks)
         for (i, code) in annex.enumerated() {
             let indicator = try #require(plan.indicator(code))
@@ -147,8 +165,9 @@ private func variant(_ old: String, _ new: String) -> String {
     }
 
     @Test func theReportAndTheAnnexDisagreeOnModernServices() throws {
-        let v = try verdicts(feeds: ["futian-2022-annex", "futian-2022-report"],
-                             priorities: ["futian-2022-annex": 20, "futian-2022-report": 10])
+        let v = try verdicts(
+            feeds: ["futian-2022-annex", "futian-2022-report"],
+            priorities: ["futian-2022-annex": 20, "futian-2022-report": 10])
         #expect(Set(v.filter { $0.value.status == .missed }.keys) == Set(Self.missed))
         let services = try #require(v["modern_services"])
         #expect(services.actual == Figure("3.0"))

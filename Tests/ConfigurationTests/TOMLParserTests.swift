@@ -11,7 +11,8 @@ import Testing
     }
 
     @Test func valuesOfEveryKind() throws {
-        let doc = try parse("""
+        let doc = try parse(
+            """
             int = +1_000
             neg = -17
             hex = 0xDEAD_beef
@@ -65,7 +66,8 @@ import Testing
     }
 
     @Test func tablesArraysOfTablesAndDottedKeys() throws {
-        let doc = try parse("""
+        let doc = try parse(
+            """
             top.level = 1
             [a.b]
             c = 1
@@ -83,7 +85,7 @@ import Testing
             v = { w.x = 1, y = [1, 2] }
             """)
         guard case .table(let top)? = doc["top"], case .table(let a)? = doc["a"], case .table(let ab)? = a["b"],
-              case .array(let feeds)? = doc["feed"], case .table(let q)? = doc["quoted key"], case .table(let lit)? = q["lit"]
+            case .array(let feeds)? = doc["feed"], case .table(let q)? = doc["quoted key"], case .table(let lit)? = q["lit"]
         else { Issue.record("shape: \(doc)"); return }
         #expect(top["level"]?.typeName == "an integer")
         #expect(ab["c"]?.typeName == "an integer")
@@ -97,32 +99,33 @@ import Testing
     }
 
     /// Each of these is invalid TOML; the error names the line, the column and what is wrong.
-    @Test(arguments: [
-        ("a = 1\na = 2\n", 2, 1, "duplicate key 'a'"),
-        ("[t]\nx = 1\n[t]\n", 3, 1, "table [t] is defined more than once"),
-        ("[fruit]\napple.color = 1\n[fruit.apple]\n", 3, 1, "table [fruit.apple] is defined more than once"),
-        ("a = {b = 1}\na.c = 2\n", 2, 1, "'a' is already defined"),
-        ("a = [1]\n[[a]]\n", 2, 1, "already defined as something else"),
-        ("x = [}]\n", 1, 6, "expected a value, found '}'"),
-        ("x = [1,\n  2\n  3]\n", 3, 3, "expected ',' or ']' in the array"),
-        ("x = { a = 1, }\n", 1, 14, "trailing ','"),
-        ("x = { a = 1\n}\n", 1, 12, "must close on the line it starts"),
-        ("x = 1 y = 2\n", 1, 7, "expected the end of the line"),
-        ("x = 00\n", 1, 5, "'00' is not a valid number"),
-        ("interval = 1h\n", 1, 12, "'1h' is not a valid number, date or time (text needs quotes: \"1h\")"),
-        ("x = 9223372036854775808\n", 1, 5, "out of the range of an integer"),
-        ("x = 2023-02-29\n", 1, 5, "not a valid number, date or time"),
-        ("x = \"a\\qb\"\n", 1, 8, "invalid escape '\\q'"),
-        ("x = \"a\\u0000\"\n", 1, 13, "NUL character"),
-        ("x = \"计划\n", 1, 8, "unterminated string"),
-        ("x = 'a\u{7}'\n", 1, 7, "control character 0x7"),
-        ("x = 1\ry = 2\n", 1, 6, "carriage return"),
-        ("地区 = 1\n", 1, 1, "must be quoted"),
-        ("name = \"福田\" x\n", 1, 13, "found 'x'"),
-        ("x = yes\n", 1, 5, "strings need quotes"),
-        ("[a.]\n", 1, 4, "expected a key, found ']'"),
-        ("x = \"\"\"\nunclosed\n", 3, 1, "unterminated string"),
-    ] as [(String, Int, Int, String)])
+    @Test(
+        arguments: [
+            ("a = 1\na = 2\n", 2, 1, "duplicate key 'a'"),
+            ("[t]\nx = 1\n[t]\n", 3, 1, "table [t] is defined more than once"),
+            ("[fruit]\napple.color = 1\n[fruit.apple]\n", 3, 1, "table [fruit.apple] is defined more than once"),
+            ("a = {b = 1}\na.c = 2\n", 2, 1, "'a' is already defined"),
+            ("a = [1]\n[[a]]\n", 2, 1, "already defined as something else"),
+            ("x = [}]\n", 1, 6, "expected a value, found '}'"),
+            ("x = [1,\n  2\n  3]\n", 3, 3, "expected ',' or ']' in the array"),
+            ("x = { a = 1, }\n", 1, 14, "trailing ','"),
+            ("x = { a = 1\n}\n", 1, 12, "must close on the line it starts"),
+            ("x = 1 y = 2\n", 1, 7, "expected the end of the line"),
+            ("x = 00\n", 1, 5, "'00' is not a valid number"),
+            ("interval = 1h\n", 1, 12, "'1h' is not a valid number, date or time (text needs quotes: \"1h\")"),
+            ("x = 9223372036854775808\n", 1, 5, "out of the range of an integer"),
+            ("x = 2023-02-29\n", 1, 5, "not a valid number, date or time"),
+            ("x = \"a\\qb\"\n", 1, 8, "invalid escape '\\q'"),
+            ("x = \"a\\u0000\"\n", 1, 13, "NUL character"),
+            ("x = \"计划\n", 1, 8, "unterminated string"),
+            ("x = 'a\u{7}'\n", 1, 7, "control character 0x7"),
+            ("x = 1\ry = 2\n", 1, 6, "carriage return"),
+            ("地区 = 1\n", 1, 1, "must be quoted"),
+            ("name = \"福田\" x\n", 1, 13, "found 'x'"),
+            ("x = yes\n", 1, 5, "strings need quotes"),
+            ("[a.]\n", 1, 4, "expected a key, found ']'"),
+            ("x = \"\"\"\nunclosed\n", 3, 1, "unterminated string"),
+        ] as [(String, Int, Int, String)])
     func invalidDocuments(_ text: String, line: Int, column: Int, message: String) {
         guard let error = failure(text) else { Issue.record("accepted: \(text)"); return }
         #expect(error.line == line && error.column == column, "\(error)")
@@ -177,8 +180,9 @@ import Testing
     /// config file killed `plansync check` and the daemon on reload instead of an error.
     @Test func aStrayBraceInAnArrayIsAnErrorInTheConfiguration() {
         do {
-            _ = try DaemonConfig.parse("database = \"m.sqlite\"\nplans = [}]\n", path: "/nonexistent/plansync.toml",
-                                       environment: [:])
+            _ = try DaemonConfig.parse(
+                "database = \"m.sqlite\"\nplans = [}]\n", path: "/nonexistent/plansync.toml",
+                environment: [:])
             Issue.record("accepted")
         } catch {
             #expect(error.description.contains("plansync.toml:2:10: TOML syntax error: expected a value, found '}'"), "\(error)")

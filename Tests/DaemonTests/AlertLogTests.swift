@@ -7,7 +7,7 @@ import Testing
 @testable import Fetch
 import PlanCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The alert log is a regular file, its tail is read with bounded memory whatever the file

@@ -6,7 +6,7 @@ import Testing
 @testable import Daemon
 @testable import Fetch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A sink for tests: records what it was given, and fails while told to.

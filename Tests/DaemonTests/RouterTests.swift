@@ -38,9 +38,10 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let docs = try String(contentsOf: root.appendingPathComponent("docs/status-socket.md"), encoding: .utf8)
         #expect(docs.contains(table), "docs/status-socket.md must contain the route table:\n\(table)")
-        #expect(DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
-            "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
-            "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /metrics",
-        ])
+        #expect(
+            DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
+                "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
+                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /metrics",
+            ])
     }
 }

@@ -51,11 +51,12 @@ private final class Runs: @unchecked Sendable {
 /// Feeds `fast` (every 200 ms), `slow` (every 200 ms, each sync hanging for `hang`) and
 /// `daily`, all without jitter, as the scheduler gets them from a loaded configuration.
 private func feeds(_ workspace: Workspace) throws -> [FeedConfig] {
-    let config = try workspace.config(feeds: """
-        \(feedSection("fast", "file:feeds/a.csv", extra: "interval = \"200ms\"\njitter = \"0s\""))
-        \(feedSection("slow", "file:feeds/b.csv", extra: "interval = \"200ms\"\njitter = \"0s\""))
-        \(feedSection("daily", "file:feeds/c.csv", extra: "interval = \"1d\"\njitter = \"0s\""))
-        """)
+    let config = try workspace.config(
+        feeds: """
+            \(feedSection("fast", "file:feeds/a.csv", extra: "interval = \"200ms\"\njitter = \"0s\""))
+            \(feedSection("slow", "file:feeds/b.csv", extra: "interval = \"200ms\"\njitter = \"0s\""))
+            \(feedSection("daily", "file:feeds/c.csv", extra: "interval = \"1d\"\njitter = \"0s\""))
+            """)
     return config.feeds
 }
 
@@ -187,10 +188,11 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
             return []
         }
         let ws = try Workspace()
-        let config = try ws.config(feeds: """
-            \(feedSection("quick", "file:feeds/a.csv", extra: "interval = \"100ms\"\njitter = \"0s\""))
-            \(feedSection("long", "file:feeds/b.csv", extra: "interval = \"1d\"\njitter = \"0s\""))
-            """)
+        let config = try ws.config(
+            feeds: """
+                \(feedSection("quick", "file:feeds/a.csv", extra: "interval = \"100ms\"\njitter = \"0s\""))
+                \(feedSection("long", "file:feeds/b.csv", extra: "interval = \"1d\"\njitter = \"0s\""))
+                """)
         scheduler.configure(config.feeds, states: [:])
         // Cycle 1 runs both; quick ends, and its second run (cycle 2) starts and waits.
         try await wait { runs.count("quick") >= 2 }
@@ -230,9 +232,10 @@ private func scheduler(_ runs: Runs, hang: Bool = false) -> Scheduler {
         let workspace = try Workspace()
         // Every feed ran just now: `fast` and `slow` are due in 200 ms, `daily` in a day.
         let now = Date()
-        let states = Dictionary(uniqueKeysWithValues: ["fast", "slow", "daily"].map {
-            ($0, FeedState(id: $0, consecutiveFailures: 0, lastAttemptAt: now, createdAt: now))
-        })
+        let states = Dictionary(
+            uniqueKeysWithValues: ["fast", "slow", "daily"].map {
+                ($0, FeedState(id: $0, consecutiveFailures: 0, lastAttemptAt: now, createdAt: now))
+            })
         let mono = Scheduler.monotonicSeconds()
         scheduler.configure(try feeds(workspace), states: states)
         let first = try #require(scheduler.armedDeadline)

@@ -17,8 +17,9 @@ struct Workspace {
         path = NSTemporaryDirectory() + "plansync-sync-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path + "/plans", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: path + "/feeds", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Workspace.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
-                                         toPath: path + "/plans/futian-2023.toml")
+        try FileManager.default.copyItem(
+            atPath: Workspace.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+            toPath: path + "/plans/futian-2023.toml")
     }
 
     func write(_ name: String, _ text: String) throws {
@@ -27,23 +28,26 @@ struct Workspace {
 
     /// Writes plansync.toml with the given feed sections and loads it.
     func config(feeds: String, defaults: String = "") throws -> DaemonConfig {
-        try write("plansync.toml", """
-        database = "state/mirror.sqlite"
-        socket = "state/status.sock"
-        alert_log = "state/alerts.jsonl"
-        plans = ["plans/*.toml"]
-        [defaults]
-        retries = 0
-        timeout = "5s"
-        \(defaults)
-        \(feeds)
-        """)
+        try write(
+            "plansync.toml",
+            """
+            database = "state/mirror.sqlite"
+            socket = "state/status.sock"
+            alert_log = "state/alerts.jsonl"
+            plans = ["plans/*.toml"]
+            [defaults]
+            retries = 0
+            timeout = "5s"
+            \(defaults)
+            \(feeds)
+            """)
         return try DaemonConfig.load(path: path + "/plansync.toml", environment: [:])
     }
 
     func syncer(_ config: DaemonConfig) throws -> Syncer {
-        Syncer(config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
-               logger: Logger(label: "test"))
+        Syncer(
+            config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
+            logger: Logger(label: "test"))
     }
 
     func alertLines() -> [String] {
@@ -70,7 +74,7 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         try ws.write("feeds/a.csv", header + "gdp,2022,growth,9.9,%,,,\n" + rows + "gdp,2024-13,growth,1.0,%,,,\n")
         let second = try await syncer.run()
         let feed = try #require(second.feeds.first)
-        #expect(feed.outcome == "parse_error")
+        #expect(feed.outcome == .parseError)
         #expect(feed.message.contains("line 12, column 2: invalid period '2024-13'"))
         #expect(!second.allSucceeded)
         let counts = try await syncer.mirror.counts()
@@ -92,16 +96,17 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         for i in 0..<6 { try ws.write("feeds/m\(i).csv", body(Double(i))) }
         try ws.write("feeds/bad.csv", body(0) + "retail_sales,2024-13,level,1.0,亿元,,,\n")
         #expect(try String(contentsOfFile: ws.path + "/feeds/m0.csv", encoding: .utf8).utf8.count > Syncer.inlineParseLimit)
-        let config = try ws.config(feeds: (0..<6).map { feedSection("m\($0)", "file:feeds/m\($0).csv") }.joined()
-                                   + feedSection("bad", "file:feeds/bad.csv"))
+        let config = try ws.config(
+            feeds: (0..<6).map { feedSection("m\($0)", "file:feeds/m\($0).csv") }.joined()
+                + feedSection("bad", "file:feeds/bad.csv"))
         let syncer = try ws.syncer(config)
         let report = try await syncer.run()
         let byID = Dictionary(uniqueKeysWithValues: report.feeds.map { ($0.id, $0) })
         for i in 0..<6 {
-            #expect(byID["m\(i)"]?.outcome == "ok")
+            #expect(byID["m\(i)"]?.outcome == .ok)
             #expect(byID["m\(i)"]?.counts.inserted == 2400)
         }
-        #expect(byID["bad"]?.outcome == "parse_error")
+        #expect(byID["bad"]?.outcome == .parseError)
         #expect(byID["bad"]?.message.contains("line 2402, column 2: invalid period '2024-13'") == true)
         #expect(try await syncer.mirror.counts()["observation"] == 6 * 2400)
         #expect(try await syncer.mirror.feedStates()["bad"]?.consecutiveFailures == 1)
@@ -124,8 +129,9 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         #expect(big.utf8.count >= 1 << 20)
         try ws.write("feeds/a.csv", big)
         let config = try ws.config(feeds: feedSection("a", "file:feeds/a.csv"))
-        let syncer = Syncer(config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
-                            logger: Logger(label: "test"), parseNiceness: 19)
+        let syncer = Syncer(
+            config: config, mirror: try Mirror(path: config.database), engine: FetchEngine(maxConcurrent: 4),
+            logger: Logger(label: "test"), parseNiceness: 19)
         let first = try #require(try await syncer.run().feeds.first)
         #expect(first.counts == ReconcileCounts(inserted: 30_000, revised: 0, unchanged: 0, skipped: 0))
         try ws.write("feeds/a.csv", body(changed: true))
@@ -134,7 +140,7 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         // A large body broken at its very end changes nothing, and says where it broke.
         try ws.write("feeds/a.csv", body(changed: false, broken: true))
         let third = try #require(try await syncer.run().feeds.first)
-        #expect(third.outcome == "parse_error")
+        #expect(third.outcome == .parseError)
         #expect(third.message.contains("line 30002, column 2: invalid period '2024-13'"))
         let counts = try await syncer.mirror.counts()
         #expect(counts["observation"] == 30_000)
@@ -151,7 +157,8 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         try ws.write("feeds/a.csv", header + "gdp,2022,growth,6.1,%,,,revised\n")
         let second = try await syncer.run()
         #expect(second.feeds.first?.counts == ReconcileCounts(inserted: 0, revised: 1, unchanged: 0, skipped: 0))
-        #expect(second.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } }
+        #expect(
+            second.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } }
                 == ["resolved futian-2023/gdp/2022/target_missed"])
         let history = try await syncer.mirror.history(indicator: "gdp", limit: 1000).entries
         #expect(history.first?.value == "6.1" && history.first?.revisions.first?.value == "3.0")
@@ -167,12 +174,14 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         let fault = try FaultServer()
         defer { fault.stop() }
         let ws = try Workspace()
-        let syncer = try ws.syncer(try ws.config(feeds: feedSection("web", nginx.url("/feed.csv"))
-            + feedSection("noval", fault.url("/ok"))))
+        let syncer = try ws.syncer(
+            try ws.config(
+                feeds: feedSection("web", nginx.url("/feed.csv"))
+                    + feedSection("noval", fault.url("/ok"))))
         let first = try await syncer.run()
-        #expect(first.feeds.map(\.outcome) == ["ok", "ok"])
+        #expect(first.feeds.map(\.outcome.rawValue) == ["ok", "ok"])
         let second = try await syncer.run()
-        #expect(second.feeds.map(\.outcome) == ["not_modified", "not_modified"])
+        #expect(second.feeds.map(\.outcome.rawValue) == ["not_modified", "not_modified"])
         #expect(second.feeds[0].httpStatus == 304)
         #expect(second.feeds[1].message.contains("same SHA-256"))
         #expect(second.allSucceeded)
@@ -184,7 +193,7 @@ func feedSection(_ id: String, _ url: String, priority: Int = 0, extra: String =
         let ws = try Workspace()
         let syncer = try ws.syncer(try ws.config(feeds: feedSection("a", "file:feeds/missing.csv", extra: "failing_after = 2")))
         let first = try await syncer.run()
-        #expect(first.feeds.first?.outcome == "protocol")
+        #expect(first.feeds.first?.outcome == .protocolError)
         #expect(first.events.isEmpty)
         let second = try await syncer.run()
         #expect(second.events.compactMap { $0.action?.key } == ["feed/a/feed_failing"])
@@ -243,9 +252,10 @@ func mirrorMarkUnwritten(_ path: String) async throws {
 
 @Suite struct LogFormatTests {
     @Test func linesCarryTimeLevelLabelSortedMetadataAndStayOneLine() {
-        let line = StderrLogHandler.render(level: .warning, label: "plansync.sync", message: "feed body rejected\nsecond line",
-                                           metadata: ["feed.id": "a", "error": "bad"], journal: false,
-                                           now: Date(timeIntervalSince1970: 1_700_000_000))
+        let line = StderrLogHandler.render(
+            level: .warning, label: "plansync.sync", message: "feed body rejected\nsecond line",
+            metadata: ["feed.id": "a", "error": "bad"], journal: false,
+            now: Date(timeIntervalSince1970: 1_700_000_000))
         #expect(line == #"2023-11-14T22:13:20Z warning plansync.sync: feed body rejected\nsecond line error=bad feed.id=a"#)
         let journal = StderrLogHandler.render(level: .error, label: "l", message: "m", metadata: [:], journal: true, now: Date())
         #expect(journal == "<3>l: m")

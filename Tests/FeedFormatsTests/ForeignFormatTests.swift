@@ -13,8 +13,10 @@ func map(_ match: [String: String], _ indicator: String, _ measure: Measure, sca
     SeriesMap(match: match, indicator: indicator, measure: measure, scale: scale.flatMap { Figure($0) }, cumulative: cumulative)
 }
 
-func parse(_ body: [UInt8], _ format: FeedFormat, maps: [SeriesMap], columns: TableColumns? = nil,
-           charset: Charset = .utf8) throws -> ParsedFeed {
+func parse(
+    _ body: [UInt8], _ format: FeedFormat, maps: [SeriesMap], columns: TableColumns? = nil,
+    charset: Charset = .utf8
+) throws -> ParsedFeed {
     try FeedParser.parse(body, format: format, options: ParseOptions(feed: "f", charset: charset, maps: maps, columns: columns))
 }
 
@@ -23,9 +25,11 @@ func summary(_ feed: ParsedFeed) -> [String] {
     feed.observations.map { "\($0.indicator) \($0.measure) \($0.period)\($0.cumulative ? " ytd" : "") \($0.value)" }.sorted()
 }
 
-func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(["A": "1"], "gdp", .growth)],
-                 columns: TableColumns? = nil, line: Int? = nil, path: String? = nil, _ message: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectError(
+    _ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(["A": "1"], "gdp", .growth)],
+    columns: TableColumns? = nil, line: Int? = nil, path: String? = nil, _ message: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(sourceLocation: sourceLocation) {
         try parse(Array(body.utf8), format, maps: maps, columns: columns)
     } throws: { error in
@@ -43,11 +47,12 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
 
     @Test func readsVersion1WithEveryPeriodFormUnitMultAndMissingValues() throws {
         let feed = try parse(try fixture("sdmx-csv-1.0.csv"), .sdmxCSV, maps: maps)
-        #expect(summary(feed) == [
-            "gdp growth 2022 3.0", "gdp growth 2023 5.2", "gdp growth 2023-Q3 4.9", "gdp growth 2023-S1 5.5",
-            "gdp growth 2023-W05 1.1", "gdp level 2022 121020", "retail_sales growth 2023-06 ytd 8.2",
-            "retail_sales growth 2023-07 ytd 7.3",
-        ])
+        #expect(
+            summary(feed) == [
+                "gdp growth 2022 3.0", "gdp growth 2023 5.2", "gdp growth 2023-Q3 4.9", "gdp growth 2023-S1 5.5",
+                "gdp growth 2023-W05 1.1", "gdp level 2022 121020", "retail_sales growth 2023-06 ytd 8.2",
+                "retail_sales growth 2023-07 ytd 7.3",
+            ])
         #expect(feed.skipped == 3)  // two missing values (empty, NaN) and the US series
     }
 
@@ -114,8 +119,9 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
         expectError(#"{"dataSets": []}"#, .sdmxJSON, path: "", "not an SDMX-JSON data message")
         expectError(#"{"structure": {"dimensions": {}}, "dataSets": []}"#, .sdmxJSON, path: "structure.dimensions", "no observation dimension")
         expectError(#"{"header": {}, "dataSets": [{"series": {"#, .sdmxJSON, "not valid JSON")
-        expectError(#"{"data": {"structures": [{"dimensions": {"observation": [{"id": "TIME_PERIOD", "values": [{"id": "2022"}]}]}}], "dataSets": [{"structure": 3}]}}"#,
-                    .sdmxJSON, path: "data.dataSets[0].structure", "structure 3 does not exist")
+        expectError(
+            #"{"data": {"structures": [{"dimensions": {"observation": [{"id": "TIME_PERIOD", "values": [{"id": "2022"}]}]}}], "dataSets": [{"structure": 3}]}}"#,
+            .sdmxJSON, path: "data.dataSets[0].structure", "structure 3 does not exist")
     }
 }
 
@@ -129,8 +135,11 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
 
     @Test func readsDataNodesPeriodsAndUnits() throws {
         let feed = try parse(try fixture("nbs-easyquery.json"), .nbsJSON, maps: maps)
-        #expect(summary(feed) == ["gdp growth 2022 3.3", "gdp level 2022 32387.68", "retail_sales growth 2023-Q2 ytd 5.8",
-                                  "unemployment_rate level 2023-09 2.5"])
+        #expect(
+            summary(feed) == [
+                "gdp growth 2022 3.3", "gdp level 2022 32387.68", "retail_sales growth 2023-Q2 ytd 5.8",
+                "unemployment_rate level 2023-09 2.5",
+            ])
         #expect(feed.observations.first { $0.measure == .level && $0.indicator == "gdp" }?.unit == "亿元")
         #expect(feed.skipped == 1)  // hasdata false is missing, never zero
         #expect(!feed.observations.contains { $0.period == .year(2021) })
@@ -140,10 +149,12 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
         expectError(#"{"returncode":501,"returndata":"参数错误"}"#, .nbsJSON, path: "returndata", "NBS answered with an error (returncode 501): 参数错误")
         expectError(#"{"returncode":500,"returndata":{"datanodes":[]}}"#, .nbsJSON, path: "returncode", "returncode 500")
         expectError(#"{"returndata":{}}"#, .nbsJSON, path: "", "missing returncode")
-        expectError(#"{"returncode":200,"returndata":{"datanodes":[{"data":{"hasdata":true,"strdata":"1"},"wds":[{"wdcode":"zb","valuecode":"A"},{"wdcode":"sj","valuecode":"2023E"}]}]}}"#,
-                    .nbsJSON, path: "returndata.datanodes[0].wds", "invalid period '2023E'")
-        expectError(#"{"returncode":200,"returndata":{"datanodes":[{"data":{"hasdata":true,"strdata":"x"},"wds":[{"wdcode":"sj","valuecode":"2023"}]}]}}"#,
-                    .nbsJSON, path: "returndata.datanodes[0].data.strdata", "strdata 'x' is not a number")
+        expectError(
+            #"{"returncode":200,"returndata":{"datanodes":[{"data":{"hasdata":true,"strdata":"1"},"wds":[{"wdcode":"zb","valuecode":"A"},{"wdcode":"sj","valuecode":"2023E"}]}]}}"#,
+            .nbsJSON, path: "returndata.datanodes[0].wds", "invalid period '2023E'")
+        expectError(
+            #"{"returncode":200,"returndata":{"datanodes":[{"data":{"hasdata":true,"strdata":"x"},"wds":[{"wdcode":"sj","valuecode":"2023"}]}]}}"#,
+            .nbsJSON, path: "returndata.datanodes[0].data.strdata", "strdata 'x' is not a number")
     }
 
     @Test func anEmptyResponseIsAnEmptyFeed() throws {
@@ -163,8 +174,11 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
 
     @Test func readsABureauTableWithBOMQuotesCRLFAndChinesePeriods() throws {
         let feed = try parse(try fixture("bureau-table.csv"), .tableCSV, maps: maps, columns: columns)
-        #expect(summary(feed) == ["foreign_trade growth 2023-Q2 -4.0", "gdp growth 2022 3.0", "gdp level 2022 5515.00",
-                                  "retail_sales growth 2023-06 1.5", "retail_sales growth 2023-06 ytd 2.1"])
+        #expect(
+            summary(feed) == [
+                "foreign_trade growth 2023-Q2 -4.0", "gdp growth 2022 3.0", "gdp level 2022 5515.00",
+                "retail_sales growth 2023-06 1.5", "retail_sales growth 2023-06 ytd 2.1",
+            ])
         #expect(feed.skipped == 2)  // 罗湖区, and the "—" value
     }
 
@@ -194,13 +208,15 @@ func expectError(_ body: String, _ format: FeedFormat, maps: [SeriesMap] = [map(
     }
 
     @Test func twoRecordsMappingToOneFigureWithDifferentValuesIsAnError() {
-        expectError("地区,指标,时间,数值\n福田区,地区生产总值增速,2022年,3.0\n福田区,地区生产总值增速,2022年,3.1\n", .tableCSV,
-                    maps: maps, columns: columns, "line 3 maps to gdp 2022 growth, which an earlier record already gave with a different value")
+        expectError(
+            "地区,指标,时间,数值\n福田区,地区生产总值增速,2022年,3.0\n福田区,地区生产总值增速,2022年,3.1\n", .tableCSV,
+            maps: maps, columns: columns, "line 3 maps to gdp 2022 growth, which an earlier record already gave with a different value")
     }
 
     @Test func aScaleConvertsUnits() throws {
-        let feed = try parse(Array("地区,指标,时间,数值\n福田区,地区生产总值,2022年,55150000\n".utf8), .tableCSV,
-                             maps: [map(["指标": "地区生产总值"], "gdp", .level, scale: "0.0001")], columns: columns)
+        let feed = try parse(
+            Array("地区,指标,时间,数值\n福田区,地区生产总值,2022年,55150000\n".utf8), .tableCSV,
+            maps: [map(["指标": "地区生产总值"], "gdp", .level, scale: "0.0001")], columns: columns)
         #expect(feed.observations.first?.value == Figure("5515"))
     }
 }

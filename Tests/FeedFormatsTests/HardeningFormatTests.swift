@@ -14,8 +14,9 @@ import Testing
         #expect(error?.message.contains("NUL") == true)
         let table = "地区,时间,数值\n福\u{0}田,2022年,3.0\n"
         let tableError = #expect(throws: FeedParseError.self) {
-            try parse(Array(table.utf8), .tableCSV, maps: [map(["地区": "福田"], "gdp", .growth)],
-                      columns: TableColumns(period: "时间", value: "数值"))
+            try parse(
+                Array(table.utf8), .tableCSV, maps: [map(["地区": "福田"], "gdp", .growth)],
+                columns: TableColumns(period: "时间", value: "数值"))
         }
         #expect(tableError?.line == 2 && tableError?.column == 1)
         let json = #"{"observations": [{"indicator": "gdp", "period": "2022", "measure": "growth", "value": 3.0, "note": "a\u0000b"}]}"#
@@ -42,7 +43,9 @@ import Testing
         #expect(feed.warnings.count == 1)
         #expect(feed.warnings.total == 100_000)
         #expect(feed.warnings.first?.hasSuffix("(and 99999 more like it)") == true, "\(feed.warnings.first ?? "")")
-        let rows = (0..<5000).map { #"{"indicator": "gdp", "period": "\#(1900 + $0 / 12)-\#(String(format: "%02d", $0 % 12 + 1))", "measure": "level", "value": \#($0), "extra": 1, "more": 2}"# }
+        let rows = (0..<5000).map {
+            #"{"indicator": "gdp", "period": "\#(1900 + $0 / 12)-\#(String(format: "%02d", $0 % 12 + 1))", "measure": "level", "value": \#($0), "extra": 1, "more": 2}"#
+        }
         let json = #"{"observations": ["# + rows.joined(separator: ",") + "]}"
         let parsed = try parse(Array(json.utf8), .json, maps: [])
         #expect(parsed.warnings.count == 2)
@@ -59,24 +62,31 @@ import Testing
     @Test func anSDMXJSONDeleteDataSetIsHonoured() throws {
         func message(_ dataSets: String, version2: Bool = false) -> [UInt8] {
             let structure = """
-            {"dimensions": {"series": [{"id": "REF_AREA", "values": [{"id": "CN"}]}, {"id": "INDICATOR", "values": [{"id": "GDP_YOY"}]}],
-                            "observation": [{"id": "TIME_PERIOD", "values": [{"id": "2021"}, {"id": "2022"}]}]}}
-            """
-            return Array((version2 ? #"{"meta": {}, "data": {"structures": [\#(structure)], "dataSets": [\#(dataSets)]}}"#
-                                   : #"{"header": {}, "structure": \#(structure), "dataSets": [\#(dataSets)]}"#).utf8)
+                {"dimensions": {"series": [{"id": "REF_AREA", "values": [{"id": "CN"}]}, {"id": "INDICATOR", "values": [{"id": "GDP_YOY"}]}],
+                                "observation": [{"id": "TIME_PERIOD", "values": [{"id": "2021"}, {"id": "2022"}]}]}}
+                """
+            return Array(
+                (version2
+                    ? #"{"meta": {}, "data": {"structures": [\#(structure)], "dataSets": [\#(dataSets)]}}"#
+                    : #"{"header": {}, "structure": \#(structure), "dataSets": [\#(dataSets)]}"#).utf8)
         }
         for version2 in [false, true] {
-            let deleteOnly = try parse(message(#"{"action": "Delete", "series": {"0:0": {"observations": {"0": [], "1": []}}}}"#, version2: version2),
-                                       .sdmxJSON, maps: gdp)
+            let deleteOnly = try parse(
+                message(#"{"action": "Delete", "series": {"0:0": {"observations": {"0": [], "1": []}}}}"#, version2: version2),
+                .sdmxJSON, maps: gdp)
             #expect(deleteOnly.observations.isEmpty)
             #expect(deleteOnly.skipped == 2)
-            let both = try parse(message(#"{"action": "Delete", "series": {"0:0": {"observations": {"0": [8.4]}}}}, {"action": "Replace", "series": {"0:0": {"observations": {"1": [3.0]}}}}"#, version2: version2),
-                                 .sdmxJSON, maps: gdp)
+            let both = try parse(
+                message(
+                    #"{"action": "Delete", "series": {"0:0": {"observations": {"0": [8.4]}}}}, {"action": "Replace", "series": {"0:0": {"observations": {"1": [3.0]}}}}"#,
+                    version2: version2),
+                .sdmxJSON, maps: gdp)
             #expect(summary(both) == ["gdp growth 2022 3.0"])
             #expect(both.skipped == 1)
             for action in ["Append", "Information", "Merge", "replace"] {
-                let read = try parse(message(#"{"action": "\#(action)", "observations": {}, "series": {"0:0": {"observations": {"0": [8.4]}}}}"#, version2: version2),
-                                     .sdmxJSON, maps: gdp)
+                let read = try parse(
+                    message(#"{"action": "\#(action)", "observations": {}, "series": {"0:0": {"observations": {"0": [8.4]}}}}"#, version2: version2),
+                    .sdmxJSON, maps: gdp)
                 #expect(summary(read) == ["gdp growth 2021 8.4"], "\(action)")
             }
             let unknown = #expect(throws: FeedParseError.self) {
@@ -100,8 +110,9 @@ import Testing
         let byStatus = try parse(Array(csv.utf8), .sdmxCSV, maps: [map(["CONF_STATUS": "F;C"], "gdp", .growth)])
         #expect(summary(byStatus) == ["gdp growth 2022 3.0"])
         // Several values where one is needed is a clear error.
-        expectError("STRUCTURE[;],STRUCTURE_ID,ACTION,REF_AREA,TIME_PERIOD,OBS_VALUE\ndataflow,X,I,CN,2022,[1;2]\n", .sdmxCSV,
-                    maps: gdp, line: 2, "OBS_VALUE holds several values")
+        expectError(
+            "STRUCTURE[;],STRUCTURE_ID,ACTION,REF_AREA,TIME_PERIOD,OBS_VALUE\ndataflow,X,I,CN,2022,[1;2]\n", .sdmxCSV,
+            maps: gdp, line: 2, "OBS_VALUE holds several values")
     }
 
     @Test func aMessageWithoutATimeDimensionSaysSo() throws {

@@ -33,15 +33,19 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
 
 @Suite struct NativeCSVTests {
     @Test func readsTheDesignExample() throws {
-        let feed = try parseCSV(header + """
-        gdp,2022,level,5515,亿元,,,
-        gdp,2022,growth,3.0,%,,,
-        water_per_gdp,2022,change_vs_base,-13.4,%,,2020,比2020年下降13.4%
-        retail_sales,2023-06,growth,2.1,%,true,,1-6月累计
-        """)
+        let feed = try parseCSV(
+            header + """
+                gdp,2022,level,5515,亿元,,,
+                gdp,2022,growth,3.0,%,,,
+                water_per_gdp,2022,change_vs_base,-13.4,%,,2020,比2020年下降13.4%
+                retail_sales,2023-06,growth,2.1,%,true,,1-6月累计
+                """)
         #expect(feed.observations.count == 4)
-        #expect(feed.observations[0] == Observation(indicator: "gdp", period: .year(2022), measure: .level,
-                                                    value: Figure("5515")!, unit: "亿元", feed: "f"))
+        #expect(
+            feed.observations[0]
+                == Observation(
+                    indicator: "gdp", period: .year(2022), measure: .level,
+                    value: Figure("5515")!, unit: "亿元", feed: "f"))
         #expect(feed.observations[2].baseYear == 2020)
         #expect(feed.observations[2].note == "比2020年下降13.4%")
         #expect(feed.observations[3].cumulative)
@@ -140,13 +144,14 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
 
 @Suite struct NativeJSONTests {
     @Test func readsObservationsWithNumbersOrStrings() throws {
-        let feed = try parseJSON(#"""
-        {"observations": [
-          {"indicator": "gdp", "period": "2022", "measure": "growth", "value": 3.0},
-          {"indicator": "retail_sales", "period": "2023-06", "measure": "growth", "value": "2.1", "cumulative": true, "note": "1-6月累计"},
-          {"indicator": "water_per_gdp", "period": 2022, "measure": "change_vs_base", "value": -13.4, "base_year": 2020}
-        ]}
-        """#)
+        let feed = try parseJSON(
+            #"""
+            {"observations": [
+              {"indicator": "gdp", "period": "2022", "measure": "growth", "value": 3.0},
+              {"indicator": "retail_sales", "period": "2023-06", "measure": "growth", "value": "2.1", "cumulative": true, "note": "1-6月累计"},
+              {"indicator": "water_per_gdp", "period": 2022, "measure": "change_vs_base", "value": -13.4, "base_year": 2020}
+            ]}
+            """#)
         #expect(feed.observations.count == 3)
         #expect(feed.observations[0].value.description == "3.0")
         #expect(feed.observations[1].cumulative)
@@ -191,7 +196,8 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         return tasks.filter { $0 != me }.compactMap { tid in
             guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
             // Fields after "comm)": state is field 3; nice is field 19.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 16 ? Int(fields[16]) : nil
@@ -202,7 +208,9 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
         let data = body(rows: 20_000)
         let direct = try FeedParser.parse(data, format: .csv, options: ParseOptions(feed: "f"))
         var seen: [Observation] = []
-        let piped = try PipelinedParser.parse(data, format: .csv, options: ParseOptions(feed: "f"), batchSize: 1000) { seen.append($0); return true }
+        let piped = try PipelinedParser.parse(data, format: .csv, options: ParseOptions(feed: "f"), batchSize: 1000) {
+            seen.append($0); return true
+        }
         #expect(seen == direct.observations)
         #expect(piped.skipped == direct.skipped)
     }
@@ -210,8 +218,10 @@ private func parseJSON(_ text: String, indicators: Set<String>? = nil) throws ->
     @Test func theParserThreadRunsAtTheRequestedNiceValue() throws {
         var niceDuringParse: Set<Int> = []
         var checked = false
-        _ = try PipelinedParser.parse(body(rows: 50_000), format: .csv, options: ParseOptions(feed: "f"), batchSize: 256, depth: 2,
-                                      niceness: 10) { _ in
+        _ = try PipelinedParser.parse(
+            body(rows: 50_000), format: .csv, options: ParseOptions(feed: "f"), batchSize: 256, depth: 2,
+            niceness: 10
+        ) { _ in
             if !checked { niceDuringParse = Set(otherThreadsNiceness()); checked = true }
             return true
         }

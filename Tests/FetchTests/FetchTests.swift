@@ -1,3 +1,4 @@
+import PlanCore
 import Foundation
 import Testing
 import TestSupport
@@ -19,7 +20,9 @@ func request(_ url: String, retries: Int = 0, maxBytes: Int = 1 << 20, timeout: 
 }
 
 /// A CSV body big enough for nginx to gzip.
-let bigCSV = "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + $0 % 100)-\(String(format: "%02d", $0 % 12 + 1)),level,\($0).5" }.joined(separator: "\n") + "\n"
+let bigCSV =
+    "indicator,period,measure,value\n" + (1...400).map { "gdp,\(1900 + $0 % 100)-\(String(format: "%02d", $0 % 12 + 1)),level,\($0).5" }.joined(separator: "\n")
+    + "\n"
 
 @Suite(.serialized) struct NginxFetchTests {
     @Test func anUnchangedFeedFetchedTwiceCostsOne200AndOne304() async throws {

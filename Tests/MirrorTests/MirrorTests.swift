@@ -10,28 +10,34 @@ func temporaryDatabase() -> String {
     return dir + "/mirror.sqlite"
 }
 
-let plan = Plan(id: "p", title: "计划", indicators: [
-    Indicator(code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
-              targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))]),
-    Indicator(code: "jobs", name: "失业率", category: .binding, unit: "%",
-              targets: [Target(year: 2022, rule: .atMost(Figure("3.0")!))]),
-])
+let plan = Plan(
+    id: "p", title: "计划",
+    indicators: [
+        Indicator(
+            code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+            targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))]),
+        Indicator(
+            code: "jobs", name: "失业率", category: .binding, unit: "%",
+            targets: [Target(year: 2022, rule: .atMost(Figure("3.0")!))]),
+    ])
 
 func obs(_ indicator: String, _ period: String, _ measure: Measure, _ value: String, feed: String = "a") -> Observation {
     Observation(indicator: indicator, period: try! Period(parsing: period), measure: measure, value: Figure(value)!, feed: feed)
 }
 
-func record(_ feed: String = "a", outcome: String = "ok", at: Date = Date()) -> FetchRecord {
+func record(_ feed: String = "a", outcome: FetchOutcome = .ok, at: Date = Date()) -> FetchRecord {
     FetchRecord(feed: feed, startedAt: at, finishedAt: at, outcome: outcome, bytes: 10)
 }
 
 /// A mirror with plan `p` and feeds `a` (priority 2) and `b` (priority 1).
 func preparedMirror(path: String = temporaryDatabase()) async throws -> Mirror {
     let mirror = try Mirror(path: path)
-    try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
-        FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
-        FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
-    ], now: Date())
+    try await mirror.mirrorConfiguration(
+        plans: [(plan, "p.toml")],
+        feeds: [
+            FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
+            FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
+        ], now: Date())
     return mirror
 }
 
@@ -53,15 +59,19 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
 }
 
 @Suite struct TimestampTests {
-    @Test(arguments: [(0.0, "1970-01-01T00:00:00Z"), (1_700_000_000.9, "2023-11-14T22:13:20Z"),
-                      (951_782_400, "2000-02-29T00:00:00Z"), (4_102_444_799, "2099-12-31T23:59:59Z")])
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00Z"), (1_700_000_000.9, "2023-11-14T22:13:20Z"),
+        (951_782_400, "2000-02-29T00:00:00Z"), (4_102_444_799, "2099-12-31T23:59:59Z"),
+    ])
     func formatsRFC3339UTCAndParsesBack(seconds: Double, text: String) {
         #expect(Timestamp.string(Date(timeIntervalSince1970: seconds)) == text)
         #expect(Timestamp.date(text) == Date(timeIntervalSince1970: seconds.rounded(.down)))
     }
 
-    @Test(arguments: ["", "2023-11-14", "2023-1X-14T22:13:20Z", "+023-11-14T22:13:20Z", "2023-11-14 22:13:20Z",
-                      "2023-11-14T22:13:20", "2023-11-14T22:13:20+08:00"])
+    @Test(arguments: [
+        "", "2023-11-14", "2023-1X-14T22:13:20Z", "+023-11-14T22:13:20Z", "2023-11-14 22:13:20Z",
+        "2023-11-14T22:13:20", "2023-11-14T22:13:20+08:00",
+    ])
     func rejectsAnythingElse(text: String) {
         #expect(Timestamp.date(text) == nil)
     }
@@ -72,8 +82,10 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         let path = temporaryDatabase()
         _ = try await preparedMirror(path: path)
         let tables = try sqlite(path, "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name;")
-        for name in ["plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert",
-                     "alert_event", "current_verdict", "firing_alert", "observation_by_source"] {
+        for name in [
+            "plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert",
+            "alert_event", "current_verdict", "firing_alert", "observation_by_source",
+        ] {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
@@ -135,21 +147,27 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect(try sqlite(path, "SELECT id, active, priority FROM feed ORDER BY id;") == "a|1|2\nb|1|1")
         // The same configuration again (a later start) changes nothing, not even created_at.
         let before = try sqlite(path, "SELECT group_concat(id || url || priority || interval_seconds || created_at) FROM feed;")
-        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
-            FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
-            FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
-        ], now: Date().addingTimeInterval(60))
+        try await mirror.mirrorConfiguration(
+            plans: [(plan, "p.toml")],
+            feeds: [
+                FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 2, interval: 60),
+                FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
+            ], now: Date().addingTimeInterval(60))
         #expect(try sqlite(path, "SELECT group_concat(id || url || priority || interval_seconds || created_at) FROM feed;") == before)
         // b leaves the configuration, a changes its priority, c arrives.
-        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
-            FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 5, interval: 60),
-            FeedDescription(id: "c", plan: "p", url: "file:///c.csv", format: "csv", priority: 0, interval: 30),
-        ], now: Date())
+        try await mirror.mirrorConfiguration(
+            plans: [(plan, "p.toml")],
+            feeds: [
+                FeedDescription(id: "a", plan: "p", url: "file:///a.csv", format: "csv", priority: 5, interval: 60),
+                FeedDescription(id: "c", plan: "p", url: "file:///c.csv", format: "csv", priority: 0, interval: 30),
+            ], now: Date())
         #expect(try sqlite(path, "SELECT id, active, priority FROM feed ORDER BY id;") == "a|1|5\nb|0|1\nc|1|0")
         // b comes back.
-        try await mirror.mirrorConfiguration(plans: [(plan, "p.toml")], feeds: [
-            FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60),
-        ], now: Date())
+        try await mirror.mirrorConfiguration(
+            plans: [(plan, "p.toml")],
+            feeds: [
+                FeedDescription(id: "b", plan: "p", url: "https://***@example.org/b.csv", format: "csv", priority: 1, interval: 60)
+            ], now: Date())
         #expect(try sqlite(path, "SELECT id, active FROM feed ORDER BY id;") == "a|0\nb|1\nc|0")
     }
 }
@@ -181,14 +199,18 @@ extension ConfigurationMirrorTests {
 @Suite struct ReconcileTests {
     @Test func insertsUpdatesWithRevisionsAndNeverDeletes() async throws {
         let mirror = try await preparedMirror()
-        let first = try await mirror.reconcile(record(), plan: "p", observations: [
-            obs("gdp", "2021", .level, "5300"), obs("gdp", "2022", .growth, "3.0"), obs("jobs", "2022", .level, "2.0"),
-        ], skipped: 2)
+        let first = try await mirror.reconcile(
+            record(), plan: "p",
+            observations: [
+                obs("gdp", "2021", .level, "5300"), obs("gdp", "2022", .growth, "3.0"), obs("jobs", "2022", .level, "2.0"),
+            ], skipped: 2)
         #expect(first == ReconcileCounts(inserted: 3, revised: 0, unchanged: 0, skipped: 2))
         // The 2021 level vanished from the feed, the growth was revised, the rate is the same.
-        let second = try await mirror.reconcile(record(), plan: "p", observations: [
-            obs("gdp", "2022", .growth, "3.1"), obs("jobs", "2022", .level, "2.00"),
-        ], skipped: 0)
+        let second = try await mirror.reconcile(
+            record(), plan: "p",
+            observations: [
+                obs("gdp", "2022", .growth, "3.1"), obs("jobs", "2022", .level, "2.00"),
+            ], skipped: 0)
         #expect(second == ReconcileCounts(inserted: 0, revised: 1, unchanged: 1, skipped: 0))
         let counts = try await mirror.counts()
         #expect(counts["observation"] == 3)
@@ -205,16 +227,16 @@ extension ConfigurationMirrorTests {
     @Test func aFailedFetchChangesOnlyItsFetchRowAndTheFailureCount() async throws {
         let mirror = try await preparedMirror()
         _ = try await mirror.reconcile(record(), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
-        var failed = record(outcome: "parse_error")
+        var failed = record(outcome: .parseError)
         failed.error = "line 3, column 2: invalid period"
         try await mirror.recordFailure(failed)
-        try await mirror.recordFailure(record(outcome: "timeout"))
+        try await mirror.recordFailure(record(outcome: .timeout))
         let state = try #require(try await mirror.feedStates()["a"])
         #expect(state.consecutiveFailures == 2)
         #expect(state.lastError == nil)  // the last failure had no message
         #expect(try await mirror.counts()["observation"] == 1)
         #expect(try await mirror.counts()["fetch"] == 3)
-        try await mirror.recordUnchanged(record(outcome: "not_modified"))
+        try await mirror.recordUnchanged(record(outcome: .notModified))
         #expect(try await mirror.feedStates()["a"]?.consecutiveFailures == 0)
     }
 
@@ -224,12 +246,15 @@ extension ConfigurationMirrorTests {
         // A slow write holds the writer while 20 more arrive; they then commit together.
         let started = Guarded(false), release = Guarded(false)
         let slow = Task {
-            try await mirror.reconcile(record("a"), plan: "p", produce: { writer in
-                started.set(true)
-                while !release.current { usleep(1000) }
-                writer.write(obs("gdp", "2000", .level, "1"))
-                return 0
-            }).get()
+            try await mirror.reconcile(
+                record("a"), plan: "p",
+                produce: { writer in
+                    started.set(true)
+                    while !release.current { usleep(1000) }
+                    writer.write(obs("gdp", "2000", .level, "1"))
+                    return 0
+                }
+            ).get()
         }
         while !started.current { try await Task.sleep(nanoseconds: 1_000_000) }
         struct Broken: Error {}
@@ -266,7 +291,7 @@ extension ConfigurationMirrorTests {
             stored.update { $0.append("a \(counts.inserted)") }
         }
         mirror.recordLater(record("nope"), failed: false)  // no such feed: the foreign key refuses it
-        mirror.recordLater(record("b", outcome: "timeout"), failed: true)
+        mirror.recordLater(record("b", outcome: .timeout), failed: true)
         await #expect(throws: MirrorError.self) { try await mirror.flushRecords() }
         #expect(stored.current == ["a 1"])
         let counts = try await mirror.counts()
@@ -313,7 +338,7 @@ extension ConfigurationMirrorTests {
         #expect(try await mirror.statusCounts().failing == 1)
         // This process commits.
         #expect(mirror.cachedStatusCounts()?.failing == 1)
-        try await mirror.recordFailure(record("b", outcome: "timeout"))
+        try await mirror.recordFailure(record("b", outcome: .timeout))
         #expect(mirror.cachedStatusCounts() == nil, "an answer from before this process's commit was kept")
         #expect(try await mirror.statusCounts().failing == 2)
         // Verdict texts likewise, per plan and year.
@@ -352,8 +377,10 @@ extension ConfigurationMirrorTests {
 }
 
 @Suite struct JudgementTests {
-    let feeds = [FeedPolicy(id: "a", plan: "p", priority: 2, failingAfter: 2, staleAfter: 3600),
-                 FeedPolicy(id: "b", plan: "p", priority: 1, failingAfter: 2, staleAfter: 3600)]
+    let feeds = [
+        FeedPolicy(id: "a", plan: "p", priority: 2, failingAfter: 2, staleAfter: 3600),
+        FeedPolicy(id: "b", plan: "p", priority: 1, failingAfter: 2, staleAfter: 3600),
+    ]
 
     @Test func eventsFireOnceAndResolveWhenTheConditionEnds() async throws {
         let mirror = try await preparedMirror()
@@ -398,9 +425,9 @@ extension ConfigurationMirrorTests {
         let mirror = try await preparedMirror()
         let now = Date()
         try await mirror.recordUnchanged(record("b", at: now))
-        try await mirror.recordFailure(record(outcome: "timeout", at: now))
+        try await mirror.recordFailure(record(outcome: .timeout, at: now))
         #expect(try await mirror.judge(plans: [plan], feeds: feeds, now: now).events.isEmpty)
-        try await mirror.recordFailure(record(outcome: "timeout", at: now))
+        try await mirror.recordFailure(record(outcome: .timeout, at: now))
         let failing = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
         #expect(failing.events.compactMap { $0.action?.key } == ["feed/a/feed_failing"])
         // Two hours later neither feed has succeeded: both are stale (a has never succeeded).
@@ -409,7 +436,8 @@ extension ConfigurationMirrorTests {
         #expect(later.events.allSatisfy { $0.action?.severity == .critical })
         try await mirror.recordUnchanged(record(at: now.addingTimeInterval(7200)))
         let recovered = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(7200))
-        #expect(Set(recovered.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } })
+        #expect(
+            Set(recovered.events.compactMap { $0.action.map { "\($0.event.rawValue) \($0.key)" } })
                 == ["resolved feed/a/feed_failing", "resolved feed/a/feed_stale"])
     }
 
@@ -454,7 +482,8 @@ extension ConfigurationMirrorTests {
         o.unit = ""
         o.note = "城镇调查失业率（年均）— “初步” 'quoted' \u{1F4C8}"
         _ = try await mirror.reconcile(record(), plan: "p", observations: [o], skipped: 0)
-        #expect(try sqlite(path, "SELECT quote(unit), note, length(note), value FROM observation;")
+        #expect(
+            try sqlite(path, "SELECT quote(unit), note, length(note), value FROM observation;")
                 == "''|\(o.note!)|\(o.note!.count)|3.2")
     }
 

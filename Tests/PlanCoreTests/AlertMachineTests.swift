@@ -24,8 +24,9 @@ private func record(_ key: String, firing: Bool, _ kind: AlertKind = .targetMiss
         Case(name: "no longer holding resolves", stored: [record("a", firing: true)], holding: [], expected: ["resolved a"]),
         Case(name: "resolved stays quiet", stored: [record("a", firing: false)], holding: [], expected: []),
         Case(name: "resolved then holding again fires again", stored: [record("a", firing: false)], holding: ["a"], expected: ["firing a"]),
-        Case(name: "resolutions come first, each in key order", stored: [record("z", firing: true), record("y", firing: true)],
-             holding: ["c", "b"], expected: ["resolved y", "resolved z", "firing b", "firing c"]),
+        Case(
+            name: "resolutions come first, each in key order", stored: [record("z", firing: true), record("y", firing: true)],
+            holding: ["c", "b"], expected: ["resolved y", "resolved z", "firing b", "firing c"]),
         Case(name: "duplicate conditions fire once", stored: [], holding: ["a", "a"], expected: ["firing a"]),
     ]
 
@@ -44,15 +45,20 @@ private func record(_ key: String, firing: Bool, _ kind: AlertKind = .targetMiss
     @Test func theLogLineHasTheDesignFieldsInOrder() {
         let action = AlertMachine.step(stored: [:], holding: [condition("futian-2023/gdp/2022/target_missed")])[0]
         let line = AlertMachine.logLine(seq: 17, time: "2026-11-28T08:00:00Z", action: action)
-        #expect(line == #"{"time":"2026-11-28T08:00:00Z","seq":17,"event":"firing","alert":"target_missed","severity":"warning","key":"futian-2023/gdp/2022/target_missed","plan":"p","message":"msg futian-2023/gdp/2022/target_missed"}"#)
+        #expect(
+            line
+                == #"{"time":"2026-11-28T08:00:00Z","seq":17,"event":"firing","alert":"target_missed","severity":"warning","key":"futian-2023/gdp/2022/target_missed","plan":"p","message":"msg futian-2023/gdp/2022/target_missed"}"#
+        )
     }
 
     @Test func verdictConditionsOnlyForMissedAndAtRisk() {
-        let indicator = Indicator(code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
-                                  targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))])
-        let missed = Verdict(plan: "p", indicator: "gdp", year: 2022, status: .missed, rule: "growth_at_least", measure: .growth,
-                             actual: Figure("3.0"), threshold: Figure("6.0"), shortfall: Figure("3.0"), unit: "%",
-                             period: .year(2022), feed: "annex", severity: .warning)
+        let indicator = Indicator(
+            code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+            targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))])
+        let missed = Verdict(
+            plan: "p", indicator: "gdp", year: 2022, status: .missed, rule: .growthAtLeast, measure: .growth,
+            actual: Figure("3.0"), threshold: Figure("6.0"), shortfall: Figure("3.0"), unit: "%",
+            period: .year(2022), feed: "annex", severity: .warning)
         let c = AlertConditions.verdict(missed, indicator: indicator)
         #expect(c?.key == "p/gdp/2022/target_missed")
         #expect(c?.message == "地区生产总值 2022: growth 3.0% below target 6.0% (short by 3.0 pp)")

@@ -4,21 +4,28 @@ import Testing
 
 /// Builds a one-indicator plan and observations for rule tests.
 private func plan(_ rule: TargetRule, year: Int = 2023, category: PlanCore.Category = .expected, unit: String = "亿元") -> Plan {
-    Plan(id: "p", title: "t", indicators: [
-        Indicator(code: "x", name: "指标", category: category, unit: unit, targets: [Target(year: year, rule: rule)]),
-    ])
+    Plan(
+        id: "p", title: "t",
+        indicators: [
+            Indicator(code: "x", name: "指标", category: category, unit: unit, targets: [Target(year: year, rule: rule)])
+        ])
 }
 
-private func obs(_ period: String, _ measure: Measure, _ value: String, feed: String = "f",
-                 cumulative: Bool = false, base: Int? = nil, indicator: String = "x") -> Observation {
-    Observation(indicator: indicator, period: try! Period(parsing: period), measure: measure, value: Figure(value)!,
-                cumulative: cumulative, baseYear: base, feed: feed)
+private func obs(
+    _ period: String, _ measure: Measure, _ value: String, feed: String = "f",
+    cumulative: Bool = false, base: Int? = nil, indicator: String = "x"
+) -> Observation {
+    Observation(
+        indicator: indicator, period: try! Period(parsing: period), measure: measure, value: Figure(value)!,
+        cumulative: cumulative, baseYear: base, feed: feed)
 }
 
 private func fig(_ text: String) -> Figure { Figure(text)! }
 
-private func judge(_ rule: TargetRule, _ observations: [Observation], priorities: [String: Int] = [:],
-                   category: PlanCore.Category = .expected) -> Verdict {
+private func judge(
+    _ rule: TargetRule, _ observations: [Observation], priorities: [String: Int] = [:],
+    category: PlanCore.Category = .expected
+) -> Verdict {
     Evaluation.verdicts(plan: plan(rule, category: category), observations: observations, priorities: priorities)[0]
 }
 
@@ -46,12 +53,15 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
         Case(rule: .declineAtLeast(fig("3.5")), observation: obs("2023", .growth, "-3.6"), status: .met, threshold: "-3.5", shortfall: "0.0"),
         Case(rule: .declineAtLeast(fig("3.5")), observation: obs("2023", .growth, "-3.4"), status: .missed, threshold: "-3.5", shortfall: "0.1"),
         // decline_vs_base_at_least 6.5 vs 2020.
-        Case(rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.5", base: 2020),
-             status: .met, threshold: "-6.5", shortfall: "0.0"),
-        Case(rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.6", base: 2020),
-             status: .met, threshold: "-6.5", shortfall: "0.0"),
-        Case(rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.4", base: 2020),
-             status: .missed, threshold: "-6.5", shortfall: "0.1"),
+        Case(
+            rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.5", base: 2020),
+            status: .met, threshold: "-6.5", shortfall: "0.0"),
+        Case(
+            rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.6", base: 2020),
+            status: .met, threshold: "-6.5", shortfall: "0.0"),
+        Case(
+            rule: .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020), observation: obs("2023", .changeVsBase, "-6.4", base: 2020),
+            status: .missed, threshold: "-6.5", shortfall: "0.1"),
         // at_most 3.0.
         Case(rule: .atMost(fig("3.0")), observation: obs("2023", .level, "3.0"), status: .met, threshold: "3.0", shortfall: "0.0"),
         Case(rule: .atMost(fig("3.0")), observation: obs("2023", .level, "3.1"), status: .missed, threshold: "3.0", shortfall: "0.1"),
@@ -132,8 +142,9 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     }
 
     @Test func changeVsBaseIsDerivedFromTheBaseYearLevel() {
-        let v = judge(.declineVsBaseAtLeast(fig("6.5"), baseYear: 2020),
-                      [obs("2020", .level, "4.70"), obs("2023", .level, "4.07")])
+        let v = judge(
+            .declineVsBaseAtLeast(fig("6.5"), baseYear: 2020),
+            [obs("2020", .level, "4.70"), obs("2023", .level, "4.07")])
         #expect(v.derived)
         #expect(v.measure == .changeVsBase)
         #expect(v.actual?.description == "-13.4")
@@ -164,10 +175,12 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     }
 
     @Test func theLatestYearToDateFigureIsUsed() {
-        let v = judge(.growthAtLeast(fig("3.0")), [
-            obs("2023-03", .growth, "1.0", cumulative: true), obs("2023-09", .growth, "3.5", cumulative: true),
-            obs("2023-Q2", .growth, "2.0", cumulative: true),
-        ])
+        let v = judge(
+            .growthAtLeast(fig("3.0")),
+            [
+                obs("2023-03", .growth, "1.0", cumulative: true), obs("2023-09", .growth, "3.5", cumulative: true),
+                obs("2023-Q2", .growth, "2.0", cumulative: true),
+            ])
         #expect(v.status == .onTrack)
         #expect(v.period == .month(2023, 9))
     }
@@ -184,9 +197,11 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     }
 
     @Test func cumulativeGrowthIsDerivedFromSamePeriodLevels() {
-        let v = judge(.growthAtLeast(fig("3.0")), [
-            obs("2022-06", .level, "1000", cumulative: true), obs("2023-06", .level, "1021", cumulative: true),
-        ])
+        let v = judge(
+            .growthAtLeast(fig("3.0")),
+            [
+                obs("2022-06", .level, "1000", cumulative: true), obs("2023-06", .level, "1021", cumulative: true),
+            ])
         #expect(v.status == .atRisk)
         #expect(v.derived)
         #expect(v.actual?.description == "2.1")
@@ -207,8 +222,9 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     ]
 
     @Test func theHigherPriorityFeedWinsAndTheConflictIsReported() throws {
-        let v = Evaluation.verdicts(plan: plan(.growthAtLeast(fig("6.2")), year: 2022), observations: observations,
-                                    priorities: ["annex": 20, "report": 10])[0]
+        let v = Evaluation.verdicts(
+            plan: plan(.growthAtLeast(fig("6.2")), year: 2022), observations: observations,
+            priorities: ["annex": 20, "report": 10])[0]
         #expect(v.feed == "annex")
         #expect(v.actual == fig("3.0"))
         let conflict = try #require(v.conflicts.first)
@@ -218,8 +234,9 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     }
 
     @Test func swappingPrioritiesSwapsTheWinner() {
-        let v = Evaluation.verdicts(plan: plan(.growthAtLeast(fig("5.0")), year: 2022), observations: observations,
-                                    priorities: ["annex": 1, "report": 2])[0]
+        let v = Evaluation.verdicts(
+            plan: plan(.growthAtLeast(fig("5.0")), year: 2022), observations: observations,
+            priorities: ["annex": 1, "report": 2])[0]
         #expect(v.feed == "report")
         #expect(v.status == .met)
         #expect(v.conflicts.count == 1)
@@ -239,9 +256,11 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
     }
 
     @Test func conflictsOnLevelsUsedForADerivedFigureAreReported() {
-        let v = judge(.growthAtLeast(fig("1.0")), [
-            obs("2022", .level, "100", feed: "a"), obs("2023", .level, "103", feed: "a"), obs("2023", .level, "104", feed: "b"),
-        ], priorities: ["a": 2, "b": 1])
+        let v = judge(
+            .growthAtLeast(fig("1.0")),
+            [
+                obs("2022", .level, "100", feed: "a"), obs("2023", .level, "103", feed: "a"), obs("2023", .level, "104", feed: "b"),
+            ], priorities: ["a": 2, "b": 1])
         #expect(v.derived)
         #expect(v.actual?.description == "3.0")
         #expect(v.conflicts.count == 1)
@@ -250,15 +269,23 @@ private func judge(_ rule: TargetRule, _ observations: [Observation], priorities
 
 @Suite struct VerdictJSONTests {
     @Test func matchesTheDesignExample() {
-        let plan = Plan(id: "futian-2023", title: "t", indicators: [
-            Indicator(code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
-                      targets: [Target(year: 2022, rule: .growthAtLeast(fig("6.0")))]),
-        ])
-        let v = Evaluation.verdicts(plan: plan, observations: [
-            Observation(indicator: "gdp", period: .year(2022), measure: .growth, value: fig("3.0"), feed: "futian-annex"),
-        ])[0]
+        let plan = Plan(
+            id: "futian-2023", title: "t",
+            indicators: [
+                Indicator(
+                    code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+                    targets: [Target(year: 2022, rule: .growthAtLeast(fig("6.0")))])
+            ])
+        let v = Evaluation.verdicts(
+            plan: plan,
+            observations: [
+                Observation(indicator: "gdp", period: .year(2022), measure: .growth, value: fig("3.0"), feed: "futian-annex")
+            ])[0]
         let text = v.json.text
-        #expect(text.hasPrefix(#"{"plan":"futian-2023","indicator":"gdp","year":2022,"status":"missed","rule":"growth_at_least","measure":"growth","actual":3.0,"threshold":6.0,"shortfall":3.0,"unit":"%","period":"2022","#))
+        #expect(
+            text.hasPrefix(
+                #"{"plan":"futian-2023","indicator":"gdp","year":2022,"status":"missed","rule":"growth_at_least","measure":"growth","actual":3.0,"threshold":6.0,"shortfall":3.0,"unit":"%","period":"2022","#
+            ))
         #expect(text.contains(#""feed":"futian-annex","severity":"warning","derived":false"#))
     }
 }

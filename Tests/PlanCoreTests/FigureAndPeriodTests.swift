@@ -45,7 +45,8 @@ import Support
 
     @Test(arguments: [
         ("2024-13", "month must be 01–12"), ("2024-00", "month must be 01–12"), ("2023-Q5", "quarter must be Q1–Q4"),
-        ("23", "4-digit year"), ("2023-6", "2-digit month"), ("2023-06-01-02", "too many"), ("2023-02-29", "day must be 01–28"), ("2023-W54", "week must be W01–W53"), ("", "4-digit year"),
+        ("23", "4-digit year"), ("2023-6", "2-digit month"), ("2023-06-01-02", "too many"), ("2023-02-29", "day must be 01–28"),
+        ("2023-W54", "week must be W01–W53"), ("", "4-digit year"),
         ("1800", "outside"), ("2023-S3", "S1 or S2"), ("２０２３", "4-digit year"),
     ])
     func rejectsInvalidPeriodsWithAReason(text: String, reason: String) {
@@ -112,10 +113,11 @@ import Support
         #expect(Redaction.text(text) == shown)
     }
 
-    @Test(arguments: [
-        (1.23456, 3, "1.235"), (0.0, 1, "0.0"), (12.05, 1, "12.1"), (-0.04, 1, "0.0"), (-2.5, 0, "-3"),
-        (1_700_000_000.4, 0, "1700000000"), (0.0005, 3, "0.001"), (99.999, 2, "100.00"), (7, 0, "7"),
-    ] as [(Double, Int, String)])
+    @Test(
+        arguments: [
+            (1.23456, 3, "1.235"), (0.0, 1, "0.0"), (12.05, 1, "12.1"), (-0.04, 1, "0.0"), (-2.5, 0, "-3"),
+            (1_700_000_000.4, 0, "1700000000"), (0.0005, 3, "0.001"), (99.999, 2, "100.00"), (7, 0, "7"),
+        ] as [(Double, Int, String)])
     func formatsFixedDecimals(value: Double, digits: Int, text: String) {
         #expect(DecimalText.fixed(value, digits: digits) == text)
     }
@@ -124,7 +126,11 @@ import Support
         for i in stride(from: -10_000_000, through: 10_000_000, by: 9973) {
             let value = Double(i) / 997
             for digits in 0...3 {
-                #expect(DecimalText.fixed(value, digits: digits) == String(format: "%.\(digits)f", value).replacingOccurrences(of: "-0.000", with: "0.000").replacingOccurrences(of: "-0.00", with: "0.00").replacingOccurrences(of: "-0.0", with: "0.0").replacingOccurrences(of: "^-0$", with: "0", options: .regularExpression))
+                #expect(
+                    DecimalText.fixed(value, digits: digits)
+                        == String(format: "%.\(digits)f", value).replacingOccurrences(of: "-0.000", with: "0.000").replacingOccurrences(
+                            of: "-0.00", with: "0.00"
+                        ).replacingOccurrences(of: "-0.0", with: "0.0").replacingOccurrences(of: "^-0$", with: "0", options: .regularExpression))
             }
         }
     }

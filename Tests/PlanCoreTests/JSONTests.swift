@@ -33,9 +33,9 @@ import Testing
     }
 
     @Test(arguments: [
-        ("福田区 GDP 增长 3.0%", #""福田区 GDP 增长 3.0%""#),                      // nothing to escape: written whole
-        ("line\u{2028}sep\u{2029}", #""line\u2028sep\u2029""#),                 // JavaScript line separators
-        ("—dash “quotes” €", #""—dash “quotes” €""#),                              // E2-led characters kept as they are
+        ("福田区 GDP 增长 3.0%", #""福田区 GDP 增长 3.0%""#),  // nothing to escape: written whole
+        ("line\u{2028}sep\u{2029}", #""line\u2028sep\u2029""#),  // JavaScript line separators
+        ("—dash “quotes” €", #""—dash “quotes” €""#),  // E2-led characters kept as they are
         ("tab\there\r\n", #""tab\there\r\n""#),
     ])
     func writesStringsExactly(text: String, json: String) throws {

@@ -8,33 +8,34 @@ import TestSupport
 /// the test's own server. Nothing leaves the namespace, which has no other interface.
 @Suite(.serialized) struct AddressPolicyTests {
     static let server = #"""
-    import http.server, socketserver, sys
-    port = int(sys.argv[1]); log = open(sys.argv[2], "a", buffering=1)
-    targets = {"/to-metadata": "169.254.169.254", "/to-private": "10.1.2.3", "/to-loopback": "127.0.0.1",
-               "/to-localhost": "localhost", "/to-public": "203.0.113.10"}
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            log.write(self.headers.get("Host", "") + " " + self.path + "\n")
-            if self.path in targets:
-                self.send_response(302); self.send_header("Location", "http://%s:%d/feed.csv" % (targets[self.path], port))
-                self.send_header("Content-Length", "0"); self.end_headers(); return
-            body = b"indicator,period,measure,value\ngdp,2022,growth,3.0\n"
-            self.send_response(200); self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-        def log_message(self, *a): pass
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    with socketserver.ThreadingTCPServer(("0.0.0.0", port), H) as s:
-        s.timeout = 1
-        import time; end = time.time() + 60
-        while time.time() < end: s.handle_request()
-    """#
+        import http.server, socketserver, sys
+        port = int(sys.argv[1]); log = open(sys.argv[2], "a", buffering=1)
+        targets = {"/to-metadata": "169.254.169.254", "/to-private": "10.1.2.3", "/to-loopback": "127.0.0.1",
+                   "/to-localhost": "localhost", "/to-public": "203.0.113.10"}
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                log.write(self.headers.get("Host", "") + " " + self.path + "\n")
+                if self.path in targets:
+                    self.send_response(302); self.send_header("Location", "http://%s:%d/feed.csv" % (targets[self.path], port))
+                    self.send_header("Content-Length", "0"); self.end_headers(); return
+                body = b"indicator,period,measure,value\ngdp,2022,growth,3.0\n"
+                self.send_response(200); self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+            def log_message(self, *a): pass
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        with socketserver.ThreadingTCPServer(("0.0.0.0", port), H) as s:
+            s.timeout = 1
+            import time; end = time.time() + 60
+            while time.time() < end: s.handle_request()
+        """#
 
     @Test func redirectsToLoopbackPrivateAndLinkLocalAddressesAreRefusedBeforeConnecting() throws {
         let dir = try scratchFolder()
         try AddressPolicyTests.server.write(toFile: dir + "/server.py", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/plans", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
-                                         toPath: dir + "/plans/futian-2023.toml")
+        try FileManager.default.copyItem(
+            atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+            toPath: dir + "/plans/futian-2023.toml")
         let port = 18_080
         let feeds: [(String, String, String)] = [
             ("public", "203.0.113.10", "/feed.csv"), ("redirect-metadata", "203.0.113.10", "/to-metadata"),
@@ -83,8 +84,9 @@ import TestSupport
         shell.waitUntilExit()
         #expect(shell.terminationStatus == 0, "the namespace could not be set up")
         let output = try Data(contentsOf: URL(fileURLWithPath: dir + "/out.json"))
-        let json = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any],
-                                "\((try? String(contentsOfFile: dir + "/err.log", encoding: .utf8)) ?? "")")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: output) as? [String: Any],
+            "\((try? String(contentsOfFile: dir + "/err.log", encoding: .utf8)) ?? "")")
         let reports = (json["feeds"] as? [[String: Any]]) ?? []
         var outcome: [String: String] = [:]
         var message: [String: String] = [:]
@@ -102,8 +104,9 @@ import TestSupport
         }
         #expect(message["redirect-metadata"]?.contains("169.254.169.254") == true)
         #expect(message["redirect-metadata"]?.contains("allow_link_local") == true)
-        #expect(message["redirect-localhost"].map { $0.contains("127.0.0.1") || $0.contains("::1") } == true,
-                "the resolved address is checked, not the URL text: \(message["redirect-localhost"] ?? "")")
+        #expect(
+            message["redirect-localhost"].map { $0.contains("127.0.0.1") || $0.contains("::1") } == true,
+            "the resolved address is checked, not the URL text: \(message["redirect-localhost"] ?? "")")
         // The refused targets never got a request: only the allowed feeds reached them.
         let requests = (try String(contentsOfFile: dir + "/requests.log", encoding: .utf8)).split(separator: "\n")
         #expect(requests.filter { $0.hasPrefix("169.254.169.254") }.count == 1, "only metadata-allowed: \(requests)")

@@ -51,9 +51,10 @@ struct PlansyncProcess {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         group.wait()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData.current, as: UTF8.self),
-                      stderr: String(decoding: errData.current, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData.current, as: UTF8.self),
+            stderr: String(decoding: errData.current, as: UTF8.self))
     }
 }
 
@@ -66,18 +67,21 @@ func scratchFolder() throws -> String {
 
 @Suite struct EvaluateCommandTests {
     @Test func theSeedAnnexGivesSixMissesAndFourMets() throws {
-        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
-                                         "--observations", "Config/feeds/futian-2022-annex.csv", "--year", "2022", "--json"])
+        let r = try PlansyncProcess.run([
+            "evaluate", "--plan", "Config/plans/futian-2023.toml",
+            "--observations", "Config/feeds/futian-2022-annex.csv", "--year", "2022", "--json",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         let verdicts = try #require(json?["verdicts"] as? [[String: Any]])
         var status: [String: String] = [:]
         for v in verdicts { status[v["indicator"] as! String] = v["status"] as? String }
-        #expect(status == [
-            "gdp": "missed", "modern_services": "missed", "retail_sales": "missed", "foreign_trade": "missed",
-            "budget_revenue": "missed", "land_per_gdp": "missed",
-            "fixed_asset_investment": "met", "unemployment_rate": "met", "water_per_gdp": "met", "energy_per_gdp": "met",
-        ])
+        #expect(
+            status == [
+                "gdp": "missed", "modern_services": "missed", "retail_sales": "missed", "foreign_trade": "missed",
+                "budget_revenue": "missed", "land_per_gdp": "missed",
+                "fixed_asset_investment": "met", "unemployment_rate": "met", "water_per_gdp": "met", "energy_per_gdp": "met",
+            ])
         let gdp = try #require(verdicts.first { $0["indicator"] as? String == "gdp" })
         #expect(gdp["actual"] as? Double == 3.0)
         #expect(gdp["threshold"] as? Double == 6.0)
@@ -88,9 +92,11 @@ func scratchFolder() throws -> String {
     }
 
     @Test func theTableShowsChineseNamesAlignedWithStatusAndShortfall() throws {
-        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
-                                         "--observations", "Config/feeds/futian-2022-annex.csv",
-                                         "Config/feeds/futian-2022-report.csv", "--year", "2022"])
+        let r = try PlansyncProcess.run([
+            "evaluate", "--plan", "Config/plans/futian-2023.toml",
+            "--observations", "Config/feeds/futian-2022-annex.csv",
+            "Config/feeds/futian-2022-report.csv", "--year", "2022",
+        ])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let gdp = try #require(lines.first { $0.hasPrefix("gdp ") })
@@ -108,8 +114,10 @@ func scratchFolder() throws -> String {
     }
 
     @Test func allYearsIncludeAwaitingAndNoDataTargets() throws {
-        let r = try PlansyncProcess.run(["evaluate", "--plan", "Config/plans/futian-2023.toml",
-                                         "--observations", "Config/feeds/futian-2022-report.csv", "--json"])
+        let r = try PlansyncProcess.run([
+            "evaluate", "--plan", "Config/plans/futian-2023.toml",
+            "--observations", "Config/feeds/futian-2022-report.csv", "--json",
+        ])
         #expect(r.status == 0)
         #expect(r.stdout.contains(#""indicator":"water_per_gdp","year":2023,"status":"awaiting_target""#))
         #expect(r.stdout.contains(#""indicator":"gdp","year":2023,"status":"no_data""#))
@@ -128,7 +136,8 @@ func scratchFolder() throws -> String {
     @Test func aMalformedPlanExitsTwo() throws {
         let dir = try scratchFolder()
         let file = dir + "/plan.toml"
-        try "id = \"x\"\ntitle = \"t\"\n[[indicator]]\ncode = \"a\"\nname = \"a\"\ncategory = \"expected\"\nunit = \"%\"\ntargets = [{ year = 2023, rule = \"grow\" }]\n"
+        try
+            "id = \"x\"\ntitle = \"t\"\n[[indicator]]\ncode = \"a\"\nname = \"a\"\ncategory = \"expected\"\nunit = \"%\"\ntargets = [{ year = 2023, rule = \"grow\" }]\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         let r = try PlansyncProcess.run(["evaluate", "--plan", file, "--observations", "Config/feeds/futian-2022-annex.csv"])
         #expect(r.status == 2)
@@ -158,8 +167,9 @@ func scratchFolder() throws -> String {
     @Test func anInvalidConfigExitsTwoAndChangesNothing() throws {
         let dir = try scratchFolder()
         try FileManager.default.createDirectory(atPath: dir + "/plans", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
-                                         toPath: dir + "/plans/futian-2023.toml")
+        try FileManager.default.copyItem(
+            atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+            toPath: dir + "/plans/futian-2023.toml")
         let config = dir + "/plansync.toml"
         try """
         database = "state/mirror.sqlite"

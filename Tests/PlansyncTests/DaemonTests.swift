@@ -11,8 +11,10 @@ final class RunningDaemon: @unchecked Sendable {
     let notify: NotifyListener
     let stderr = Pipe()
 
-    init(interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil,
-         environment: [String: String] = [:], binary: String = PlansyncProcess.binary) throws {
+    init(
+        interval: String = "1h", extraFeeds: String = "", stateFolder: String? = nil,
+        environment: [String: String] = [:], binary: String = PlansyncProcess.binary
+    ) throws {
         let demo = try demoCopy()
         root = demo.root
         config = demo.config
@@ -140,22 +142,27 @@ final class RunningDaemon: @unchecked Sendable {
 
         // SIGHUP with a new feed: RELOADING=1 … READY=1, and the feed appears.
         let before = d.notify.messages.count
-        try (try String(contentsOfFile: d.config, encoding: .utf8) + """
+        try
+            (try String(contentsOfFile: d.config, encoding: .utf8) + """
 
-        [[feed]]
-        id       = "extra"
-        plan     = "futian-2023"
-        url      = "file:../feeds/futian-2022-report.csv"
-        format   = "csv"
-        priority = 5
-        """).write(toFile: d.config, atomically: true, encoding: .utf8)
+                [[feed]]
+                id       = "extra"
+                plan     = "futian-2023"
+                url      = "file:../feeds/futian-2022-report.csv"
+                format   = "csv"
+                priority = 5
+                """).write(toFile: d.config, atomically: true, encoding: .utf8)
         kill(d.pid, SIGHUP)
         #expect(d.notify.wait(for: "RELOADING=1", after: before))
         #expect(d.notify.wait(for: "READY=1", after: before))
         // The new feed is in the mirror by the time the reload is announced (not only after
         // its first cycle), then gets its first fetch.
         #expect((try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" } == true)
-        #expect(try d.eventually { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" && $0["last_outcome"] as? String == "ok" } == true })
+        #expect(
+            try d.eventually {
+                (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.contains { $0["id"] as? String == "extra" && $0["last_outcome"] as? String == "ok" }
+                    == true
+            })
 
         // SIGHUP with an invalid config: ignored, the old one keeps running.
         let valid = try String(contentsOfFile: d.config, encoding: .utf8)
@@ -229,10 +236,11 @@ final class RunningDaemon: @unchecked Sendable {
         let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
         try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,6.4")
             .write(toFile: annex, atomically: true, encoding: .utf8)
-        #expect(try d.eventually {
-            let alerts = try d.json("/v1/alerts?state=resolved")["alerts"] as? [[String: Any]] ?? []
-            return alerts.contains { $0["key"] as? String == "futian-2023/gdp/2022/target_missed" }
-        })
+        #expect(
+            try d.eventually {
+                let alerts = try d.json("/v1/alerts?state=resolved")["alerts"] as? [[String: Any]] ?? []
+                return alerts.contains { $0["key"] as? String == "futian-2023/gdp/2022/target_missed" }
+            })
         let log = try String(contentsOfFile: d.root + "/.demo/alerts.jsonl", encoding: .utf8)
         #expect(log.contains(#""seq":8,"event":"resolved","alert":"target_missed""#))
         #expect(d.stop().1 == 0)

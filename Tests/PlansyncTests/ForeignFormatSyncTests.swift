@@ -6,8 +6,9 @@ import Testing
         let dir = try scratchFolder()
         let fixtures = PlansyncProcess.root.appendingPathComponent("Tests/FeedFormatsTests/Fixtures").path
         try FileManager.default.createDirectory(atPath: dir + "/plans", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
-                                         toPath: dir + "/plans/futian-2023.toml")
+        try FileManager.default.copyItem(
+            atPath: PlansyncProcess.root.appendingPathComponent("Config/plans/futian-2023.toml").path,
+            toPath: dir + "/plans/futian-2023.toml")
         // The bureau table as a GBK/GB18030 file, as Chinese bureaus publish it.
         let table = try String(contentsOfFile: fixtures + "/bureau-table.csv", encoding: .utf8)
         try table.data(using: String.Encoding(rawValue: 0x8000_0632))!.write(to: URL(fileURLWithPath: dir + "/bureau.csv"))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Faults found by trying plansync as an attacker and a careless operator (issue 14), each
@@ -98,7 +98,10 @@ import Glibc
         let rows = 60_000
         let d = try RunningDaemon(extraFeeds: try bigFeed(rows: rows))
         #expect(d.ready())
-        #expect(try d.eventually(60) { (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.first { $0["id"] as? String == "big" }?["last_outcome"] as? String == "ok" })
+        #expect(
+            try d.eventually(60) {
+                (try d.json("/v1/feeds")["feeds"] as? [[String: Any]])?.first { $0["id"] as? String == "big" }?["last_outcome"] as? String == "ok"
+            })
         let first = try d.json("/v1/observations?indicator=gdp")
         #expect((first["observations"] as? [[String: Any]])?.count == 1000)
         #expect(first["next"] is String)
@@ -107,7 +110,9 @@ import Glibc
         var after: String?
         var pages = 0
         repeat {
-            let query = "/v1/observations?indicator=gdp&limit=10000" + (after.map { "&after=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
+            let query =
+                "/v1/observations?indicator=gdp&limit=10000"
+                + (after.map { "&after=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
             let page = try d.json(query)
             periods += (page["observations"] as? [[String: Any]] ?? []).compactMap { $0["period"] as? String }
             after = page["next"] as? String
@@ -167,24 +172,25 @@ import Glibc
         let demo = try demoCopy()
         let folder = (demo.config as NSString).deletingLastPathComponent + "/../feeds"
         let hostile = "\u{1B}[2J\u{1B}]0;owned\u{07}\u{202E}txet\u{9B}"
-        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" +
-             "gdp,2022,growth,3.0,%\(hostile),,,\(hostile)\n").write(toFile: folder + "/evil.csv", atomically: true, encoding: .utf8)
-        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" +
-             "gdp,2022,growth,\(hostile),%,,,\n").write(toFile: folder + "/bad.csv", atomically: true, encoding: .utf8)
-        let text = try String(contentsOfFile: demo.config, encoding: .utf8) + """
+        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" + "gdp,2022,growth,3.0,%\(hostile),,,\(hostile)\n").write(
+            toFile: folder + "/evil.csv", atomically: true, encoding: .utf8)
+        try ("indicator,period,measure,value,unit,cumulative,base_year,note\n" + "gdp,2022,growth,\(hostile),%,,,\n").write(
+            toFile: folder + "/bad.csv", atomically: true, encoding: .utf8)
+        let text =
+            try String(contentsOfFile: demo.config, encoding: .utf8) + """
 
-            [[feed]]
-            id = "evil"
-            plan = "futian-2023"
-            url = "file:../feeds/evil.csv"
-            format = "csv"
-            [[feed]]
-            id = "bad"
-            plan = "futian-2023"
-            url = "file:../feeds/bad.csv"
-            format = "csv"
-            failing_after = 1
-            """
+                [[feed]]
+                id = "evil"
+                plan = "futian-2023"
+                url = "file:../feeds/evil.csv"
+                format = "csv"
+                [[feed]]
+                id = "bad"
+                plan = "futian-2023"
+                url = "file:../feeds/bad.csv"
+                format = "csv"
+                failing_after = 1
+                """
         try text.write(toFile: demo.config, atomically: true, encoding: .utf8)
         func clean(_ output: String, _ what: String) {
             for bad in ["\u{1B}", "\u{07}", "\u{202E}", "\u{9B}"] {
@@ -313,6 +319,8 @@ import Glibc
         let stopped = d.stop()
         #expect(stopped.1 == 0)
         var info = stat()
-        #expect(lstat(d.socket, &info) == 0, "the other socket file is still there: \(String(decoding: d.stderr.fileHandleForReading.availableData, as: UTF8.self))")
+        #expect(
+            lstat(d.socket, &info) == 0, "the other socket file is still there: \(String(decoding: d.stderr.fileHandleForReading.availableData, as: UTF8.self))"
+        )
     }
 }

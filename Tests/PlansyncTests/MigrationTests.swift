@@ -25,7 +25,9 @@ import TestSupport
         let log = lines(demo.root + "/.demo/alerts.jsonl")
         #expect(log.count == 9)
         #expect(log.enumerated().allSatisfy { $1.contains("\"seq\":\($0 + 1),") }, "each seq once, in order")
-        let state = try shell("sqlite3 \(database) 'PRAGMA user_version; SELECT delivered_seq FROM sink_cursor WHERE sink = \"alert_log\"; PRAGMA integrity_check'").output
+        let state = try shell(
+            "sqlite3 \(database) 'PRAGMA user_version; SELECT delivered_seq FROM sink_cursor WHERE sink = \"alert_log\"; PRAGMA integrity_check'"
+        ).output
         #expect(state == "3\n9\nok\n")
         // Upgraded once: a second sync changes nothing.
         #expect(try PlansyncProcess.run(["sync", "--config", demo.config]).status == 0)

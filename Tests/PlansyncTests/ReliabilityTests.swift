@@ -119,12 +119,15 @@ import TestSupport
         let abuse = Thread {
             while !stop.current {
                 if let c = try? UnixClient(path: d.socket) { c.send(Array("\u{0}\u{ff}garbage\r\n\r\n".utf8)) }
-                if let c = try? UnixClient(path: d.socket) { c.send(Array("GET /v1/status HTTP/1.1\r\nX: \(String(repeating: "y", count: 100_000))\r\n\r\n".utf8)) }
+                if let c = try? UnixClient(path: d.socket) {
+                    c.send(Array("GET /v1/status HTTP/1.1\r\nX: \(String(repeating: "y", count: 100_000))\r\n\r\n".utf8))
+                }
                 usleep(20_000)
             }
         }
         abuse.start()
-        let load = try shell("curl -s --no-progress-meter --parallel --parallel-max 100 --unix-socket \(d.socket) -K \(urls) -w '%{http_code}\\n' 2>/dev/null | sort | uniq -c")
+        let load = try shell(
+            "curl -s --no-progress-meter --parallel --parallel-max 100 --unix-socket \(d.socket) -K \(urls) -w '%{http_code}\\n' 2>/dev/null | sort | uniq -c")
         stop.set(true)
         #expect(load.output.trimmingCharacters(in: .whitespacesAndNewlines) == "10000 200", "\(load.output)")
         #expect(try d.curl("/v1/health").status == 200)
@@ -164,23 +167,23 @@ final class RunningDaemonOnTmpfs {
         defer { fault.stop() }
         let hanging = """
 
-        [[feed]]
-        id = "hanging"
-        plan = "futian-2023"
-        url = "\(fault.url("/slow-headers"))"
-        format = "csv"
-        timeout = "20s"
-        retries = 0
+            [[feed]]
+            id = "hanging"
+            plan = "futian-2023"
+            url = "\(fault.url("/slow-headers"))"
+            format = "csv"
+            timeout = "20s"
+            retries = 0
 
-        [[feed]]
-        id = "flapping"
-        plan = "futian-2023"
-        url = "\(fault.url("/flaky/2"))"
-        format = "csv"
-        failing_after = 2
-        retries = 0
-        interval = "1s"
-        """
+            [[feed]]
+            id = "flapping"
+            plan = "futian-2023"
+            url = "\(fault.url("/flaky/2"))"
+            format = "csv"
+            failing_after = 2
+            retries = 0
+            interval = "1s"
+            """
         let d = try RunningDaemon(interval: "1s", extraFeeds: hanging)
         #expect(d.ready())
         // The flapping feed fails twice (503), raising feed_failing, then answers and resolves it.

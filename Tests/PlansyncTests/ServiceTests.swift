@@ -46,10 +46,12 @@ func shell(_ command: String, in directory: String = PlansyncProcess.root.path) 
         let dest = try scratchFolder()
         let install = try shell("make install DESTDIR=\(dest) INSTALL_BIN=\(PlansyncProcess.binary)")
         #expect(install.status == 0, "\(install.output)")
-        for file in ["usr/local/bin/plansync", "usr/local/lib/systemd/system/plansync.service", "usr/local/lib/sysusers.d/plansync.conf",
-                     "etc/logrotate.d/plansync", "etc/plansync/plansync.toml", "etc/plansync/plans/futian-2023.toml",
-                     "etc/plansync/feeds/futian-2022-annex.csv", "etc/plansync/feeds/futian-2022-report.csv",
-                     "usr/local/share/doc/plansync/README.md"] {
+        for file in [
+            "usr/local/bin/plansync", "usr/local/lib/systemd/system/plansync.service", "usr/local/lib/sysusers.d/plansync.conf",
+            "etc/logrotate.d/plansync", "etc/plansync/plansync.toml", "etc/plansync/plans/futian-2023.toml",
+            "etc/plansync/feeds/futian-2022-annex.csv", "etc/plansync/feeds/futian-2022-report.csv",
+            "usr/local/share/doc/plansync/README.md",
+        ] {
             #expect(FileManager.default.fileExists(atPath: dest + "/" + file), "missing \(file)")
         }
         #expect(FileManager.default.isExecutableFile(atPath: dest + "/usr/local/bin/plansync"))

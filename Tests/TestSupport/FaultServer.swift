@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A deliberately misbehaving HTTP/1.1 server on 127.0.0.1 for fetch tests. Each path is
@@ -142,8 +142,11 @@ public final class FaultServer: @unchecked Sendable {
         case "flaky":
             // The first N requests fail with 503, then the feed answers.
             let failures = Int(parts.count > 1 ? parts[1] : "1") ?? 1
-            if count <= failures { simple(fd, status: "503 Service Unavailable", body: "down\n") }
-            else { simple(fd, status: "200 OK", body: FaultServer.csv, type: "text/csv") }
+            if count <= failures {
+                simple(fd, status: "503 Service Unavailable", body: "down\n")
+            } else {
+                simple(fd, status: "200 OK", body: FaultServer.csv, type: "text/csv")
+            }
         case "validators":
             if headers["if-none-match"] == "\"v1\"" {
                 _ = send(fd, "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n")
@@ -167,7 +170,8 @@ public final class FaultServer: @unchecked Sendable {
                 usleep(200_000)
             }
         case "bomb":
-            guard send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Encoding: gzip\r\nContent-Length: \(bomb.count)\r\nConnection: close\r\n\r\n") else { return }
+            guard send(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Encoding: gzip\r\nContent-Length: \(bomb.count)\r\nConnection: close\r\n\r\n")
+            else { return }
             _ = send(fd, bomb)
         case "loop":
             simple(fd, status: "302 Found", body: "", extra: "Location: /loop/\(count)\r\n")

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real nginx serving a folder on 127.0.0.1, started for a test and stopped with it.
@@ -19,31 +19,31 @@ public final class NginxServer: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         port = try freeTCPPort()
         let config = """
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        error_log \(prefix)/error.log warn;
-        pid \(prefix)/nginx.pid;
-        events { worker_connections 2048; }
-        http {
-            access_log \(prefix)/access.log;
-            client_body_temp_path \(prefix)/tmp-body;
-            proxy_temp_path \(prefix)/tmp-proxy;
-            fastcgi_temp_path \(prefix)/tmp-fastcgi;
-            uwsgi_temp_path \(prefix)/tmp-uwsgi;
-            scgi_temp_path \(prefix)/tmp-scgi;
-            types { text/csv csv; application/json json; text/plain txt; }
-            keepalive_requests 100000;
-            gzip on;
-            gzip_types text/csv application/json;
-            gzip_min_length 256;
-            server {
-                listen 127.0.0.1:\(port);
-                root \(root);
-                location = /moved.csv { return 301 /feed.csv; }
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            error_log \(prefix)/error.log warn;
+            pid \(prefix)/nginx.pid;
+            events { worker_connections 2048; }
+            http {
+                access_log \(prefix)/access.log;
+                client_body_temp_path \(prefix)/tmp-body;
+                proxy_temp_path \(prefix)/tmp-proxy;
+                fastcgi_temp_path \(prefix)/tmp-fastcgi;
+                uwsgi_temp_path \(prefix)/tmp-uwsgi;
+                scgi_temp_path \(prefix)/tmp-scgi;
+                types { text/csv csv; application/json json; text/plain txt; }
+                keepalive_requests 100000;
+                gzip on;
+                gzip_types text/csv application/json;
+                gzip_min_length 256;
+                server {
+                    listen 127.0.0.1:\(port);
+                    root \(root);
+                    location = /moved.csv { return 301 /feed.csv; }
+                }
             }
-        }
-        """
+            """
         try config.write(toFile: prefix + "/nginx.conf", atomically: true, encoding: .utf8)
         let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let binary else {
@@ -117,9 +117,10 @@ public func waitForTCP(port: Int, seconds: Double) -> Bool {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        let ok =
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
         close(fd)
         if ok { return true }
         usleep(20_000)

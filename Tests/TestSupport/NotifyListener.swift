@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A stand-in for systemd's notification socket: binds a Unix datagram socket and records

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a reader gets its bytes: the whole body at once, or a file in chunks.
@@ -139,13 +139,15 @@ public struct CSVReader: Sequence, IteratorProtocol {
                     index += 1
                 }
                 guard closed else {
-                    error = FeedParseError("unterminated quoted field (a '\"' opened here is never closed)",
-                                           line: quoteLine, column: quoteColumn)
+                    error = FeedParseError(
+                        "unterminated quoted field (a '\"' opened here is never closed)",
+                        line: quoteLine, column: quoteColumn)
                     return nil
                 }
                 if let b = peek(), b != separator, b != 0x0A, b != 0x0D {
-                    error = FeedParseError("unexpected text after a closing quote (quote the whole field and double inner quotes)",
-                                           line: line, column: fields.count + 1)
+                    error = FeedParseError(
+                        "unexpected text after a closing quote (quote the whole field and double inner quotes)",
+                        line: line, column: fields.count + 1)
                     return nil
                 }
             } else {

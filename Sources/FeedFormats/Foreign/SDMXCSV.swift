@@ -25,12 +25,14 @@ public enum SDMXCSV {
         let names = declared.map(\.name)
         let multiValued = Set(declared.indices.filter { declared[$0].separator != nil })
         guard let firstName = names.first, firstName == "DATAFLOW" || firstName == "STRUCTURE" else {
-            throw FeedParseError("not SDMX-CSV: the first column must be DATAFLOW (1.0) or STRUCTURE (2.0), found '\(DisplayText.excerpt(names.first ?? ""))'",
-                                 line: header.line, column: 1)
+            throw FeedParseError(
+                "not SDMX-CSV: the first column must be DATAFLOW (1.0) or STRUCTURE (2.0), found '\(DisplayText.excerpt(names.first ?? ""))'",
+                line: header.line, column: 1)
         }
         guard let timeColumn = names.firstIndex(of: "TIME_PERIOD") ?? names.firstIndex(of: "TIME") else {
-            throw FeedParseError("the message has no time dimension: no TIME_PERIOD column among \(DisplayText.excerpt(names.joined(separator: ", "), limit: 300)), and plansync needs a period for every observation; request the data with its time dimension, or read the file with format = \"table-csv\" naming the period column in columns.period",
-                                 line: header.line)
+            throw FeedParseError(
+                "the message has no time dimension: no TIME_PERIOD column among \(DisplayText.excerpt(names.joined(separator: ", "), limit: 300)), and plansync needs a period for every observation; request the data with its time dimension, or read the file with format = \"table-csv\" naming the period column in columns.period",
+                line: header.line)
         }
         guard let valueColumn = names.firstIndex(of: "OBS_VALUE") else {
             throw FeedParseError("no OBS_VALUE column in the header", line: header.line)
@@ -49,19 +51,22 @@ public enum SDMXCSV {
             }
             let periodText = code(cell(timeColumn))
             guard let period = ForeignPeriod.sdmx(periodText) else {
-                throw FeedParseError("invalid TIME_PERIOD '\(DisplayText.excerpt(periodText))' (allowed: 2023, 2023-A1, 2023-S1, 2023-Q3, 2023-M03, 2023-03, 2023-W05, 2023-03-15)",
-                                     line: record.line, column: timeColumn + 1)
+                throw FeedParseError(
+                    "invalid TIME_PERIOD '\(DisplayText.excerpt(periodText))' (allowed: 2023, 2023-A1, 2023-S1, 2023-Q3, 2023-M03, 2023-03, 2023-W05, 2023-03-15)",
+                    line: record.line, column: timeColumn + 1)
             }
             var multiplier = 0
             if let multColumn, !cell(multColumn).isEmpty {
                 guard let m = Int(code(cell(multColumn))), (-30...30).contains(m) else {
-                    throw FeedParseError("UNIT_MULT '\(DisplayText.excerpt(cell(multColumn)))' is not a power of ten", line: record.line, column: multColumn + 1)
+                    throw FeedParseError(
+                        "UNIT_MULT '\(DisplayText.excerpt(cell(multColumn)))' is not a power of ten", line: record.line, column: multColumn + 1)
                 }
                 multiplier = m
             }
             for i in [timeColumn, valueColumn] + (multColumn.map { [$0] } ?? []) where cell(i).hasPrefix("[") && cell(i).hasSuffix("]") {
-                throw FeedParseError("\(names[i]) holds several values '\(DisplayText.excerpt(cell(i)))'; plansync reads one value per row here",
-                                     line: record.line, column: i + 1)
+                throw FeedParseError(
+                    "\(names[i]) holds several values '\(DisplayText.excerpt(cell(i)))'; plansync reads one value per row here",
+                    line: record.line, column: i + 1)
             }
             var dimensions: [String: String] = [:]
             for i in dimensionColumns {
@@ -81,8 +86,9 @@ public enum SDMXCSV {
             case .invalid:
                 throw FeedParseError("OBS_VALUE '\(DisplayText.excerpt(cell(valueColumn)))' is not a number", line: record.line, column: valueColumn + 1)
             case .number(let value):
-                try mapper.add(dimensions: dimensions, period: period, value: value, unitMultiplier: multiplier,
-                               unit: unitColumn.map { code(cell($0)) }, location: "line \(record.line)")
+                try mapper.add(
+                    dimensions: dimensions, period: period, value: value, unitMultiplier: multiplier,
+                    unit: unitColumn.map { code(cell($0)) }, location: "line \(record.line)")
             }
         }
         if let error = reader.error { throw error }
@@ -94,7 +100,8 @@ public enum SDMXCSV {
     /// A header name and the sub-value separator it declares: `STRUCTURE[;]` → (`STRUCTURE`, `;`).
     static func splitDeclaration(_ name: String) -> (name: String, separator: Character?) {
         guard name.hasSuffix("]"), let open = name.lastIndex(of: "["),
-              name.distance(from: open, to: name.endIndex) == 3 else { return (name, nil) }
+            name.distance(from: open, to: name.endIndex) == 3
+        else { return (name, nil) }
         return (String(name[..<open]), name[name.index(after: open)])
     }
 

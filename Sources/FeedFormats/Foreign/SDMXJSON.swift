@@ -57,8 +57,9 @@ public enum SDMXJSON {
             // Append, Replace, Merge and Information carry data and are read.
             if let action = dataSet["action"] {
                 guard let text = action.stringValue, let kind = DataSetAction(rawValue: text.lowercased()) else {
-                    throw FeedParseError("unknown dataSet action \(DisplayText.excerpt(action.text)) (allowed: Append, Replace, Merge, Delete, Information)",
-                                         path: path + ".action")
+                    throw FeedParseError(
+                        "unknown dataSet action \(DisplayText.excerpt(action.text)) (allowed: Append, Replace, Merge, Delete, Information)",
+                        path: path + ".action")
                 }
                 if kind == .delete {
                     deleted += countObservations(dataSet)
@@ -79,15 +80,17 @@ public enum SDMXJSON {
                     let seriesPath = path + ".series" + JSONPath.component(key)
                     var dims = base
                     try resolve(key, into: &dims, components: s.seriesDimensions, path: seriesPath)
-                    let seriesAttributes = try attributeValues(item["attributes"], components: s.seriesAttributes,
-                                                               path: seriesPath + ".attributes")
+                    let seriesAttributes = try attributeValues(
+                        item["attributes"], components: s.seriesAttributes,
+                        path: seriesPath + ".attributes")
                     guard case .object(let observations)? = item["observations"] else { continue }
                     for (obsKey, obs) in observations {
                         let obsPath = seriesPath + ".observations" + JSONPath.component(obsKey)
                         var obsDims = dims
                         try resolve(obsKey, into: &obsDims, components: s.observationDimensions, path: obsPath)
-                        try add(obs, dimensions: obsDims, attributes: dataSetAttributes.merging(seriesAttributes) { $1 },
-                                structure: s, path: obsPath, mapper: &mapper)
+                        try add(
+                            obs, dimensions: obsDims, attributes: dataSetAttributes.merging(seriesAttributes) { $1 },
+                            structure: s, path: obsPath, mapper: &mapper)
                     }
                 }
             } else if case .object(let observations)? = dataSet["observations"] {
@@ -120,8 +123,10 @@ public enum SDMXJSON {
         return count
     }
 
-    private static func add(_ obs: JSONValue, dimensions: [String: String], attributes: [String: String], structure s: Structure,
-                            path: String, mapper: inout RecordMapper) throws(FeedParseError) {
+    private static func add(
+        _ obs: JSONValue, dimensions: [String: String], attributes: [String: String], structure s: Structure,
+        path: String, mapper: inout RecordMapper
+    ) throws(FeedParseError) {
         guard case .array(let cells) = obs, let first = cells.first else {
             throw FeedParseError("an observation must be an array [value, attribute indexes...]", path: path)
         }
@@ -160,20 +165,26 @@ public enum SDMXJSON {
         }
         var multiplier = 0
         if let m = attrs["UNIT_MULT"] {
-            guard let n = Int(m), (-30...30).contains(n) else { throw FeedParseError("UNIT_MULT '\(DisplayText.excerpt(m))' is not a power of ten", path: path) }
+            guard let n = Int(m), (-30...30).contains(n) else {
+                throw FeedParseError("UNIT_MULT '\(DisplayText.excerpt(m))' is not a power of ten", path: path)
+            }
             multiplier = n
         }
         for (k, v) in attrs where dims[k] == nil { dims[k] = v }
-        try mapper.add(dimensions: dims, period: period, value: value, unitMultiplier: multiplier,
-                       unit: attrs["UNIT_MEASURE"], location: path)
+        try mapper.add(
+            dimensions: dims, period: period, value: value, unitMultiplier: multiplier,
+            unit: attrs["UNIT_MEASURE"], location: path)
     }
 
     /// Resolves a key like `0:1:2` into dimension codes.
-    private static func resolve(_ key: String, into dims: inout [String: String], components: [Component],
-                                path: String) throws(FeedParseError) {
+    private static func resolve(
+        _ key: String, into dims: inout [String: String], components: [Component],
+        path: String
+    ) throws(FeedParseError) {
         let parts = key.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == components.count else {
-            throw FeedParseError("key '\(DisplayText.excerpt(key))' has \(parts.count) positions but the structure has \(components.count) dimensions here", path: path)
+            throw FeedParseError(
+                "key '\(DisplayText.excerpt(key))' has \(parts.count) positions but the structure has \(components.count) dimensions here", path: path)
         }
         for (part, component) in zip(parts, components) {
             guard let i = Int(part), component.values.indices.contains(i) else {
@@ -209,10 +220,15 @@ public enum SDMXJSON {
                 var values: [String] = []
                 if case .array(let vs)? = item["values"] {
                     for v in vs {
-                        if let vid = v["id"]?.stringValue { values.append(vid) }
-                        else if case .number(let n)? = v["id"] { values.append(n) }
-                        else if let name = v["name"]?.stringValue { values.append(name) }
-                        else { values.append("") }
+                        if let vid = v["id"]?.stringValue {
+                            values.append(vid)
+                        } else if case .number(let n)? = v["id"] {
+                            values.append(n)
+                        } else if let name = v["name"]?.stringValue {
+                            values.append(name)
+                        } else {
+                            values.append("")
+                        }
                     }
                 }
                 result.append(Component(id: id, values: values))

@@ -13,8 +13,10 @@ public struct SeriesMap: Sendable, Equatable {
     public var cumulative: Bool?
     public var baseYear: Int?
 
-    public init(match: [String: String], indicator: String, measure: Measure, scale: Figure? = nil,
-                cumulative: Bool? = nil, baseYear: Int? = nil) {
+    public init(
+        match: [String: String], indicator: String, measure: Measure, scale: Figure? = nil,
+        cumulative: Bool? = nil, baseYear: Int? = nil
+    ) {
         self.match = match
         self.indicator = indicator
         self.measure = measure
@@ -59,8 +61,10 @@ struct RecordMapper {
 
     /// Maps one record; `unitMultiplier` is SDMX `UNIT_MULT` (value × 10^n). `location` is
     /// only built for an error message.
-    mutating func add(dimensions: [String: String], period: Period, value: Figure, unitMultiplier: Int = 0,
-                      cumulativeHint: Bool = false, unit: String? = nil, location: @autoclosure () -> String) throws(FeedParseError) {
+    mutating func add(
+        dimensions: [String: String], period: Period, value: Figure, unitMultiplier: Int = 0,
+        cumulativeHint: Bool = false, unit: String? = nil, location: @autoclosure () -> String
+    ) throws(FeedParseError) {
         records += 1
         guard let map = options.maps.first(where: { $0.matches(dimensions) }) else {
             unmatched += 1
@@ -79,13 +83,16 @@ struct RecordMapper {
             // × 0.01 is 0.881742083868035, not rounded to 12 places); capped at 30 decimals.
             figure = Figure(figure.value * scale.value, scale: min(figure.scale + scale.scale, 30))
         }
-        let observation = Observation(indicator: map.indicator, period: period, measure: map.measure, value: figure,
-                                      unit: map.measure == .level ? unit : "%", cumulative: map.cumulative ?? cumulativeHint,
-                                      baseYear: map.baseYear, note: nil, feed: options.feed)
+        let observation = Observation(
+            indicator: map.indicator, period: period, measure: map.measure, value: figure,
+            unit: map.measure == .level ? unit : "%", cumulative: map.cumulative ?? cumulativeHint,
+            baseYear: map.baseYear, note: nil, feed: options.feed)
         switch seen.check(observation.key, figure) {
         case .duplicate: return
         case .conflict:
-            throw FeedParseError("\(location()) maps to \(observation.key), which an earlier record already gave with a different value; make the [[feed.map]] match more specific")
+            throw FeedParseError(
+                "\(location()) maps to \(observation.key), which an earlier record already gave with a different value; make the [[feed.map]] match more specific"
+            )
         case .new: break
         }
         try emit(observation, options: options, into: &observations, count: &emitted)
@@ -96,7 +103,8 @@ struct RecordMapper {
         var feed = ParsedFeed(observations: observations, skipped: unmatched + missing, warnings: warnings)
         feed.emitted = emitted
         if records > 0, emitted == 0, unmatched > 0 {
-            feed.warnings.add("none of the \(records) records matched a [[feed.map]] entry; check the match codes against the feed's dimensions", kind: "unmatched")
+            feed.warnings.add(
+                "none of the \(records) records matched a [[feed.map]] entry; check the match codes against the feed's dimensions", kind: "unmatched")
         }
         return feed
     }
@@ -165,7 +173,8 @@ enum ForeignValue {
         if missingMarkers.contains(t) { return .missing }
         if let f = Figure(t) { return .number(f) }
         if thousands, t.range(of: #"^-?\d{1,3}(,\d{3})+(\.\d+)?$"#, options: .regularExpression) != nil,
-           let f = Figure(t.replacingOccurrences(of: ",", with: "")) {
+            let f = Figure(t.replacingOccurrences(of: ",", with: ""))
+        {
             return .number(f)
         }
         return .invalid

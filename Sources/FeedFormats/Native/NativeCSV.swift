@@ -32,9 +32,11 @@ public enum NativeCSV {
         }
         var builder = ObservationBuilder(options: options)
         // Column positions by field, looked up once per body rather than by name per row.
-        let at = (indicator: columns["indicator"] ?? -1, period: columns["period"] ?? -1, measure: columns["measure"] ?? -1,
-                  value: columns["value"] ?? -1, unit: columns["unit"] ?? -1, cumulative: columns["cumulative"] ?? -1,
-                  baseYear: columns["base_year"] ?? -1, note: columns["note"] ?? -1)
+        let at = (
+            indicator: columns["indicator"] ?? -1, period: columns["period"] ?? -1, measure: columns["measure"] ?? -1,
+            value: columns["value"] ?? -1, unit: columns["unit"] ?? -1, cumulative: columns["cumulative"] ?? -1,
+            baseYear: columns["base_year"] ?? -1, note: columns["note"] ?? -1
+        )
         while let record = reader.next() {
             func field(_ i: Int) -> String? {
                 guard i >= 0, i < record.fields.count else { return nil }
@@ -48,12 +50,14 @@ public enum NativeCSV {
                 FeedParseError(message, line: record.line, column: (columns[name] ?? 0) + 1)
             }
             if record.fields.count > names.count {
-                throw FeedParseError("\(record.fields.count) fields but the header has \(names.count) (quote fields that contain commas)",
-                                     line: record.line, column: names.count + 1)
+                throw FeedParseError(
+                    "\(record.fields.count) fields but the header has \(names.count) (quote fields that contain commas)",
+                    line: record.line, column: names.count + 1)
             }
-            let row = RawRow(indicator: field(at.indicator), period: field(at.period), measure: field(at.measure),
-                             value: field(at.value), unit: field(at.unit), cumulative: field(at.cumulative),
-                             baseYear: field(at.baseYear), note: field(at.note))
+            let row = RawRow(
+                indicator: field(at.indicator), period: field(at.period), measure: field(at.measure),
+                value: field(at.value), unit: field(at.unit), cumulative: field(at.cumulative),
+                baseYear: field(at.baseYear), note: field(at.note))
             try builder.add(row) { name, message in fail(name, message) }
         }
         if let error = reader.error { throw error }
@@ -113,7 +117,9 @@ struct ObservationBuilder {
         var baseYear: Int?
         if let text = row.baseYear {
             guard let year = Int(text), Period.validYears.contains(year) else {
-                throw fail("base_year", "base_year '\(DisplayText.excerpt(text))' is not a year between \(Period.validYears.lowerBound) and \(Period.validYears.upperBound)")
+                throw fail(
+                    "base_year",
+                    "base_year '\(DisplayText.excerpt(text))' is not a year between \(Period.validYears.lowerBound) and \(Period.validYears.upperBound)")
             }
             guard measure == .changeVsBase else {
                 throw fail("base_year", "base_year is only meaningful with measure change_vs_base (this row has \(measure))")
@@ -122,9 +128,10 @@ struct ObservationBuilder {
         } else if measure == .changeVsBase {
             throw fail("base_year", "measure change_vs_base needs a base_year (e.g. 2020)")
         }
-        let observation = Observation(indicator: indicator, period: period, measure: measure, value: value,
-                                      unit: row.unit, cumulative: cumulative, baseYear: baseYear, note: row.note,
-                                      feed: options.feed)
+        let observation = Observation(
+            indicator: indicator, period: period, measure: measure, value: value,
+            unit: row.unit, cumulative: cumulative, baseYear: baseYear, note: row.note,
+            feed: options.feed)
         switch seen.check(observation.key, value) {
         case .duplicate: return
         case .conflict: throw fail("value", "\(observation.key) is given twice with different values (\(value) here)")

@@ -41,9 +41,10 @@ public enum NativeJSON {
                 default: throw FeedParseError("must be a string or number", path: "\(at).\(key)")
                 }
             }
-            let row = RawRow(indicator: try text("indicator"), period: try text("period"), measure: try text("measure"),
-                             value: try text("value"), unit: try text("unit"), cumulative: try text("cumulative"),
-                             baseYear: try text("base_year"), note: try text("note"))
+            let row = RawRow(
+                indicator: try text("indicator"), period: try text("period"), measure: try text("measure"),
+                value: try text("value"), unit: try text("unit"), cumulative: try text("cumulative"),
+                baseYear: try text("base_year"), note: try text("note"))
             try builder.add(row) { key, message in FeedParseError(message, path: "\(at).\(key)") }
         }
         feed.observations = builder.observations

@@ -6,20 +6,21 @@ public enum AlertConditions {
         switch v.status {
         case .missed: kind = .targetMissed
         case .atRisk: kind = .targetAtRisk
-        default: return nil
+        case .met, .onTrack, .noData, .awaitingTarget: return nil
         }
         let target = indicator.targets.first { $0.year == v.year }
         let details = JSONValue.object([
             ("plan", .string(v.plan)), ("indicator", .string(v.indicator)), ("name", .string(indicator.name)),
             ("name_en", .optional(indicator.nameEN)), ("year", .int(v.year)),
-            ("period", .optional(v.period?.description)), ("cumulative", .bool(v.cumulative)), ("rule", .string(v.rule)),
+            ("period", .optional(v.period?.description)), ("cumulative", .bool(v.cumulative)), ("rule", .string(v.rule.rawValue)),
             ("measure", .optional(v.measure?.rawValue)), ("actual", v.actual.map(JSONValue.figure) ?? .null),
             ("threshold", v.threshold.map(JSONValue.figure) ?? .null),
             ("shortfall", v.shortfall.map(JSONValue.figure) ?? .null), ("unit", .optional(v.unit)),
             ("feed", .optional(v.feed)), ("derived", .bool(v.derived)), ("target", .optional(target?.text)),
         ])
-        return AlertCondition(key: "\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)", kind: kind,
-                              severity: v.severity ?? .warning, details: details, message: message(v, name: indicator.name))
+        return AlertCondition(
+            key: "\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)", kind: kind,
+            severity: v.severity ?? .warning, details: details, message: message(v, name: indicator.name))
     }
 
     /// e.g. `地区生产总值 2022: growth 3.0% below target 6.0% (short by 3.0 pp)`.
@@ -35,13 +36,14 @@ public enum AlertConditions {
         if v.cumulative, let p = v.period { period = "\(p) year to date" }
         let phrase: String
         switch v.rule {
-        case "growth_positive": phrase = "\(what) \(show(actual)) is not positive (short by \(gap))"
-        case "decline_at_least", "decline_vs_base_at_least":
+        case .growthPositive: phrase = "\(what) \(show(actual)) is not positive (short by \(gap))"
+        case .declineAtLeast, .declineVsBaseAtLeast:
             phrase = "\(what) \(show(actual)) short of a decline to \(show(threshold)) (short by \(gap))"
-        case "at_most": phrase = "\(what) \(show(actual)) above the limit \(show(threshold)) (over by \(gap))"
-        case "below_previous": phrase = "\(what) \(show(actual)) not below the previous year's \(show(threshold))"
-        case "more_than": phrase = "\(what) \(show(actual)) not more than \(show(threshold)) (short by \(gap))"
-        default: phrase = "\(what) \(show(actual)) below target \(show(threshold)) (short by \(gap))"
+        case .atMost: phrase = "\(what) \(show(actual)) above the limit \(show(threshold)) (over by \(gap))"
+        case .belowPrevious: phrase = "\(what) \(show(actual)) not below the previous year's \(show(threshold))"
+        case .moreThan: phrase = "\(what) \(show(actual)) not more than \(show(threshold)) (short by \(gap))"
+        case .growthAtLeast, .atLeast, .assigned:
+            phrase = "\(what) \(show(actual)) below target \(show(threshold)) (short by \(gap))"
         }
         let derived = v.derived ? " (derived from levels)" : ""
         return "\(name) \(period): \(phrase)\(derived)"
@@ -62,16 +64,19 @@ public enum AlertConditions {
             ("others", .array(c.others.map { .object([("feed", .string($0.feed)), ("value", .figure($0.value))]) })),
         ])
         let name = indicator?.name ?? c.key.indicator
-        return AlertCondition(key: key, kind: .sourceConflict, severity: .warning, details: details,
-                              message: "\(name) \(c.key.period) \(c.key.measure): feeds disagree — \(c.winner.feed) \(c.winner.value) (used, highest priority) vs \(others)")
+        return AlertCondition(
+            key: key, kind: .sourceConflict, severity: .warning, details: details,
+            message: "\(name) \(c.key.period) \(c.key.measure): feeds disagree — \(c.winner.feed) \(c.winner.value) (used, highest priority) vs \(others)")
     }
 
     /// A feed that failed `failures` cycles in a row (≥ its `failing_after`).
     public static func feedFailing(feed: String, plan: String, failures: Int, lastError: String?) -> AlertCondition {
         AlertCondition(
             key: "feed/\(feed)/feed_failing", kind: .feedFailing, severity: .warning,
-            details: .object([("plan", .string(plan)), ("feed", .string(feed)), ("consecutive_failures", .int(failures)),
-                              ("error", .optional(lastError))]),
+            details: .object([
+                ("plan", .string(plan)), ("feed", .string(feed)), ("consecutive_failures", .int(failures)),
+                ("error", .optional(lastError)),
+            ]),
             message: "feed \(feed) failed \(failures) times in a row\(lastError.map { ": \($0)" } ?? "")")
     }
 
@@ -79,8 +84,11 @@ public enum AlertConditions {
     public static func feedStale(feed: String, plan: String, lastSuccess: String?, staleAfter: String) -> AlertCondition {
         AlertCondition(
             key: "feed/\(feed)/feed_stale", kind: .feedStale, severity: .critical,
-            details: .object([("plan", .string(plan)), ("feed", .string(feed)), ("last_success", .optional(lastSuccess)),
-                              ("stale_after", .string(staleAfter))]),
-            message: "feed \(feed) has had no successful fetch for more than \(staleAfter)\(lastSuccess.map { " (last success \($0))" } ?? " (never succeeded)")")
+            details: .object([
+                ("plan", .string(plan)), ("feed", .string(feed)), ("last_success", .optional(lastSuccess)),
+                ("stale_after", .string(staleAfter)),
+            ]),
+            message:
+                "feed \(feed) has had no successful fetch for more than \(staleAfter)\(lastSuccess.map { " (last success \($0))" } ?? " (never succeeded)")")
     }
 }

@@ -70,27 +70,38 @@ public enum AlertMachine {
     ///   - holding: the conditions that hold now (all of them: absence means "does not hold").
     ///   - resolutionNotes: optional words on why a key stopped holding (e.g. "now met").
     /// - Returns: resolutions first, then firings, each ordered by key.
-    public static func step(stored: [String: AlertRecord], holding: [AlertCondition],
-                            resolutionNotes: [String: String] = [:]) -> [AlertAction] {
+    public static func step(
+        stored: [String: AlertRecord], holding: [AlertCondition],
+        resolutionNotes: [String: String] = [:]
+    ) -> [AlertAction] {
         var holdingByKey: [String: AlertCondition] = [:]
         for condition in holding { holdingByKey[condition.key] = condition }
         var resolved: [AlertAction] = []
         for record in stored.values where record.firing && holdingByKey[record.key] == nil {
             var message = "resolved: \(record.message)"
             if let note = resolutionNotes[record.key] { message += " — \(note)" }
-            resolved.append(AlertAction(event: .resolved, key: record.key, kind: record.kind, severity: record.severity,
-                                        details: record.details, message: message))
+            resolved.append(
+                AlertAction(
+                    event: .resolved, key: record.key, kind: record.kind, severity: record.severity,
+                    details: record.details, message: message))
         }
         var fired: [AlertAction] = []
         for condition in holdingByKey.values where stored[condition.key]?.firing != true {
-            fired.append(AlertAction(event: .firing, key: condition.key, kind: condition.kind, severity: condition.severity,
-                                     details: condition.details, message: condition.message))
+            fired.append(
+                AlertAction(
+                    event: .firing, key: condition.key, kind: condition.kind, severity: condition.severity,
+                    details: condition.details, message: condition.message))
         }
         return resolved.sorted { $0.key < $1.key } + fired.sorted { $0.key < $1.key }
     }
 
     /// The alert log line of an event (docs/alert-log.md): one JSON object, no newline.
     public static func logLine(seq: Int, time: String, action: AlertAction) -> String {
+        logObject(seq: seq, time: time, action: action).text
+    }
+
+    /// The alert log line of an event as a JSON value (what `sync --json` prints).
+    public static func logObject(seq: Int, time: String, action: AlertAction) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("time", .string(time)), ("seq", .int(seq)), ("event", .string(action.event.rawValue)),
             ("alert", .string(action.kind.rawValue)), ("severity", .string(action.severity.rawValue)),
@@ -98,6 +109,6 @@ public enum AlertMachine {
         ]
         if case .object(let details) = action.details { members += details }
         members.append(("message", .string(action.message)))
-        return JSONValue.object(members).text
+        return JSONValue.object(members)
     }
 }

@@ -147,7 +147,8 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code), bytes.count - index >= 6,
-                       bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                    {
                         index += 2
                         let low = try hex4()
                         if (0xDC00..<0xE000).contains(low) {
@@ -232,9 +233,11 @@ public struct JSONParser {
 public enum JSONPath {
     /// `.key` for identifier-like keys, `["key"]` otherwise.
     public static func component(_ key: String) -> String {
-        let identifier = !key.isEmpty && key.unicodeScalars.allSatisfy {
-            ($0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0)) && $0.isASCII
-        } && !("0"..."9").contains(key.unicodeScalars.first!)
+        let identifier =
+            !key.isEmpty
+            && key.unicodeScalars.allSatisfy {
+                ($0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0)) && $0.isASCII
+            } && !("0"..."9").contains(key.unicodeScalars.first!)
         return identifier ? ".\(key)" : "[\"\(key)\"]"
     }
 

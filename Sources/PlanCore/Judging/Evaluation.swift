@@ -14,15 +14,18 @@ public enum Evaluation {
     }
 
     /// Convenience: builds the index from observations and feed priorities.
-    public static func verdicts(plan: Plan, observations: [Observation], priorities: [String: Int] = [:],
-                                years: Set<Int>? = nil) -> [Verdict] {
+    public static func verdicts(
+        plan: Plan, observations: [Observation], priorities: [String: Int] = [:],
+        years: Set<Int>? = nil
+    ) -> [Verdict] {
         verdicts(plan: plan, index: ObservationIndex(observations, priorities: priorities), years: years)
     }
 
     /// The verdict for one target of one indicator.
     public static func verdict(plan: Plan, indicator: Indicator, target: Target, index: ObservationIndex) -> Verdict {
-        var verdict = Verdict(plan: plan.id, indicator: indicator.code, year: target.year,
-                              status: .noData, rule: target.rule.name)
+        var verdict = Verdict(
+            plan: plan.id, indicator: indicator.code, year: target.year,
+            status: .noData, rule: target.rule.kind)
         guard let measure = target.rule.measure else {
             verdict.status = .awaitingTarget
             return verdict
@@ -102,9 +105,10 @@ private struct Judge {
     func outcome() -> Outcome? {
         if let full = compare(at: .year(target.year), cumulative: false) { return full }
         // In-year: the latest year-to-date period that gives a reading.
-        let periods = Set(index.keys(for: indicator.code).filter {
-            $0.cumulative && $0.period.year == target.year && !$0.period.isFullYear && $0.period.isJudgeable
-        }.map(\.period))
+        let periods = Set(
+            index.keys(for: indicator.code).filter {
+                $0.cumulative && $0.period.year == target.year && !$0.period.isFullYear && $0.period.isJudgeable
+            }.map(\.period))
         for period in periods.sorted(by: >) {
             if let partial = compare(at: period, cumulative: true) { return partial }
         }
@@ -117,20 +121,24 @@ private struct Judge {
             return nil
         case .belowPrevious:
             if let current = published(.level, period, cumulative),
-               let previous = published(.level, period.shifted(years: -1), cumulative) {
+                let previous = published(.level, period.shifted(years: -1), cumulative)
+            {
                 let holds = current.value < previous.value
-                return Outcome(reading: current, threshold: previous.value, holds: holds,
-                               shortfall: (current.value - previous.value).clampedAtZero,
-                               conflicts: current.conflicts + previous.conflicts)
+                return Outcome(
+                    reading: current, threshold: previous.value, holds: holds,
+                    shortfall: (current.value - previous.value).clampedAtZero,
+                    conflicts: current.conflicts + previous.conflicts)
             }
             // Without both levels, a published year-on-year change tells the same.
             guard let growth = published(.growth, period, cumulative) else { return nil }
             let zero = Figure(0)
-            return Outcome(reading: growth, threshold: zero, holds: growth.value < zero,
-                           shortfall: growth.value.clampedAtZero, conflicts: growth.conflicts)
-        default:
+            return Outcome(
+                reading: growth, threshold: zero, holds: growth.value < zero,
+                shortfall: growth.value.clampedAtZero, conflicts: growth.conflicts)
+        case .growthAtLeast, .growthPositive, .declineAtLeast, .declineVsBaseAtLeast, .atMost, .atLeast, .moreThan:
             guard let reading = published(measure, period, cumulative) ?? derived(measure, period, cumulative),
-                  var threshold = staticThreshold else { return nil }
+                var threshold = staticThreshold
+            else { return nil }
             if !period.isFullYear, measure == .level, cumulative, let v = rule.value {
                 // A year-to-date level is compared with the share of the year elapsed.
                 threshold = Figure(v.value * Decimal(period.endMonth) / 12, scale: min(v.scale + 2, 6))
@@ -151,21 +159,24 @@ private struct Judge {
             case .belowPrevious, .assigned:
                 return nil
             }
-            return Outcome(reading: reading, threshold: threshold, holds: holds,
-                           shortfall: shortfall.clampedAtZero, conflicts: reading.conflicts)
+            return Outcome(
+                reading: reading, threshold: threshold, holds: holds,
+                shortfall: shortfall.clampedAtZero, conflicts: reading.conflicts)
         }
     }
 
     private func key(_ measure: Measure, _ period: Period, _ cumulative: Bool) -> ObservationKey {
-        ObservationKey(indicator: indicator.code, period: period, measure: measure,
-                       cumulative: cumulative, baseYear: measure == .changeVsBase ? rule.baseYear : nil)
+        ObservationKey(
+            indicator: indicator.code, period: period, measure: measure,
+            cumulative: cumulative, baseYear: measure == .changeVsBase ? rule.baseYear : nil)
     }
 
     private func published(_ measure: Measure, _ period: Period, _ cumulative: Bool) -> Reading? {
         let key = key(measure, period, cumulative)
         guard let winner = index.winner(key) else { return nil }
-        return Reading(measure: measure, value: winner.value, period: period, cumulative: key.cumulative,
-                       feed: winner.feed, derived: false, conflicts: index.conflict(key).map { [$0] } ?? [])
+        return Reading(
+            measure: measure, value: winner.value, period: period, cumulative: key.cumulative,
+            feed: winner.feed, derived: false, conflicts: index.conflict(key).map { [$0] } ?? [])
     }
 
     /// Growth from this and the previous year's level; change vs base from this and the base year's level.
@@ -179,11 +190,13 @@ private struct Judge {
             basePeriod = period.shifted(years: baseYear - period.year)
         }
         guard let current = published(.level, period, cumulative),
-              let base = published(.level, basePeriod, cumulative),
-              !base.value.isZero else { return nil }
+            let base = published(.level, basePeriod, cumulative),
+            !base.value.isZero
+        else { return nil }
         let change = (current.value.value / base.value.value - 1) * 100
-        return Reading(measure: measure, value: Figure(change, scale: derivedScale), period: period,
-                       cumulative: current.cumulative, feed: current.feed, derived: true,
-                       conflicts: current.conflicts + base.conflicts)
+        return Reading(
+            measure: measure, value: Figure(change, scale: derivedScale), period: period,
+            cumulative: current.cumulative, feed: current.feed, derived: true,
+            conflicts: current.conflicts + base.conflicts)
     }
 }

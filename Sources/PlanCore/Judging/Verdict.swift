@@ -48,7 +48,7 @@ public struct Verdict: Sendable, Equatable {
     public var indicator: String
     public var year: Int
     public var status: VerdictStatus
-    public var rule: String
+    public var rule: RuleKind
     /// The measure compared (nil when there was nothing to compare).
     public var measure: Measure?
     public var actual: Figure?
@@ -67,10 +67,12 @@ public struct Verdict: Sendable, Equatable {
     /// Disagreements between feeds on the figures this verdict used.
     public var conflicts: [SourceConflict]
 
-    public init(plan: String, indicator: String, year: Int, status: VerdictStatus, rule: String,
-                measure: Measure? = nil, actual: Figure? = nil, threshold: Figure? = nil, shortfall: Figure? = nil,
-                unit: String? = nil, period: Period? = nil, cumulative: Bool = false, feed: String? = nil,
-                severity: Severity? = nil, derived: Bool = false, conflicts: [SourceConflict] = []) {
+    public init(
+        plan: String, indicator: String, year: Int, status: VerdictStatus, rule: RuleKind,
+        measure: Measure? = nil, actual: Figure? = nil, threshold: Figure? = nil, shortfall: Figure? = nil,
+        unit: String? = nil, period: Period? = nil, cumulative: Bool = false, feed: String? = nil,
+        severity: Severity? = nil, derived: Bool = false, conflicts: [SourceConflict] = []
+    ) {
         self.plan = plan
         self.indicator = indicator
         self.year = year
@@ -96,7 +98,7 @@ public struct Verdict: Sendable, Equatable {
             ("indicator", .string(indicator)),
             ("year", .int(year)),
             ("status", .string(status.rawValue)),
-            ("rule", .string(rule)),
+            ("rule", .string(rule.rawValue)),
             ("measure", measure.map { .string($0.rawValue) } ?? .null),
             ("actual", actual.map(JSONValue.figure) ?? .null),
             ("threshold", threshold.map(JSONValue.figure) ?? .null),
@@ -107,16 +109,24 @@ public struct Verdict: Sendable, Equatable {
             ("feed", feed.map(JSONValue.string) ?? .null),
             ("severity", severity.map { .string($0.rawValue) } ?? .null),
             ("derived", .bool(derived)),
-            ("conflicts", .array(conflicts.map { conflict in
-                .object([
-                    ("period", .string(conflict.key.period.description)),
-                    ("measure", .string(conflict.key.measure.rawValue)),
-                    ("used", .object([("feed", .string(conflict.winner.feed)), ("value", .figure(conflict.winner.value))])),
-                    ("others", .array(conflict.others.map {
-                        .object([("feed", .string($0.feed)), ("value", .figure($0.value))])
-                    })),
-                ])
-            })),
+            (
+                "conflicts",
+                .array(
+                    conflicts.map { conflict in
+                        .object([
+                            ("period", .string(conflict.key.period.description)),
+                            ("measure", .string(conflict.key.measure.rawValue)),
+                            ("used", .object([("feed", .string(conflict.winner.feed)), ("value", .figure(conflict.winner.value))])),
+                            (
+                                "others",
+                                .array(
+                                    conflict.others.map {
+                                        .object([("feed", .string($0.feed)), ("value", .figure($0.value))])
+                                    })
+                            ),
+                        ])
+                    })
+            ),
         ])
     }
 }

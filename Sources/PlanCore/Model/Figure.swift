@@ -39,7 +39,8 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
             }
             let start = index
             guard digits() > 0, index - start <= 3,
-                  let e = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else { return nil }
+                let e = Int(String(decoding: bytes[start..<index], as: UTF8.self))
+            else { return nil }
             exponent = negative ? -e : e
         }
         guard index == bytes.count, intDigits + fracDigits <= 38 else { return nil }
@@ -49,10 +50,12 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
             // Fast path: at most 18 digits, no exponent — build the Decimal from an integer.
             var mantissa: UInt64 = 0
             for b in bytes where b >= 0x30 && b <= 0x39 { mantissa = mantissa * 10 + UInt64(b - 0x30) }
-            self.value = Decimal(sign: negative && mantissa != 0 ? .minus : .plus, exponent: -fracDigits,
-                                 significand: Decimal(mantissa))
+            self.value = Decimal(
+                sign: negative && mantissa != 0 ? .minus : .plus, exponent: -fracDigits,
+                significand: Decimal(mantissa))
             self.scale = fracDigits
-            let canonical = bytes.first != 0x2B && !(negative && mantissa == 0) && intDigits >= 1
+            let canonical =
+                bytes.first != 0x2B && !(negative && mantissa == 0) && intDigits >= 1
                 && (intDigits == 1 || bytes[plainStart] != 0x30)
             self.text = canonical ? String(text) : nil
             return

@@ -51,8 +51,10 @@ public struct Observation: Sendable, Equatable {
     /// The feed that published it.
     public var feed: String
 
-    public init(indicator: String, period: Period, measure: Measure, value: Figure, unit: String? = nil,
-                cumulative: Bool = false, baseYear: Int? = nil, note: String? = nil, feed: String = "") {
+    public init(
+        indicator: String, period: Period, measure: Measure, value: Figure, unit: String? = nil,
+        cumulative: Bool = false, baseYear: Int? = nil, note: String? = nil, feed: String = ""
+    ) {
         self.indicator = indicator
         self.period = period
         self.measure = measure

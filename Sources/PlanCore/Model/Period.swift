@@ -26,7 +26,7 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var isJudgeable: Bool {
         switch self {
         case .week, .day: false
-        default: true
+        case .year, .half, .quarter, .month: true
         }
     }
 
@@ -46,7 +46,7 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
         switch self {
         case .week(_, let w): w * 7
         case .day(_, let m, let d): (m - 1) * 31 + d
-        default: endMonth * 31
+        case .year, .half, .quarter, .month: endMonth * 31
         }
     }
 

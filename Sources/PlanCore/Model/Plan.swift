@@ -86,29 +86,29 @@ public enum TargetRule: Sendable, Equatable {
     case assigned
 
     /// The rule names as written in plan files.
-    public static let names = [
-        "growth_at_least", "growth_positive", "decline_at_least", "decline_vs_base_at_least",
-        "at_most", "at_least", "more_than", "below_previous", "assigned",
-    ]
+    public static let names = RuleKind.allCases.map(\.rawValue)
 
-    /// The name as written in plan files.
-    public var name: String {
+    /// Which rule this is, without its value.
+    public var kind: RuleKind {
         switch self {
-        case .growthAtLeast: "growth_at_least"
-        case .growthPositive: "growth_positive"
-        case .declineAtLeast: "decline_at_least"
-        case .declineVsBaseAtLeast: "decline_vs_base_at_least"
-        case .atMost: "at_most"
-        case .atLeast: "at_least"
-        case .moreThan: "more_than"
-        case .belowPrevious: "below_previous"
-        case .assigned: "assigned"
+        case .growthAtLeast: .growthAtLeast
+        case .growthPositive: .growthPositive
+        case .declineAtLeast: .declineAtLeast
+        case .declineVsBaseAtLeast: .declineVsBaseAtLeast
+        case .atMost: .atMost
+        case .atLeast: .atLeast
+        case .moreThan: .moreThan
+        case .belowPrevious: .belowPrevious
+        case .assigned: .assigned
         }
     }
 
-    /// True when the rule takes a `value`.
+    /// The name as written in plan files.
+    public var name: String { kind.rawValue }
+
+    /// True when the rule named `name` takes a `value`.
     public static func needsValue(_ name: String) -> Bool {
-        !["growth_positive", "below_previous", "assigned"].contains(name)
+        RuleKind(rawValue: name)?.needsValue ?? true
     }
 
     /// The measure the rule reads (nil for `assigned`).
@@ -142,20 +142,42 @@ public enum TargetRule: Sendable, Equatable {
             guard let value else { throw .missingValue(rule: name) }
             return value
         }
-        switch name {
-        case "growth_at_least": self = .growthAtLeast(try required())
-        case "growth_positive": self = .growthPositive
-        case "decline_at_least": self = .declineAtLeast(try required())
-        case "decline_vs_base_at_least":
+        guard let kind = RuleKind(rawValue: name) else { throw .unknown(name) }
+        switch kind {
+        case .growthAtLeast: self = .growthAtLeast(try required())
+        case .growthPositive: self = .growthPositive
+        case .declineAtLeast: self = .declineAtLeast(try required())
+        case .declineVsBaseAtLeast:
             let v = try required()
             guard let baseYear else { throw .missingBaseYear }
             self = .declineVsBaseAtLeast(v, baseYear: baseYear)
-        case "at_most": self = .atMost(try required())
-        case "at_least": self = .atLeast(try required())
-        case "more_than": self = .moreThan(try required())
-        case "below_previous": self = .belowPrevious
-        case "assigned": self = .assigned
-        default: throw .unknown(name)
+        case .atMost: self = .atMost(try required())
+        case .atLeast: self = .atLeast(try required())
+        case .moreThan: self = .moreThan(try required())
+        case .belowPrevious: self = .belowPrevious
+        case .assigned: self = .assigned
+        }
+    }
+}
+
+/// The nine kinds of target rule, by the names plan files use: what a verdict says it
+/// judged (`Verdict.rule`), from the plan file to the output.
+public enum RuleKind: String, Sendable, CaseIterable, Equatable {
+    case growthAtLeast = "growth_at_least"
+    case growthPositive = "growth_positive"
+    case declineAtLeast = "decline_at_least"
+    case declineVsBaseAtLeast = "decline_vs_base_at_least"
+    case atMost = "at_most"
+    case atLeast = "at_least"
+    case moreThan = "more_than"
+    case belowPrevious = "below_previous"
+    case assigned
+
+    /// True when the rule takes a `value` in the plan file.
+    public var needsValue: Bool {
+        switch self {
+        case .growthAtLeast, .declineAtLeast, .declineVsBaseAtLeast, .atMost, .atLeast, .moreThan: true
+        case .growthPositive, .belowPrevious, .assigned: false
         }
     }
 }

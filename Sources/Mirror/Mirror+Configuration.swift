@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import PlanCore
+import Support
+
+extension Mirror {
+    /// Copies plans (indicators, targets) and feeds from the configuration into the mirror,
+    /// so the file explains itself. Plans no longer configured are removed (their observations
+    /// stay); feeds no longer configured are marked inactive.
+    public func mirrorConfiguration(plans: [(plan: Plan, file: String)], feeds: [FeedDescription], now: Date) async throws(MirrorError) {
+        let stamp = Timestamp.string(now)
+        let planList = plans.map { ($0.plan, $0.file) }
+        try await write { db in
+            let ids = planList.map(\.0.id)
+            let existing = try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM plan"))
+            for id in existing where !ids.contains(id) {
+                try db.run("DELETE FROM plan WHERE id = ?", [id])
+                try db.run("DELETE FROM verdict WHERE plan_id = ?", [id])
+            }
+            for (plan, file) in planList {
+                // A plan whose stored rows already say the same is left alone (this runs at the
+                // start of every `plansync sync`).
+                if try Mirror.storedRows(db, plan: plan.id) == Mirror.rows(of: plan, file: file) { continue }
+                try db.run(
+                    """
+                    INSERT INTO plan (id, title, title_en, region, file, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_en = excluded.title_en,
+                        region = excluded.region, file = excluded.file, updated_at = excluded.updated_at
+                    """, [plan.id, plan.title, plan.titleEN, plan.region, file, stamp])
+                try db.run("DELETE FROM indicator WHERE plan_id = ?", [plan.id])
+                for (position, indicator) in plan.indicators.enumerated() {
+                    try db.run(
+                        """
+                        INSERT INTO indicator (plan_id, code, position, name, name_en, category, unit)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                        [
+                            plan.id, indicator.code, position, indicator.name, indicator.nameEN,
+                            indicator.category.rawValue, indicator.unit,
+                        ])
+                    for target in indicator.targets {
+                        try db.run(
+                            """
+                            INSERT INTO target (plan_id, indicator, year, rule, value, base_year, text)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """,
+                            [
+                                plan.id, indicator.code, target.year, target.rule.name,
+                                target.rule.value?.description, target.rule.baseYear, target.text,
+                            ])
+                    }
+                }
+            }
+            // Feeds no longer configured become inactive; configured ones are inserted or, when
+            // something changed, updated. Stored rows are read once and compared here, so an
+            // unchanged configuration of 500 feeds costs one query rather than 500 upserts.
+            var stored: [String: [DatabaseValue]] = [:]
+            for row in try db.rows("SELECT id, plan_id, url, format, priority, interval_seconds, active FROM feed") {
+                stored[row[0]] = Array(row.databaseValues.dropFirst())
+            }
+            let configured = Set(feeds.map(\.id))
+            if stored.contains(where: { !configured.contains($0.key) && $0.value.last != 0.databaseValue }) {
+                try db.run(
+                    "UPDATE feed SET active = 0 WHERE active = 1 AND id NOT IN (SELECT value FROM json_each(?))",
+                    [JSONValue.array(feeds.map { .string($0.id) }).text])
+            }
+            for feed in feeds {
+                let wanted = [
+                    feed.plan.databaseValue, feed.url.databaseValue, feed.format.databaseValue,
+                    feed.priority.databaseValue, feed.interval.databaseValue, 1.databaseValue,
+                ]
+                if stored[feed.id] == wanted { continue }
+                try db.runBound(
+                    """
+                    INSERT INTO feed (id, plan_id, url, format, priority, interval_seconds, active, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    ON CONFLICT(id) DO UPDATE SET plan_id = excluded.plan_id, url = excluded.url,
+                        format = excluded.format, priority = excluded.priority,
+                        interval_seconds = excluded.interval_seconds, active = 1
+                    """,
+                    [
+                        .text(feed.id), .text(feed.plan), .text(feed.url), .text(feed.format), .integer(Int64(feed.priority)),
+                        .real(feed.interval), .text(stamp),
+                    ])
+            }
+        }
+    }
+
+    /// A plan as the rows `mirrorConfiguration` stores: the plan, its indicators in order,
+    /// their targets by indicator and year.
+    static func rows(of plan: Plan, file: String) -> [[DatabaseValue]] {
+        var rows: [[DatabaseValue]] = [[plan.title.databaseValue, plan.titleEN.databaseValue, plan.region.databaseValue, file.databaseValue]]
+        for (position, indicator) in plan.indicators.enumerated() {
+            rows.append([
+                indicator.code.databaseValue, position.databaseValue, indicator.name.databaseValue,
+                indicator.nameEN.databaseValue, indicator.category.rawValue.databaseValue, indicator.unit.databaseValue,
+            ])
+        }
+        let targets = plan.indicators.flatMap { indicator in indicator.targets.map { (indicator.code, $0) } }
+            .sorted { ($0.0, $0.1.year) < ($1.0, $1.1.year) }
+        for (code, target) in targets {
+            rows.append([
+                code.databaseValue, target.year.databaseValue, target.rule.name.databaseValue,
+                target.rule.value?.description.databaseValue ?? .null, target.rule.baseYear.databaseValue,
+                target.text.databaseValue,
+            ])
+        }
+        return rows
+    }
+
+    /// What the mirror holds for a plan, in the shape of `rows(of:file:)` (empty when none).
+    static func storedRows(_ db: Database, plan: String) throws -> [[DatabaseValue]] {
+        let head = try db.rows("SELECT title, title_en, region, file FROM plan WHERE id = ?", [plan])
+        guard !head.isEmpty else { return [] }
+        return try
+            (head + db.rows("SELECT code, position, name, name_en, category, unit FROM indicator WHERE plan_id = ? ORDER BY position", [plan])
+            + db.rows("SELECT indicator, year, rule, value, base_year, text FROM target WHERE plan_id = ? ORDER BY indicator, year", [plan]))
+            .map { Array($0.databaseValues) }
+    }
+}

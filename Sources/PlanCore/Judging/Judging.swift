@@ -1,0 +1,123 @@
+import Foundation
+
+/// How a feed is judged for alerts: its plan, priority and alert thresholds.
+public struct FeedPolicy: Sendable, Equatable {
+    public var id: String
+    public var plan: String
+    public var priority: Int
+    public var failingAfter: Int
+    public var staleAfter: Double
+
+    public init(id: String, plan: String, priority: Int, failingAfter: Int, staleAfter: Double) {
+        self.id = id
+        self.plan = plan
+        self.priority = priority
+        self.failingAfter = failingAfter
+        self.staleAfter = staleAfter
+    }
+}
+
+/// What the mirror knows of a feed's health.
+public struct FeedHealth: Sendable, Equatable {
+    /// Failed fetch cycles in a row.
+    public var failures: Int
+    public var lastError: String?
+    /// The text of the last success's time (as stored), and the time itself.
+    public var lastSuccessText: String?
+    public var lastSuccess: Date?
+    /// When the feed was first configured.
+    public var created: Date?
+
+    public init(failures: Int, lastError: String?, lastSuccessText: String?, lastSuccess: Date?, created: Date?) {
+        self.failures = failures
+        self.lastError = lastError
+        self.lastSuccessText = lastSuccessText
+        self.lastSuccess = lastSuccess
+        self.created = created
+    }
+}
+
+/// One plan judged: its verdicts, the alert conditions they and the feeds' disagreements
+/// raise, and the note each of its target alerts resolves with.
+public struct PlanJudgement: Sendable {
+    public var verdicts: [Verdict]
+    public var conditions: [AlertCondition]
+    /// Resolution notes by alert key ("now met: growth 6.5").
+    public var notes: [String: String]
+}
+
+/// Judging as a pure function of its inputs: plans and their observations, feed health, the
+/// stored alert states and the time. The mirror loads the inputs and stores the outputs in
+/// one transaction; nothing here reads or writes anything.
+public enum Judging {
+    /// The years of observations a plan's targets read: target years, the year before, base years.
+    public static func yearsNeeded(_ plan: Plan) -> Set<Int> {
+        var years = Set<Int>()
+        for indicator in plan.indicators {
+            for target in indicator.targets {
+                years.formUnion([target.year, target.year - 1])
+                if let base = target.rule.baseYear { years.insert(base) }
+            }
+        }
+        return years
+    }
+
+    /// Judges one plan on its observations (indexed with the feeds' priorities).
+    public static func judge(_ plan: Plan, index: ObservationIndex) -> PlanJudgement {
+        var result = PlanJudgement(verdicts: Evaluation.verdicts(plan: plan, index: index), conditions: [], notes: [:])
+        for v in result.verdicts {
+            guard let indicator = plan.indicator(v.indicator) else { continue }
+            if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
+            for kind in [AlertKind.targetMissed, .targetAtRisk] {
+                result.notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
+                    "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
+            }
+        }
+        for conflict in index.conflicts(indicators: plan.indicators.map(\.code)) {
+            result.conditions.append(
+                AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
+        }
+        return result
+    }
+
+    /// The feed conditions that hold at `now`: failing after `failingAfter` failed cycles,
+    /// stale after `staleAfter` without a success (counted from creation for a feed that never
+    /// succeeded).
+    public static func feedConditions(_ feeds: [FeedPolicy], health: [String: FeedHealth], now: Date) -> [AlertCondition] {
+        var holding: [AlertCondition] = []
+        for feed in feeds {
+            guard let row = health[feed.id] else { continue }
+            if row.failures >= feed.failingAfter {
+                holding.append(AlertConditions.feedFailing(feed: feed.id, plan: feed.plan, failures: row.failures, lastError: row.lastError))
+            }
+            let reference = row.lastSuccess ?? row.created ?? now
+            if now.timeIntervalSince(reference) > feed.staleAfter {
+                holding.append(
+                    AlertConditions.feedStale(
+                        feed: feed.id, plan: feed.plan, lastSuccess: row.lastSuccessText,
+                        staleAfter: DurationText.format(feed.staleAfter)))
+            }
+        }
+        return holding
+    }
+
+    /// The alert actions (events to record) given the stored alert states and what holds now.
+    /// `details(key)` gives a resolving alert's stored details (read only for those).
+    public static func actions(
+        plans: [PlanJudgement], feedConditions: [AlertCondition], stored: [String: AlertRecord],
+        details: (String) -> JSONValue
+    ) -> [AlertAction] {
+        var holding: [AlertCondition] = []
+        var notes: [String: String] = [:]
+        for plan in plans {
+            holding += plan.conditions
+            notes.merge(plan.notes) { a, _ in a }
+        }
+        holding += feedConditions
+        return AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes).map { action in
+            var action = action
+            if action.event == .resolved { action.details = details(action.key) }
+            return action
+        }
+    }
+}

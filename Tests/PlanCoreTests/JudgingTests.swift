@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import PlanCore
+
+/// Judging as a pure function: the same inputs give the same verdicts, conditions and events,
+/// with no database anywhere.
+@Suite struct JudgingTests {
+    let plan = Plan(
+        id: "p", title: "t",
+        indicators: [
+            Indicator(
+                code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+                targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!))])
+        ])
+
+    func observation(_ value: String, feed: String = "a") -> Observation {
+        Observation(indicator: "gdp", period: .year(2022), measure: .growth, value: Figure(value)!, unit: "%", feed: feed)
+    }
+
+    @Test func aMissedTargetFiresAndResolvesWithItsNote() {
+        let missed = Judging.judge(plan, index: ObservationIndex([observation("3.0")], priorities: [:]))
+        #expect(missed.verdicts.map(\.status) == [.missed])
+        #expect(missed.conditions.map(\.key) == ["p/gdp/2022/target_missed"])
+        let fired = Judging.actions(plans: [missed], feedConditions: [], stored: [:], details: { _ in .null })
+        #expect(fired.map(\.event) == [.firing])
+        // Stored as firing, now met: resolved, with the note and the stored details.
+        let stored = [
+            "p/gdp/2022/target_missed": AlertRecord(
+                key: "p/gdp/2022/target_missed", kind: .targetMissed, firing: true, severity: .warning, details: .object([]), message: "m")
+        ]
+        let met = Judging.judge(plan, index: ObservationIndex([observation("6.5")], priorities: [:]))
+        let resolved = Judging.actions(plans: [met], feedConditions: [], stored: stored, details: { _ in .object([("x", .int(1))]) })
+        #expect(resolved.map(\.event) == [.resolved])
+        #expect(resolved.first?.message.contains("now met") == true)
+        #expect(resolved.first?.details == .object([("x", .int(1))]))
+    }
+
+    @Test func feedsFailAndGoStaleByTheirPolicies() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let policy = FeedPolicy(id: "a", plan: "p", priority: 0, failingAfter: 2, staleAfter: 3600)
+        let fresh = FeedHealth(failures: 1, lastError: nil, lastSuccessText: nil, lastSuccess: now.addingTimeInterval(-60), created: nil)
+        #expect(Judging.feedConditions([policy], health: ["a": fresh], now: now).isEmpty)
+        let failing = FeedHealth(failures: 2, lastError: "timeout", lastSuccessText: "x", lastSuccess: now.addingTimeInterval(-7200), created: nil)
+        #expect(Judging.feedConditions([policy], health: ["a": failing], now: now).map(\.kind) == [.feedFailing, .feedStale])
+        let never = FeedHealth(failures: 0, lastError: nil, lastSuccessText: nil, lastSuccess: nil, created: now.addingTimeInterval(-60))
+        #expect(Judging.feedConditions([policy], health: ["a": never], now: now).isEmpty, "stale counts from creation")
+    }
+
+    @Test func yearsNeededCoverTheYearBeforeAndBaseYears() {
+        let withBase = Plan(
+            id: "p", title: "t",
+            indicators: [
+                Indicator(
+                    code: "w", name: "w", category: .binding, unit: "%",
+                    targets: [Target(year: 2023, rule: .declineVsBaseAtLeast(Figure("5")!, baseYear: 2020))])
+            ])
+        #expect(Judging.yearsNeeded(withBase) == [2020, 2022, 2023])
+    }
+}
