@@ -76,7 +76,8 @@ extension Mirror {
     public func statusCounts() async throws(MirrorError) -> StatusCounts {
         try await cachedRead("status counts") { db in
             let feeds = try db.row("SELECT COUNT(*) AS n, COALESCE(SUM(consecutive_failures > 0), 0) AS failing FROM feed WHERE active = 1")
-            let alerts = try db.row("""
+            let alerts = try db.row(
+                """
                 SELECT COALESCE(SUM(severity = 'critical'), 0) AS critical, COALESCE(SUM(severity = 'warning'), 0) AS warning
                 FROM alert WHERE state = 'firing'
                 """)
@@ -96,13 +97,14 @@ extension Mirror {
             if let state { sql += " WHERE a.state = ?"; arguments += [state] }
             sql += " ORDER BY a.state = 'firing' DESC, a.severity = 'critical' DESC, a.since DESC, a.key"
             return try db.rows(sql, arguments).map { row in
-                let details = (try? JSONParser.parse(Array((row["details"] as String).utf8))) ?? .object([])
+                // Both columns hold JSON plansync wrote: embedded as they are, not parsed back.
+                let details = JSONValue.raw(row["details"])
                 let line: String? = row["line"]
                 return JSONValue.object([
                     ("key", .string(row["key"])), ("alert", .string(row["alert"])), ("state", .string(row["state"])),
                     ("severity", .string(row["severity"])), ("since", .string(row["since"])),
                     ("message", .string(row["message"])), ("details", details),
-                    ("latest_event", line.flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .null),
+                    ("latest_event", line.map(JSONValue.raw) ?? .null),
                 ])
             }
         }
@@ -115,11 +117,13 @@ extension Mirror {
             for row in try db.rows("SELECT feed_id, outcome, COUNT(*) AS n FROM fetch GROUP BY feed_id, outcome") {
                 counts[row["feed_id"], default: [:]][row["outcome"]] = row["n"]
             }
-            return try db.rows("""
+            return try db.rows(
+                """
                 SELECT f.*, l.outcome AS l_outcome, l.http_status AS l_status, l.bytes AS l_bytes,
                        l.duration_ms AS l_duration, l.finished_at AS l_finished
                 FROM feed f LEFT JOIN fetch l ON l.id = f.last_fetch_id ORDER BY f.active DESC, f.id
-                """).map { row in
+                """
+            ).map { row in
                 let id: String = row["id"]
                 return FeedStatus(
                     id: id, plan: row["plan_id"], url: row["url"], format: row["format"], priority: row["priority"],
