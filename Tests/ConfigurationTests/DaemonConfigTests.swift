@@ -37,6 +37,24 @@ private let minimal = """
     """
 
 @Suite struct DaemonConfigTests {
+    @Test func allowLinkLocalIsOffUnlessAFeedOrTheDefaultsSetIt() throws {
+        let folder = try ConfigFolder()
+        #expect(try folder.load(minimal).feeds[0].settings.allowLinkLocal == false)
+        #expect(try folder.load(minimal + "\nallow_link_local = true\n").feeds[0].settings.allowLinkLocal == true)
+        let defaults = minimal.replacingOccurrences(of: "plans = [\"plans/*.toml\"]", with: "plans = [\"plans/*.toml\"]\n[defaults]\nallow_link_local = true")
+        #expect(try folder.load(defaults).feeds[0].settings.allowLinkLocal == true)
+        let wrong = #expect(throws: ConfigError.self) { try folder.load(minimal + "\nallow_link_local = \"yes\"\n") }
+        #expect(wrong?.keyPath?.hasSuffix("allow_link_local") == true, "\(String(describing: wrong))")
+    }
+
+    @Test func pathsKeepTheirSymbolicLinks() throws {
+        let folder = try ConfigFolder()
+        try FileManager.default.createDirectory(atPath: folder.path + "/real", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.path + "/link", withDestinationPath: folder.path + "/real")
+        let config = try folder.load(minimal.replacingOccurrences(of: "state/mirror.sqlite", with: "link/./x/../mirror.sqlite"))
+        #expect(config.database == folder.path + "/link/mirror.sqlite")
+    }
+
     @Test func resolvesRelativePathsAndAppliesDefaults() throws {
         let folder = try ConfigFolder()
         let config = try folder.load(minimal)
