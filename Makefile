@@ -13,7 +13,7 @@ BIN      := .build/debug/plansync
 # The binary `make install` installs; set it to skip the release build (tests do).
 INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test lint format demo demo-sync install uninstall bench reliability fuzz clean
+.PHONY: all deps build release test lint format demo demo-sync install uninstall bench bench-scale reliability fuzz clean
 
 all: build
 
@@ -66,6 +66,14 @@ bench: release
 	@command -v socat >/dev/null && command -v bc >/dev/null && command -v jq >/dev/null && [ -x /usr/bin/time ] || \
 	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq socat bc jq time nginx-light >/dev/null; }
 	Benchmarks/bench.sh
+
+# Province scale: PLANS county plans (default 280) with shared indicator codes
+# (UNIQUE_CODES=1 for codes of their own), one feed each, beside sqlite3 .import (issue 16).
+PLANS ?= 280
+bench-scale: release
+	@command -v bc >/dev/null && [ -x /usr/bin/time ] || \
+	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq bc time >/dev/null; }
+	PLANS=$(PLANS) Benchmarks/bench-scale.sh
 
 # The reliability suite: SIGKILL at random moments, a full disk, load with malformed clients.
 # (It also runs as part of `make test`.)
