@@ -70,7 +70,8 @@ public struct SchedulePlanner: Sendable {
             if let last = state?.lastAttemptAt {
                 wait = last.addingTimeInterval(delay(for: feed, failures: schedule.failures)).timeIntervalSince(wallNow)
             }
-            if wait <= 0 { wait = random(min(feed.settings.jitter, 1)) }
+            // Overdue after a restart: spread over up to a second (a new feed runs at once).
+            if wait < 0 { wait = random(min(feed.settings.jitter, 1)) }
             schedule.due = now + wait
             schedules[feed.id] = schedule
         }

@@ -102,4 +102,20 @@ private func start(_ p: inout SchedulePlanner) -> (cycle: Int, feeds: Set<String
         p.configure(config.feeds, states: ["daily": state], wallNow: wall, now: 50)
         #expect(abs((p.nextWake ?? 0) - (50.0 + 86_400 - 3600)) < 0.001)
     }
+
+    /// New feeds run at once, together (one first cycle); only feeds overdue after a restart
+    /// are spread over up to a second.
+    @Test func newFeedsRunAtOnceAndOverdueOnesAreSpread() throws {
+        let workspace = try Workspace()
+        let config = try workspace.config(feeds: feedSection("a", "file:a") + feedSection("b", "file:b"))
+        let wall = Date(timeIntervalSince1970: 1_800_000_000)
+        var p = SchedulePlanner(random: { _ in 0.5 })
+        p.configure(config.feeds, states: [:], wallNow: wall, now: 10)
+        #expect(p.schedules.values.map(\.due) == [10.0, 10.0])
+        let overdue = FeedState(id: "a", consecutiveFailures: 0, lastAttemptAt: wall.addingTimeInterval(-86_400), createdAt: wall)
+        var q = SchedulePlanner(random: { _ in 0.5 })
+        q.configure(config.feeds, states: ["a": overdue], wallNow: wall, now: 10)
+        #expect(q.schedules["a"]?.due == 10.5)
+        #expect(q.schedules["b"]?.due == 10.0)
+    }
 }
