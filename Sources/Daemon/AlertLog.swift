@@ -45,7 +45,7 @@ public struct AlertLog: AlertSink {
     }
 
     /// Appends lines with one write(2) each, then fsyncs. The log must be a regular file
-    /// named directly (see `AlertLogFile.open`), so no write waits on a reader or a device.
+    /// named directly (see `AlertLogOpen.open`), so no write waits on a reader or a device.
     func append(_ lines: [String]) throws(AlertLogError) {
         guard !lines.isEmpty else { return }
         let folder = (path as NSString).deletingLastPathComponent

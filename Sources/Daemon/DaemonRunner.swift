@@ -230,14 +230,20 @@ public final class DaemonRunner: @unchecked Sendable {
         watchdog = timer
     }
 
+    /// `PLANSYNC_STALL_AFTER=<seconds>`, read once (the watchdog asks every few seconds).
+    static let stallOverride: Double? = {
+        guard let text = ProcessInfo.processInfo.environment["PLANSYNC_STALL_AFTER"], let seconds = Double(text), seconds > 0 else {
+            return nil
+        }
+        return seconds
+    }()
+
     /// How long a running cycle may go without progress before it counts as stuck: twice the
     /// longest a feed may legitimately take (every attempt timing out, with the longest
     /// backoffs), and at least 10 minutes (judging and storing a very large body report no
     /// progress while they run). `PLANSYNC_STALL_AFTER=<seconds>` overrides it.
     static func stallLimit(_ config: DaemonConfig) -> Double {
-        if let text = ProcessInfo.processInfo.environment["PLANSYNC_STALL_AFTER"], let seconds = Double(text), seconds > 0 {
-            return seconds
-        }
+        if let stallOverride { return stallOverride }
         let longestFeed =
             config.feeds.map { feed in
                 let s = feed.settings

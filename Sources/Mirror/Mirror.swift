@@ -60,12 +60,12 @@ public final class Mirror: Sendable {
         config.busyMode = .timeout(10)
         config.readonly = readOnly
         config.label = "plansync.mirror"
-        var opening: FolderLock?
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
             db.add(function: Mirror.periodOrder)
         }
+        var opening: FolderLock?
         do {
             if readOnly {
                 guard FileManager.default.fileExists(atPath: path) else {

@@ -50,48 +50,21 @@ struct History: AsyncParsableCommand {
         }
         let name = plans.compactMap { $0.indicator(indicator)?.name }.first ?? indicator
         printText("\(indicator) \(name)")
-        // Printed in blocks of 500 rows as they are read (each block aligned on its own, at
-        // least as wide as the header), so a million periods start printing at once.
-        let header = ["period", "measure", "value", "unit", "feed", "priority", "updated", "earlier values (newest first)"]
-        let out = StreamedOutput()
-        let block = Locked<[[String]]>([])
-        let widths = Locked(header.map(VerdictTable.displayWidth))
-        let count = Locked(0)
-        @Sendable func flushBlock() -> Bool {
-            let rows = block.withLock { rows in
-                defer { rows.removeAll() }; return rows
-            }
-            guard !rows.isEmpty else { return true }
-            let printedBefore = count.withLock { n in
-                defer { n += rows.count }; return n
-            }
-            let minimum = widths.current
-            let text = VerdictTable.align((printedBefore == 0 ? [header] : []) + rows, minimumWidths: minimum)
-            widths.withLock { w in
-                for line in rows {
-                    for (i, cell) in line.enumerated() where i < w.count { w[i] = max(w[i], VerdictTable.displayWidth(DisplayText.terminal(cell))) }
-                }
-            }
-            return out.write(text + "\n")
-        }
+        let table = StreamedTable(header: [
+            "period", "measure", "value", "unit", "feed", "priority", "updated", "earlier values (newest first)",
+        ])
         do {
             try await mirror.streamHistory(indicator: indicator) { e in
                 var measure = e.measure
                 if let base = e.baseYear { measure += " vs \(base)" }
                 if e.cumulative { measure += " (YTD)" }
                 let earlier = e.revisions.map { "\($0.value) (until \($0.replacedAt))" }.joined(separator: ", ")
-                let full = block.withLock { rows in
-                    rows.append([
-                        e.period, measure, e.value, e.unit ?? "", e.feed, String(e.priority), e.updatedAt,
-                        earlier.isEmpty ? "—" : earlier,
-                    ])
-                    return rows.count >= 500
-                }
-                return full ? flushBlock() : true
+                return table.add([
+                    e.period, measure, e.value, e.unit ?? "", e.feed, String(e.priority), e.updatedAt,
+                    earlier.isEmpty ? "—" : earlier,
+                ])
             }
         } catch { fail(error.description, code: 1) }
-        _ = flushBlock()
-        if count.current == 0 { out.write("no observations yet\n") }
-        out.flush()
+        table.finish(empty: "no observations yet")
     }
 }

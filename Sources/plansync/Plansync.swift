@@ -109,3 +109,59 @@ final class StreamedOutput: Sendable {
         return !closed.current
     }
 }
+
+/// A table printed in blocks as its rows arrive (a million rows start printing at once, in
+/// bounded memory): each block is aligned on its own, at least as wide as everything printed
+/// before it; the header comes with the first block.
+final class StreamedTable: Sendable {
+    private struct State {
+        var rows: [[String]] = []
+        var widths: [Int]
+        var printed = 0
+    }
+
+    static let blockSize = 500
+    private let header: [String]
+    private let out = StreamedOutput()
+    private let state: Locked<State>
+
+    init(header: [String]) {
+        self.header = header
+        state = Locked(State(widths: header.map(VerdictTable.displayWidth)))
+    }
+
+    /// Adds a row; false once standard output is closed (stop producing rows).
+    func add(_ row: [String]) -> Bool {
+        let full = state.withLock { s in
+            s.rows.append(row)
+            return s.rows.count >= StreamedTable.blockSize
+        }
+        return full ? flush() : true
+    }
+
+    /// Prints the rows gathered so far; false when standard output is closed.
+    @discardableResult
+    func flush() -> Bool {
+        let text = state.withLock { s -> String? in
+            guard !s.rows.isEmpty else { return nil }
+            for row in s.rows {
+                for (i, cell) in row.enumerated() where i < s.widths.count {
+                    s.widths[i] = max(s.widths[i], VerdictTable.displayWidth(DisplayText.terminal(cell)))
+                }
+            }
+            let block = (s.printed == 0 ? [header] : []) + s.rows
+            s.printed += s.rows.count
+            s.rows.removeAll(keepingCapacity: true)
+            return VerdictTable.align(block, minimumWidths: s.widths)
+        }
+        guard let text else { return true }
+        return out.write(text + "\n")
+    }
+
+    /// Prints what is left (or `empty` when no row came) and flushes standard output.
+    func finish(empty: String) {
+        flush()
+        if state.current.printed == 0 { out.write(empty + "\n") }
+        out.flush()
+    }
+}
