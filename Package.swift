@@ -17,8 +17,8 @@ let package = Package(
         // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O, no system calls.
         .target(name: "PlanCore"),
         // Small helpers every layer uses: timestamps, redaction, decimal text, the lock type,
-        // threads at lowered priority.
-        .target(name: "Support"),
+        // threads at lowered priority, SHA-256.
+        .target(name: "Support", dependencies: ["CCrypto"]),
         // Feed body parsers (native csv/json, table-csv, SDMX-CSV, SDMX-JSON, NBS JSON) and charset decoding.
         .target(name: "FeedFormats", dependencies: ["PlanCore", "Support"]),
         // libcurl, with typed wrappers for its variadic calls.
@@ -34,7 +34,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         // Fetching feeds over http, https and file with libcurl's multi interface.
-        .target(name: "Fetch", dependencies: ["CCurl", "CCrypto", "PlanCore", "Support"]),
+        .target(name: "Fetch", dependencies: ["CCurl", "PlanCore", "Support"]),
         // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
         .target(
             name: "Mirror",

@@ -45,4 +45,44 @@ t0=$(now)
 t1=$(now)
 report "sync, one feed changed (target ≤ 1 s)" "$(printf '%.2f s' "$(elapsed "$t0" "$t1")")"
 report "mirror size" "$(du -sh "$dir/state/mirror.sqlite" | cut -f1)"
+
+# The daemon on the same mirror: start, cycles, socket answers.
+sock=$dir/state/status.sock
+metric() { curl -s --max-time 30 --unix-socket "$sock" http://localhost/metrics | awk -v name="$1" '$1 == name { print $2 }'; }
+# POST /v1/sync and wait until the cycle count moves; prints the cycle's own duration.
+cycle() {
+  local before; before=$(metric plansync_sync_cycles_total)
+  curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
+  for _ in $(seq 1 1200); do [ "$(metric plansync_sync_cycles_total)" != "$before" ] && break; sleep 0.5; done
+  printf '%.2f s' "$(metric plansync_sync_cycle_duration_seconds)"
+}
+notify=$WORK/notify.sock; rm -f "$notify"
+socat -u "UNIX-RECV:$notify" "OPEN:$WORK/notify.out,creat,append" 2>/dev/null & listener=$!
+sleep 0.2
+t0=$(now)
+NOTIFY_SOCKET=$notify "$BIN" daemon --config "$dir/plansync.toml" 2>"$dir/daemon.err" & pid=$!
+for _ in $(seq 1 3000); do grep -q READY=1 "$WORK/notify.out" 2>/dev/null && break; sleep 0.01; done
+t1=$(now)
+report "daemon start to READY=1 (target ≤ 1 s)" "$(printf '%.2f s' "$(elapsed "$t0" "$t1")")"
+# (The feeds were fetched by the syncs above: none is due yet, so cycles run on demand.)
+report "daemon cycle, nothing changed (target ≤ 1 s)" "$(cycle)"
+CHANGE_PLAN=1 Benchmarks/generate-scale.sh "$dir"
+report "daemon cycle, one feed changed (target ≤ 1 s)" "$(cycle)"
+t0=$(now); curl -s --unix-socket "$sock" http://localhost/metrics >/dev/null; t1=$(now)
+report "GET /metrics (target ≤ 100 ms)" "$(printf '%.0f ms' "$(echo "1000 * ($t1 - $t0)" | bc -l)")"
+curl -s --unix-socket "$sock" -o /dev/null -w '%{time_starttransfer} %{time_total} %{size_download}\n' http://localhost/v1/indicators > "$WORK/all"
+report "GET /v1/indicators, everything: first byte / total / size" "$(awk '{ printf "%.0f ms / %.0f ms / %.0f MiB", $1 * 1000, $2 * 1000, $3 / 1048576 }' "$WORK/all")"
+# Every feed changed, synced by the daemon, and one plan's indicators asked for meanwhile.
+CHANGE_ALL=1 Benchmarks/generate-scale.sh "$dir"
+before=$(metric plansync_sync_cycles_total)
+curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
+: > "$WORK/lat"
+while [ "$(metric plansync_sync_cycles_total)" = "$before" ]; do
+  curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' "http://localhost/v1/indicators?plan=county-0007" >> "$WORK/lat"
+done
+report "daemon cycle, every feed changed" "$(printf '%.2f s' "$(metric plansync_sync_cycle_duration_seconds)")"
+report "GET /v1/indicators?plan=ID during it (target p99 ≤ 10 ms)" "$(sort -n "$WORK/lat" | awk '{ v[NR] = $1 } END { printf "%d requests, p50 %.2f ms, p99 %.2f ms", NR, v[int(NR * 0.5) + 1] * 1000, v[int(NR * 0.99) + 1] * 1000 }')"
+sleep 5
+report "daemon idle RSS after these (target ≤ 64 MiB)" "$(awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' /proc/$pid/status)"
+kill -TERM $pid; wait $pid 2>/dev/null; kill $listener 2>/dev/null
 [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"

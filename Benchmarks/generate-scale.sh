@@ -6,13 +6,15 @@
 #   UNIQUE_CODES=1            give every plan its own indicator codes (default: shared, as
 #                             county plans copied from one template have)
 #   CHANGE_PLAN=N             write only plan N's feed again with its 2025 figures changed
+#   CHANGE_ALL=1              write every feed again with its 2025 figures changed (plans kept)
 set -euo pipefail
 dir=$1
 plans=${PLANS:-280}
 unique=${UNIQUE_CODES:-0}
 mkdir -p "$dir/plans" "$dir/feeds" "$dir/state"
 if [ -n "${CHANGE_PLAN:-}" ]; then first=$CHANGE_PLAN; last=$CHANGE_PLAN; else first=0; last=$((plans - 1)); fi
-awk -v first="$first" -v last="$last" -v unique="$unique" -v dir="$dir" -v change="${CHANGE_PLAN:-}" 'BEGIN {
+change=${CHANGE_PLAN:-}; [ -n "${CHANGE_ALL:-}" ] && change=all
+awk -v first="$first" -v last="$last" -v unique="$unique" -v dir="$dir" -v change="$change" 'BEGIN {
   for (p = first; p <= last; p++) {
     id = sprintf("county-%04d", p)
     prefix = unique ? sprintf("c%04d_", p) : ""
@@ -44,7 +46,7 @@ awk -v first="$first" -v last="$last" -v unique="$unique" -v dir="$dir" -v chang
     close(feed)
   }
 }'
-[ -n "${CHANGE_PLAN:-}" ] && exit 0
+[ -n "$change" ] && exit 0
 {
   cat <<TOML
 database  = "state/mirror.sqlite"

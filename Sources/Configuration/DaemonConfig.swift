@@ -86,6 +86,65 @@ public struct FeedConfig: Sendable, Equatable {
     public var displayURL: String { Redaction.url(url) }
 }
 
+/// The part of the configuration a client needs — where the database, socket and alert log
+/// are, the log level — read without loading a single plan file.
+public struct ConfigBasics: Sendable {
+    /// Absolute path of the config file.
+    public var path: String
+    public var database: String
+    public var socket: String
+    public var socketMode: Int
+    public var alertLog: String
+    public var logLevel: String
+
+    /// Reads the basics of the config file at `path` (plans and feeds are not looked at).
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigError) -> ConfigBasics
+    {
+        let absolute = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
+        let root = TableReader(try TOMLNode.parse(try readText(absolute), file: absolute), file: absolute)
+        return try ConfigBasics(root, path: absolute, environment: environment)
+    }
+
+    init(_ root: TableReader, path: String, environment: [String: String]) throws(ConfigError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        try root.rejectUnknownKeys(allowed: DaemonConfig.topKeys)
+        func location(_ key: String, env: String, file: String) throws(ConfigError) -> String {
+            if let value = try root.string(key) {
+                guard !value.isEmpty else { throw root.error(key, "must not be empty") }
+                return absolutePath(value, relativeTo: folder)
+            }
+            if let dir = environment[env], !dir.isEmpty {
+                // systemd may pass several directories separated by ':'; the first is ours.
+                let first = dir.split(separator: ":").first.map(String.init) ?? dir
+                return absolutePath(first, relativeTo: folder) + "/" + file
+            }
+            throw root.error(key, "not set, and $\(env) is not set either (systemd sets it); add \(key) = \"/path/\(file)\"")
+        }
+        self.path = path
+        database = try location("database", env: "STATE_DIRECTORY", file: "mirror.sqlite")
+        socket = try location("socket", env: "RUNTIME_DIRECTORY", file: "status.sock")
+        guard socket.utf8.count < 108 else {
+            throw root.error("socket", "path '\(socket)' is \(socket.utf8.count) bytes; a Unix socket path must be under 108")
+        }
+        alertLog = try location("alert_log", env: "LOGS_DIRECTORY", file: "alerts.jsonl")
+        if let problem = AlertLogFile.problem(alertLog) {
+            throw ConfigError(file: path, keyPath: "alert_log", message: "'\(alertLog)' \(problem)")
+        }
+        socketMode = 0o660
+        if let text = try root.string("socket_mode") {
+            guard text.count >= 3, text.count <= 4, let mode = Int(text, radix: 8), mode <= 0o777 else {
+                throw root.error("socket_mode", "'\(text)' is not an octal file mode like \"0660\"")
+            }
+            socketMode = mode
+        }
+        logLevel = try root.string("log_level") ?? "info"
+        guard DaemonConfig.logLevels.contains(logLevel) else {
+            throw root.error("log_level", "unknown log level '\(logLevel)' (allowed: \(DaemonConfig.logLevels.joined(separator: ", ")))")
+        }
+    }
+}
+
 /// The daemon configuration (docs/configuration.md) with every path resolved and every plan loaded.
 public struct DaemonConfig: Sendable {
     /// Absolute path of the config file.
@@ -110,8 +169,11 @@ public struct DaemonConfig: Sendable {
     ]
     static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
 
+    /// Index of each plan in `plans`, by id.
+    var planIndex: [String: Int] = [:]
+
     /// The plan with this id.
-    public func plan(_ id: String) -> Plan? { plans.first { $0.id == id } }
+    public func plan(_ id: String) -> Plan? { planIndex[id].map { plans[$0] } }
 
     /// Loads and validates a config file and every plan it names. Reads files only.
     /// - Parameter environment: supplies `STATE_DIRECTORY`, `RUNTIME_DIRECTORY`, `LOGS_DIRECTORY` defaults.
@@ -127,41 +189,7 @@ public struct DaemonConfig: Sendable {
     public static func parse(_ text: String, path: String, environment: [String: String]) throws(ConfigError) -> DaemonConfig {
         let folder = (path as NSString).deletingLastPathComponent
         let root = TableReader(try TOMLNode.parse(text, file: path), file: path)
-        try root.rejectUnknownKeys(allowed: topKeys)
-
-        func location(_ key: String, env: String, file: String) throws(ConfigError) -> String {
-            if let value = try root.string(key) {
-                guard !value.isEmpty else { throw root.error(key, "must not be empty") }
-                return absolutePath(value, relativeTo: folder)
-            }
-            if let dir = environment[env], !dir.isEmpty {
-                // systemd may pass several directories separated by ':'; the first is ours.
-                let first = dir.split(separator: ":").first.map(String.init) ?? dir
-                return absolutePath(first, relativeTo: folder) + "/" + file
-            }
-            throw root.error(key, "not set, and $\(env) is not set either (systemd sets it); add \(key) = \"/path/\(file)\"")
-        }
-        let database = try location("database", env: "STATE_DIRECTORY", file: "mirror.sqlite")
-        let socket = try location("socket", env: "RUNTIME_DIRECTORY", file: "status.sock")
-        guard socket.utf8.count < 108 else {
-            throw root.error("socket", "path '\(socket)' is \(socket.utf8.count) bytes; a Unix socket path must be under 108")
-        }
-        let alertLog = try location("alert_log", env: "LOGS_DIRECTORY", file: "alerts.jsonl")
-        if let problem = AlertLogFile.problem(alertLog) {
-            throw ConfigError(file: path, keyPath: "alert_log", message: "'\(alertLog)' \(problem)")
-        }
-
-        var socketMode = 0o660
-        if let text = try root.string("socket_mode") {
-            guard text.count >= 3, text.count <= 4, let mode = Int(text, radix: 8), mode <= 0o777 else {
-                throw root.error("socket_mode", "'\(text)' is not an octal file mode like \"0660\"")
-            }
-            socketMode = mode
-        }
-        let logLevel = try root.string("log_level") ?? "info"
-        guard logLevels.contains(logLevel) else {
-            throw root.error("log_level", "unknown log level '\(logLevel)' (allowed: \(logLevels.joined(separator: ", ")))")
-        }
+        let basics = try ConfigBasics(root, path: path, environment: environment)
         let maxConcurrent = try root.int("max_concurrent_fetches", range: 1...256) ?? 8
 
         var defaults = FeedSettings()
@@ -184,14 +212,26 @@ public struct DaemonConfig: Sendable {
             }
             planFiles += matches.filter { !planFiles.contains($0) }
         }
+        // Parsed in parallel (thousands of county plans), each file only when it changed since
+        // this process last read it; errors are reported in file order.
+        let results = Locked<[Result<Plan, ConfigError>?]>(Array(repeating: nil, count: planFiles.count))
+        let files = planFiles
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            let result: Result<Plan, ConfigError>
+            do throws(ConfigError) { result = .success(try PlanFile.cachedLoad(path: files[i])) } catch { result = .failure(error) }
+            results.withLock { $0[i] = result }
+        }
         var plans: [Plan] = []
-        for file in planFiles {
-            let plan = try PlanFile.load(path: file)
-            if let other = plans.firstIndex(where: { $0.id == plan.id }) {
+        var planIndex: [String: Int] = [:]
+        for (file, result) in zip(planFiles, results.current) {
+            guard let result else { continue }
+            let plan = try result.get()
+            if let other = planIndex[plan.id] {
                 throw ConfigError(
                     file: file, keyPath: "id",
                     message: "plan id '\(plan.id)' is also used by \(planFiles[other]); plan ids must be unique")
             }
+            planIndex[plan.id] = plans.count
             plans.append(plan)
         }
 
@@ -199,21 +239,23 @@ public struct DaemonConfig: Sendable {
         var feeds: [FeedConfig] = []
         var feedIDs: Set<String> = []
         for table in try root.tables("feed") {
-            let feed = try parseFeed(table, defaults: defaults, plans: plans, folder: folder)
+            let feed = try parseFeed(table, defaults: defaults, plans: plans, planIndex: planIndex, folder: folder)
             guard feedIDs.insert(feed.id).inserted else {
                 throw table.error("id", "duplicate feed id '\(feed.id)'; feed ids must be unique")
             }
             feeds.append(feed)
         }
 
-        return DaemonConfig(
-            path: path, database: database, socket: socket, socketMode: socketMode, alertLog: alertLog,
-            planFiles: planFiles, plans: plans, logLevel: logLevel, maxConcurrentFetches: maxConcurrent,
-            defaults: defaults, feeds: feeds)
+        var config = DaemonConfig(
+            path: path, database: basics.database, socket: basics.socket, socketMode: basics.socketMode,
+            alertLog: basics.alertLog, planFiles: planFiles, plans: plans, logLevel: basics.logLevel,
+            maxConcurrentFetches: maxConcurrent, defaults: defaults, feeds: feeds)
+        config.planIndex = planIndex
+        return config
     }
 
     private static func parseFeed(
-        _ table: TableReader, defaults: FeedSettings, plans: [Plan],
+        _ table: TableReader, defaults: FeedSettings, plans: [Plan], planIndex: [String: Int],
         folder: String
     ) throws(ConfigError) -> FeedConfig {
         try table.rejectUnknownKeys(allowed: feedKeys)
@@ -222,7 +264,7 @@ public struct DaemonConfig: Sendable {
             throw table.error("id", "'\(id)' is not a valid feed id (letters, digits, '-', '_', '.')")
         }
         let planID = try table.requiredString("plan", example: "\"\(plans.first?.id ?? "my-plan")\"")
-        guard let plan = plans.first(where: { $0.id == planID }) else {
+        guard let plan = planIndex[planID].map({ plans[$0] }) else {
             throw table.error("plan", "no plan with id '\(planID)' (loaded plans: \(plans.map(\.id).joined(separator: ", ")))")
         }
         let url = try resolveURL(

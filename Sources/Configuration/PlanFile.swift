@@ -1,5 +1,6 @@
 import Foundation
 import PlanCore
+import Support
 
 /// Reads and validates plan files (docs/plans.md).
 public enum PlanFile {
@@ -10,6 +11,40 @@ public enum PlanFile {
     public static func load(path: String) throws(ConfigError) -> Plan {
         let text = try readText(path)
         return try parse(text, file: path)
+    }
+
+    /// What identifies a file's version without reading it: device, inode, size and the
+    /// modification and status-change times to the nanosecond.
+    struct FileVersion: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64
+        var modified: Int64, modifiedNanos: Int, changed: Int64, changedNanos: Int
+
+        init?(path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec)
+            modifiedNanos = Int(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec)
+            changedNanos = Int(info.st_ctim.tv_nsec)
+        }
+    }
+
+    /// Plans this process has read, with the version of the file they came from.
+    private static let cache = Locked<[String: (version: FileVersion, plan: Plan)]>([:])
+
+    /// `load`, but a file this process already read and that has not changed since (same
+    /// inode, size, modification and change times) is not parsed again: a reload of a
+    /// province's configuration parses only the plan files that were edited.
+    public static func cachedLoad(path: String) throws(ConfigError) -> Plan {
+        let before = FileVersion(path: path)
+        if let before, let hit = cache.withLock({ $0[path] }), hit.version == before { return hit.plan }
+        let plan = try load(path: path)
+        // Kept only when the file did not change while it was read.
+        if let before, FileVersion(path: path) == before { cache.withLock { $0[path] = (before, plan) } }
+        return plan
     }
 
     /// Parses plan TOML text; `file` names it in errors.

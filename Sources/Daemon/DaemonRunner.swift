@@ -42,8 +42,13 @@ public final class DaemonRunner: @unchecked Sendable {
 
     /// Runs the daemon until SIGTERM/SIGINT; returns the exit status (0 on a clean stop).
     public static func run(configPath: String, logger: Logger) -> Int32 {
+        run(loaded: Result { () throws(ConfigError) in try DaemonConfig.load(path: configPath) }, logger: logger)
+    }
+
+    /// Runs the daemon on a configuration already read (or the error reading it gave).
+    public static func run(loaded: Result<DaemonConfig, ConfigError>, logger: Logger) -> Int32 {
         let config: DaemonConfig
-        do { config = try DaemonConfig.load(path: configPath) } catch {
+        do { config = try loaded.get() } catch {
             logger.critical("invalid configuration: \(error)")
             FileHandle.standardError.write(Data("plansync: \(error)\n".utf8))
             return 2

@@ -36,7 +36,10 @@ public struct FeedReport: Sendable {
 /// The result of one sync cycle.
 public struct SyncReport: Sendable {
     public var feeds: [FeedReport]
+    /// The verdicts of the plans judged again in this cycle (`rejudged`): the others' stored
+    /// verdicts did not need judging again.
     public var verdicts: [Verdict]
+    public var rejudged: [String]
     public var events: [StoredEvent]
     /// Set when the alert log could not be written (the events are kept for next time).
     public var alertLogError: String?
@@ -60,6 +63,8 @@ public final class Syncer: Sendable {
     let parseNiceness: Int32
     /// Each feed's parse options (its plan's indicator codes as a set), made once per configuration.
     let parseOptions: [String: ParseOptions]
+    /// Bytes of bodies being parsed or waiting for the writer (`queuedBodyBudget`).
+    let queued = ByteBudget(limit: Syncer.queuedBodyBudget)
     /// Mirroring the configuration, started by `prepare()` or the first cycle, awaited by every cycle.
     private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
@@ -93,9 +98,11 @@ public final class Syncer: Sendable {
     }
 
     /// Runs one cycle over `only` these feeds (all when nil).
-    /// - Parameter feedDone: called as each feed's fetch and reconcile finish, before judging.
+    /// - Parameters:
+    ///   - rejudge: judge every plan, not only those whose inputs changed.
+    ///   - feedDone: called as each feed's fetch and reconcile finish, before judging.
     public func run(
-        only: Set<String>? = nil, now: @escaping @Sendable () -> Date = { Date() },
+        only: Set<String>? = nil, rejudge: Bool = false, now: @escaping @Sendable () -> Date = { Date() },
         feedDone: @escaping @Sendable (FeedReport) -> Void = { _ in }
     ) async throws(MirrorError) -> SyncReport {
         let config = self.config
@@ -139,7 +146,7 @@ public final class Syncer: Sendable {
                     id: $0.id, plan: $0.plan, priority: $0.priority,
                     failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter)
             },
-            now: now())
+            now: now(), full: rejudge)
         for event in judgement.events {
             logger.notice(
                 "alert event",
@@ -176,7 +183,8 @@ public final class Syncer: Sendable {
             previous = instant
         }
         logger.debug("cycle timings", metadata: timings)
-        return SyncReport(feeds: reports, verdicts: judgement.verdicts, events: judgement.events, alertLogError: logError)
+        return SyncReport(
+            feeds: reports, verdicts: judgement.verdicts, rejudged: judgement.rejudged, events: judgement.events, alertLogError: logError)
     }
 
     /// Mirrors the configuration now: the daemon does this at start and after a reload, so
@@ -214,6 +222,12 @@ public final class Syncer: Sendable {
             throw (error as? MirrorError) ?? MirrorError(path: mirror.path, message: "\(error)")
         }
     }
+
+    /// How many bytes of bodies may be parsed or wait, parsed, for the writer at once. A
+    /// province's first sync fetches thousands of feeds faster than one writer stores them:
+    /// unbounded, their parsed rows piled up ahead of it (3.1 GiB for 10M rows). About 8 MiB
+    /// of CSV is 250,000 rows, a few seconds of the writer's work.
+    static let queuedBodyBudget = 8 << 20
 
     /// Bodies smaller than this are parsed on the fetch engine's queue as they complete (a few
     /// microseconds for the typical feed); larger ones on a Dispatch worker, 1 MiB and more
@@ -293,10 +307,14 @@ public final class Syncer: Sendable {
         case .ok where result.body.count >= 1 << 20:
             Task { [record, report] in done(await reconcileLarge(feed, result: result, record: record, report: report)) }
         case .ok where result.body.count >= Syncer.inlineParseLimit:
+            // Waits here, holding up the engine's next completions, while the writer is
+            // behind by more than the budget.
+            queued.acquire(result.body.count)
             DispatchQueue.global().async { [self, record, report] in
                 done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))
             }
         case .ok:
+            queued.acquire(result.body.count)
             done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))
         case .notModified:
             mirror.recordLater(record, failed: false)
@@ -312,21 +330,23 @@ public final class Syncer: Sendable {
 
     /// Parses a small body here, before the write, so feeds finishing together parse in
     /// parallel and the single writer only stores. The write is queued without waiting; its
-    /// counts arrive in `storedCounts`.
+    /// counts arrive in `storedCounts`. Returns the body's bytes to `queued` once stored.
     func parseAndStore(
         _ feed: FeedConfig, result: FetchResult, record: FetchRecord, report: FeedReport,
         storedCounts: Locked<[String: ReconcileCounts]>
     ) -> FeedReport {
         let parsed: ParsedFeed
+        let bytes = result.body.count, queued = self.queued
         do throws(FeedParseError) {
             parsed = try FeedParser.parse(result.body, format: feed.format, options: options(feed))
         } catch {
+            queued.release(bytes)
             return rejected(feed, result: result, record: record, report: report, error: error)
         }
         let id = feed.id
-        mirror.reconcileLater(record, plan: feed.plan, observations: parsed.observations, skipped: parsed.skipped) { counts in
-            storedCounts.withLock { $0[id] = counts }
-        }
+        mirror.reconcileLater(
+            record, plan: feed.plan, observations: parsed.observations, skipped: parsed.skipped,
+            done: { counts in storedCounts.withLock { $0[id] = counts } }, finished: { queued.release(bytes) })
         for warning in parsed.warnings { logger.warning("\(warning)", metadata: Syncer.metadata(feed, result)) }
         return report
     }
@@ -448,4 +468,38 @@ private final class ThreadBox<T>: @unchecked Sendable {
 /// The version of this build.
 public enum PlansyncVersion {
     public static let string = "0.1.0"
+}
+
+/// A budget of bytes that threads take before work and give back after it: `acquire` waits
+/// while the work in progress exceeds the limit (but never when nothing is in progress, so a
+/// body larger than the limit still goes through, alone).
+final class ByteBudget: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var inUse = 0
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Takes `bytes`, first waiting until they fit (or nothing else is in progress).
+    func acquire(_ bytes: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        while inUse > 0 && inUse + bytes > limit { condition.wait() }
+        inUse += bytes
+    }
+
+    /// Gives back what `acquire` took.
+    func release(_ bytes: Int) {
+        condition.lock()
+        inUse -= bytes
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Bytes taken now.
+    var current: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return inUse
+    }
 }

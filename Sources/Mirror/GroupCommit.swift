@@ -12,6 +12,8 @@ final class GroupCommit: Sendable {
         /// Runs the write inside its savepoint; returns what to do once the batch committed.
         let run: @Sendable (Database) throws -> @Sendable () -> Void
         let fail: @Sendable (any Error) -> Void
+        /// Runs after the transaction ended, whatever happened to it.
+        var finished: @Sendable () -> Void = {}
     }
 
     private struct State {
@@ -67,7 +69,8 @@ final class GroupCommit: Sendable {
 
     /// Queues `body` for the next shared transaction without waiting for it; its failure is
     /// kept and thrown by the next `barrier()`. Writes commit in the order they were queued.
-    func writeLater(_ body: @Sendable @escaping (Database) throws -> Void) {
+    /// `finished` runs once its transaction ended, committed or not.
+    func writeLater(_ body: @Sendable @escaping (Database) throws -> Void, finished: @escaping @Sendable () -> Void = {}) {
         enqueue(
             awaited: false,
             Pending(
@@ -75,7 +78,8 @@ final class GroupCommit: Sendable {
                     try body(db)
                     return {}
                 },
-                fail: { error in self.state.withLock { $0.laterError = $0.laterError ?? error } }))
+                fail: { error in self.state.withLock { $0.laterError = $0.laterError ?? error } },
+                finished: finished))
     }
 
     /// Waits until every write queued before it has committed (or failed); throws the first
@@ -179,6 +183,7 @@ final class GroupCommit: Sendable {
         committed()
         for (_, resume) in succeeded { resume() }
         for (pending, error) in failed { pending.fail(error) }
+        for pending in batch[..<(rest.isEmpty ? batch.endIndex : rest.startIndex)] { pending.finished() }
         if !rest.isEmpty { commit(rest, db) }
     }
 }

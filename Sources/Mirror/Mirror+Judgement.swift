@@ -21,58 +21,85 @@ public struct StoredEvent: Sendable, Equatable {
     }
 }
 
-/// The result of judging: every verdict and the events it caused.
+/// The result of judging: the verdicts of the plans judged again and the events it caused.
 public struct Judgement: Sendable {
+    /// Verdicts of the plans whose inputs changed (`rejudged`), in plan order.
     public var verdicts: [Verdict]
     public var events: [StoredEvent]
+    /// The plans judged again in this call; the others' stored verdicts still hold.
+    public var rejudged: [String]
 }
 
 extension Mirror {
-    /// Judges every plan against the mirror's observations, stores the verdicts, runs the
-    /// alert state machine and stores its events with their `seq` — one transaction, so
-    /// an event exists in the database before anything writes it to the alert log.
-    public func judge(plans: [Plan], feeds: [FeedPolicy], now: Date) async throws(MirrorError) -> Judgement {
+    /// Judges the plans whose inputs changed since they were last judged (plan, feeds and
+    /// priorities, or any of their feeds' observations), stores their verdicts, runs the
+    /// alert state machine on their alerts and every feed's, and stores its events with their
+    /// `seq` — one transaction, so an event exists in the database before anything writes it
+    /// to the alert log. `full` judges every plan whatever changed.
+    public func judge(plans: [Plan], feeds: [FeedPolicy], now: Date, full: Bool = false) async throws(MirrorError) -> Judgement {
         let stamp = Timestamp.string(now)
         do {
-            return try await write { db in try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp) }
+            return try await write { db in try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp, full: full) }
         } catch {
-            // The transaction did not commit: the verdicts the cache describes may not be stored.
-            judged.withLock { $0 = nil }
+            // Rolled back: the next judgement must not trust what this one saw.
+            judgedDataVersion.withLock { $0 = nil }
             throw error
         }
     }
 
-    /// The body of `judge`, inside its write transaction: loads the inputs, lets `Judging`
-    /// decide, stores what it decided.
-    private func judge(_ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String) throws -> Judgement {
-        // Verdicts and conflicts depend only on the plans, the feeds' plans and priorities and
-        // the observations: when none changed since the last judgement (no write of this
-        // process touched an observation, no other connection committed), they are reused.
-        let inputs = JudgeCache.Inputs(
-            plans: plans, feeds: feeds.map { JudgeCache.Feed(id: $0.id, plan: $0.plan, priority: $0.priority) },
-            observationEdits: observationEdits.load(ordering: .relaxed),
-            dataVersion: try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0)
-        let cached = judged.withLock { cache in cache?.inputs == inputs ? cache?.plans : nil }
+    /// The body of `judge`, inside its write transaction: finds the plans to judge, loads
+    /// their inputs, lets `Judging` decide, stores what it decided.
+    private func judge(_ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String, full: Bool) throws -> Judgement {
+        let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+        let seenVersion = judgedDataVersion.withLock { seen in
+            defer { seen = dataVersion }
+            return seen
+        }
+        let full = full || (seenVersion.map { $0 != dataVersion } ?? false)
+        var feedsByPlan: [String: [FeedPolicy]] = [:]
+        for feed in feeds { feedsByPlan[feed.plan, default: []].append(feed) }
+        var dataSeq: [String: Int] = [:]
+        try db.eachRow("SELECT id, data_seq FROM feed") { row in dataSeq[DirectSQL.text(row, 0) ?? ""] = Int(sqlite3_column_int64(row, 1)) }
+        var judgedBefore: [String: (inputs: String, seq: Int)] = [:]
+        try db.eachRow("SELECT plan_id, inputs, data_seq FROM judged_plan") { row in
+            judgedBefore[DirectSQL.text(row, 0) ?? ""] = (DirectSQL.text(row, 1) ?? "", Int(sqlite3_column_int64(row, 2)))
+        }
+        // A mirror never judged incrementally (new, or migrated from schema 3) may hold alerts
+        // of plans removed long ago: the first judgement looks at every stored alert.
+        let everyAlert = judgedBefore.isEmpty
+        let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
         var judgedPlans: [PlanJudgement] = []
-        if let cached {
-            for (plan, result) in zip(plans, cached) {
-                try Mirror.markEvaluated(db, plan: plan.id, stamp: stamp)
-                judgedPlans.append(result)
-            }
-        } else {
-            let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
-            for plan in plans {
-                let feedIDs = feeds.filter { $0.plan == plan.id }.map(\.id)
-                let observations = try Mirror.loadObservations(db, plan: plan, feeds: feedIDs, years: Judging.yearsNeeded(plan))
-                let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
-                try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
-                judgedPlans.append(result)
-            }
+        var rejudged: [String] = []
+        for plan in plans {
+            let planFeeds = feedsByPlan[plan.id] ?? []
+            let inputs = SHA256.hex(Array(Judging.inputsText(plan, feeds: planFeeds).utf8))
+            let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
+            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
+            let observations = try Mirror.loadObservations(db, plan: plan, feeds: planFeeds.map(\.id), years: Judging.yearsNeeded(plan))
+            let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
+            try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
+            try db.run(
+                """
+                INSERT INTO judged_plan (plan_id, inputs, data_seq, judged_at, checked_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(plan_id) DO UPDATE SET inputs = excluded.inputs, data_seq = excluded.data_seq,
+                    judged_at = excluded.judged_at, checked_at = excluded.checked_at
+                """, [plan.id, inputs, seq, stamp, stamp])
+            judgedPlans.append(result)
+            rejudged.append(plan.id)
+        }
+        // Plans no longer configured: their verdicts go, their alerts resolve (below).
+        let configured = Set(plans.map(\.id))
+        let removed = judgedBefore.keys.filter { !configured.contains($0) }.sorted()
+        for plan in removed {
+            try db.run("DELETE FROM verdict WHERE plan_id = ?", [plan])
+            try db.run("DELETE FROM judged_plan WHERE plan_id = ?", [plan])
+        }
+        if everyAlert || full {
             try db.run(
                 "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
                 [JSONValue.array(plans.map { .string($0.id) }).text])
-            judged.withLock { $0 = JudgeCache(inputs: inputs, plans: judgedPlans) }
         }
+        try db.run("UPDATE judged_plan SET checked_at = ? WHERE checked_at <> ?", [stamp, stamp])
         var health: [String: FeedHealth] = [:]
         try db.eachRow("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") { row in
             let lastSuccess = DirectSQL.text(row, 3)
@@ -80,17 +107,31 @@ extension Mirror {
                 failures: Int(sqlite3_column_int64(row, 1)), lastError: DirectSQL.text(row, 2), lastSuccessText: lastSuccess,
                 lastSuccess: lastSuccess.flatMap(Timestamp.date), created: DirectSQL.text(row, 4).flatMap(Timestamp.date))
         }
-        // Stored details are only needed for the alerts that resolve now: decoded then, not
-        // for every alert on every cycle (a source conflict's details list every source).
+        // The alerts whose conditions were worked out now: those of the plans judged again or
+        // removed, and every feed's (feed health is judged on every call). The others keep
+        // their state. Stored details are only needed for the alerts that resolve now:
+        // decoded then, not for every alert on every cycle.
         var stored: [String: AlertRecord] = [:]
         var storedDetails: [String: String] = [:]
-        for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert") {
-            guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
-            let key: String = row["key"]
-            storedDetails[key] = row["details"]
-            stored[key] = AlertRecord(
-                key: key, kind: kind, firing: (row["state"] as String) == "firing",
-                severity: severity, details: .object([]), message: row["message"])
+        func readAlerts(_ condition: String, _ arguments: StatementArguments, kinds: Set<AlertKind>) throws {
+            for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert \(condition)", arguments) {
+                guard let kind = AlertKind(rawValue: row["alert"]), kinds.contains(kind),
+                    let severity = Severity(rawValue: row["severity"])
+                else { continue }
+                let key: String = row["key"]
+                storedDetails[key] = row["details"]
+                stored[key] = AlertRecord(
+                    key: key, kind: kind, firing: (row["state"] as String) == "firing",
+                    severity: severity, details: .object([]), message: row["message"])
+            }
+        }
+        if everyAlert || full {
+            try readAlerts("", [], kinds: Set(AlertKind.allCases))
+        } else {
+            for plan in rejudged + removed {
+                try readAlerts("WHERE key >= ? AND key < ?", ["\(plan)/", "\(plan)0"], kinds: AlertKind.planScoped)
+            }
+            try readAlerts("WHERE key >= 'feed/' AND key < 'feed0'", [], kinds: AlertKind.feedScoped)
         }
         let actions = Judging.actions(
             plans: judgedPlans, feedConditions: Judging.feedConditions(feeds, health: health, now: now), stored: stored,
@@ -123,11 +164,12 @@ extension Mirror {
                 ])
             events.append(StoredEvent(seq: seq, line: line, action: action, object: object))
         }
-        return Judgement(verdicts: judgedPlans.flatMap(\.verdicts), events: events)
+        return Judgement(verdicts: judgedPlans.flatMap(\.verdicts), events: events, rejudged: rejudged)
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
-    /// range seeks (indicator, period prefix) rather than a scan of the whole table.
+    /// range seeks (feed, indicator, period prefix): only this plan's rows are read, however
+    /// many plans share its indicator codes.
     static func loadObservations(_ db: Database, plan: Plan, feeds: [String], years: Set<Int>) throws -> [Observation] {
         guard !feeds.isEmpty, !years.isEmpty else { return [] }
         var ranges: [(Int, Int)] = []
@@ -135,33 +177,34 @@ extension Mirror {
             if let last = ranges.last, last.1 + 1 == year { ranges[ranges.count - 1].1 = year } else { ranges.append((year, year)) }
         }
         let sql = """
-            SELECT feed_id, indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
-            WHERE indicator = ? AND period >= ? AND period < ?
+            SELECT indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
+            WHERE feed_id = ? AND indicator = ? AND period >= ? AND period < ?
             """
-        let wanted = Set(feeds)
         var result: [Observation] = []
         // Stepped through the SQLite C API (GRDB's row decoding was most of judging's time).
-        for indicator in plan.indicators {
-            for (first, last) in ranges {
-                try db.eachRow(
-                    sql,
-                    bind: { select in
-                        DirectSQL.bind(select, 1, indicator.code)
-                        DirectSQL.bind(select, 2, String(first))
-                        DirectSQL.bind(select, 3, String(last + 1))
+        for feed in feeds {
+            for indicator in plan.indicators {
+                for (first, last) in ranges {
+                    try db.eachRow(
+                        sql,
+                        bind: { select in
+                            DirectSQL.bind(select, 1, feed)
+                            DirectSQL.bind(select, 2, indicator.code)
+                            DirectSQL.bind(select, 3, String(first))
+                            DirectSQL.bind(select, 4, String(last + 1))
+                        }
+                    ) { select in
+                        func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
+                        guard let periodText = text(1), let period = try? Period(parsing: periodText),
+                            let measure = text(2).flatMap(Measure.init(rawValue:)), let value = text(5).flatMap({ Figure($0) })
+                        else { return }
+                        let base = Int(sqlite3_column_int64(select, 4))
+                        result.append(
+                            Observation(
+                                indicator: indicator.code, period: period, measure: measure, value: value,
+                                unit: text(6), cumulative: sqlite3_column_int64(select, 3) != 0,
+                                baseYear: base == 0 ? nil : base, note: text(7), feed: feed))
                     }
-                ) { select in
-                    func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
-                    guard let feed = text(0), wanted.contains(feed) else { return }
-                    guard let periodText = text(2), let period = try? Period(parsing: periodText),
-                        let measure = text(3).flatMap(Measure.init(rawValue:)), let value = text(6).flatMap({ Figure($0) })
-                    else { return }
-                    let base = Int(sqlite3_column_int64(select, 5))
-                    result.append(
-                        Observation(
-                            indicator: text(1) ?? indicator.code, period: period, measure: measure, value: value,
-                            unit: text(7), cumulative: sqlite3_column_int64(select, 4) != 0,
-                            baseYear: base == 0 ? nil : base, note: text(8), feed: feed))
                 }
             }
         }
@@ -250,28 +293,4 @@ extension Mirror {
                 """, [sink, seq, stamp])
         }
     }
-}
-
-/// What the last judgement computed per plan, and from which inputs. Kept by the mirror so a
-/// cycle in which no observation changed (all feeds 304 or unchanged) only refreshes the
-/// verdicts' `evaluated_at` and re-runs feed health and the alert machine.
-struct JudgeCache: Sendable {
-    struct Feed: Sendable, Equatable {
-        var id: String
-        var plan: String
-        var priority: Int
-    }
-
-    struct Inputs: Sendable, Equatable {
-        var plans: [Plan]
-        var feeds: [Feed]
-        /// `Mirror.observationEdits` when judged.
-        var observationEdits: Int
-        /// `PRAGMA data_version` of the writer connection: changes when another connection
-        /// (another process, the sqlite3 shell) commits.
-        var dataVersion: Int
-    }
-
-    var inputs: Inputs
-    var plans: [PlanJudgement]
 }

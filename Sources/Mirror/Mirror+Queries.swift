@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import PlanCore
+import Support
 
 /// One figure of one feed with its earlier values, for `plansync history`.
 public struct HistoryEntry: Sendable {
@@ -81,14 +83,17 @@ extension Mirror {
     }
 
     /// The history query, newest period first, then measure, highest priority, feed; `after`
-    /// continues behind a cursor. Sort keys are negated where the order is descending, so one
+    /// continues behind a cursor. Observations are keyed by feed first: the query seeks the
+    /// indicator within each feed (every feed ever configured stays in `feed`) instead of
+    /// scanning the table. Sort keys are negated where the order is descending, so one
     /// row-value comparison pages it.
     private static func historySQL(after: Bool, limit: Bool) -> String {
         """
         SELECT * FROM (
             SELECT o.feed_id, o.plan_id, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit, o.note, o.updated_at,
                    COALESCE(f.priority, 0) AS priority, -plansync_period_order(o.period) AS k_period, -COALESCE(f.priority, 0) AS k_priority
-            FROM observation o LEFT JOIN feed f ON f.id = o.feed_id WHERE o.indicator = ?)
+            FROM observation o LEFT JOIN feed f ON f.id = o.feed_id
+            WHERE o.feed_id IN (SELECT id FROM feed) AND o.indicator = ?)
         \(after ? "WHERE (k_period, measure, k_priority, cumulative, base_year, feed_id) > (?, ?, ?, ?, ?, ?)" : "")
         ORDER BY k_period, measure, k_priority, cumulative, base_year, feed_id
         \(limit ? "LIMIT ?" : "")
@@ -170,6 +175,55 @@ extension Mirror {
             var result: [String: Int] = [:]
             for table in ["plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert", "alert_event"] {
                 result[table] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM \(table)")) ?? 0
+            }
+            return result
+        }
+    }
+}
+
+/// What the mirror holds for one plan's verdicts without decoding them: counts by status and
+/// when the plan was last judged and last checked.
+public struct PlanVerdictSummary: Sendable {
+    public var counts: [VerdictStatus: Int]
+    public var judgedAt: String?
+    public var checkedAt: String?
+}
+
+extension Mirror {
+    /// The stored verdicts of `plan` as their JSON texts, in the plan's order (indicator
+    /// position, year).
+    public func verdictJSON(plan: String) async throws(MirrorError) -> [String] {
+        try await read { db in
+            var texts: [String] = []
+            try db.eachRow(
+                """
+                SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
+                WHERE v.plan_id = ? ORDER BY i.position, v.indicator, v.year
+                """, bind: { DirectSQL.bind($0, 1, plan) }
+            ) { row in texts.append(DirectSQL.text(row, 0) ?? "null") }
+            return texts
+        }
+    }
+
+    /// The stored verdicts of `plan`, decoded, in the plan's order.
+    public func storedVerdicts(plan: String) async throws(MirrorError) -> [Verdict] {
+        try await verdictJSON(plan: plan).compactMap { text in
+            (try? JSONParser.parse(Array(text.utf8))).flatMap(Verdict.init(json:))
+        }
+    }
+
+    /// Every plan's verdict counts by status and judging times.
+    public func verdictSummaries() async throws(MirrorError) -> [String: PlanVerdictSummary] {
+        try await read { db in
+            var result: [String: PlanVerdictSummary] = [:]
+            try db.eachRow("SELECT plan_id, status, COUNT(*) FROM verdict GROUP BY plan_id, status") { row in
+                guard let plan = DirectSQL.text(row, 0), let status = DirectSQL.text(row, 1).flatMap(VerdictStatus.init(rawValue:)) else { return }
+                result[plan, default: PlanVerdictSummary(counts: [:])].counts[status] = Int(sqlite3_column_int64(row, 2))
+            }
+            try db.eachRow("SELECT plan_id, judged_at, checked_at FROM judged_plan") { row in
+                guard let plan = DirectSQL.text(row, 0) else { return }
+                result[plan, default: PlanVerdictSummary(counts: [:])].judgedAt = DirectSQL.text(row, 1)
+                result[plan, default: PlanVerdictSummary(counts: [:])].checkedAt = DirectSQL.text(row, 2)
             }
             return result
         }

@@ -43,27 +43,32 @@ extension Mirror {
 
     /// `reconcile` of parsed observations without waiting for the commit: `done` receives the
     /// counts once they are stored (inside the transaction); a database failure is thrown by
-    /// the cycle's `flushRecords()`. Writes commit in the order they were queued.
+    /// the cycle's `flushRecords()`. Writes commit in the order they were queued. `finished`
+    /// runs once the write's transaction ended, committed or not (its rows are freed then).
     public func reconcileLater(
         _ record: FetchRecord, plan: String, observations: [Observation], skipped: Int,
-        done: @escaping @Sendable (ReconcileCounts) -> Void
+        done: @escaping @Sendable (ReconcileCounts) -> Void, finished: @escaping @Sendable () -> Void = {}
     ) {
-        commits.writeLater { db in
-            done(
-                try self.storeNoting(db, record, plan: plan) { writer in
-                    for o in observations where !writer.write(o) { break }
-                    return skipped
-                })
-        }
+        commits.writeLater(
+            { db in
+                done(
+                    try self.storeNoting(db, record, plan: plan) { writer in
+                        for o in observations where !writer.write(o) { break }
+                        return skipped
+                    })
+            }, finished: finished)
     }
 
-    /// `store`, noting for judging (`observationEdits`) when an observation changed.
+    /// `store`, noting for judging when an observation changed: the feed's `data_seq` moves
+    /// past every other feed's, so the plans reading it are judged again (and only those).
     func storeNoting(
         _ db: Database, _ record: FetchRecord, plan: String,
         produce: (ObservationWriter) throws -> Int
     ) throws -> ReconcileCounts {
         let counts = try Mirror.store(db, record, plan: plan, produce: produce)
-        if counts.changedObservations { observationEdits.add(1, ordering: .relaxed) }
+        if counts.changedObservations {
+            try db.run("UPDATE feed SET data_seq = (SELECT MAX(data_seq) FROM feed) + 1 WHERE id = ?", [record.feed])
+        }
         return counts
     }
 

@@ -202,6 +202,53 @@ extension Mirror {
                     ALTER TABLE alert_event DROP COLUMN written;
                     """)
         }
+        // Province scale (thousands of plans sharing indicator codes): observations keyed by
+        // feed first, so one plan's (one feed's) rows are one range of the key; before, every
+        // plan read every plan's rows of a shared code. Judging becomes incremental: each
+        // feed's `data_seq` moves when its observations change, `judged_plan` records what
+        // each plan's verdicts were computed from.
+        migrator.registerMigration("v4-feed-keyed-observations") { db in
+            try db.execute(
+                sql: """
+                    DROP VIEW observation_by_source;
+                    CREATE TABLE observation_by_feed (
+                        plan_id        TEXT NOT NULL,
+                        feed_id        TEXT NOT NULL,
+                        indicator      TEXT NOT NULL,
+                        period         TEXT NOT NULL,
+                        measure        TEXT NOT NULL,
+                        cumulative     INTEGER NOT NULL DEFAULT 0,
+                        base_year      INTEGER NOT NULL DEFAULT 0,
+                        value          TEXT NOT NULL,
+                        value_num      REAL NOT NULL,
+                        unit           TEXT,
+                        note           TEXT,
+                        first_fetch_id INTEGER NOT NULL,
+                        fetch_id       INTEGER NOT NULL,
+                        updated_at     TEXT NOT NULL,
+                        PRIMARY KEY (feed_id, indicator, period, measure, cumulative, base_year)
+                    ) WITHOUT ROWID;
+                    INSERT INTO observation_by_feed
+                        SELECT plan_id, feed_id, indicator, period, measure, cumulative, base_year, value, value_num, unit,
+                               note, first_fetch_id, fetch_id, updated_at
+                        FROM observation ORDER BY feed_id, indicator, period, measure, cumulative, base_year;
+                    DROP TABLE observation;
+                    ALTER TABLE observation_by_feed RENAME TO observation;
+                    CREATE VIEW observation_by_source AS
+                        SELECT o.plan_id, o.indicator, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit,
+                               o.feed_id, f.priority, o.updated_at
+                        FROM observation o JOIN feed f ON f.id = o.feed_id
+                        ORDER BY o.plan_id, o.indicator, o.period, o.measure, f.priority DESC;
+                    ALTER TABLE feed ADD COLUMN data_seq INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE judged_plan (
+                        plan_id    TEXT PRIMARY KEY,
+                        inputs     TEXT NOT NULL,
+                        data_seq   INTEGER NOT NULL,
+                        judged_at  TEXT NOT NULL,
+                        checked_at TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import PlanCore
+import Support
 
 /// A database problem, with the file and what to do about it.
 public struct MirrorError: Error, Sendable, CustomStringConvertible {
@@ -38,7 +39,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible {
 /// revisions, verdicts and alerts. WAL mode, so readers never wait for the writer.
 public final class Mirror: Sendable {
     /// The schema version this build writes (also stored in `PRAGMA user_version`).
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
 
     public let path: String
     let pool: DatabasePool
@@ -46,11 +47,10 @@ public final class Mirror: Sendable {
     let commits: GroupCommit
     /// Status answers kept until the next commit.
     let cache: ReadCache
-    /// Bumped by every write that changed an observation (judging skips re-evaluating plans
-    /// whose inputs did not change; see `JudgeCache`).
-    let observationEdits = Atomic<Int>(0)
-    /// The last judgement's per-plan results and the inputs they came from.
-    let judged = Mutex<JudgeCache?>(nil)
+    /// The writer connection's `PRAGMA data_version` at the last judgement: when it moved,
+    /// another connection (the sqlite3 shell, another process) committed, and the next
+    /// judgement judges every plan (its edits need not have moved a feed's `data_seq`).
+    let judgedDataVersion = Locked<Int?>(nil)
 
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.

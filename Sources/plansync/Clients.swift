@@ -16,10 +16,11 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the socket's JSON answer.")
     var json = false
 
-    /// The socket path: --socket, else the configuration's `socket`.
+    /// The socket path: --socket, else the configuration's `socket` (read without loading
+    /// the plan files).
     func socketPath() -> String {
         if let socket { return socket }
-        do { return try DaemonConfig.load(path: config).socket } catch {
+        do { return try ConfigBasics.load(path: config).socket } catch {
             fail("\(error.description) (or pass --socket PATH)")
         }
     }

@@ -16,9 +16,11 @@ struct DaemonCommand: ParsableCommand {
     var config: String = "/etc/plansync/plansync.toml"
 
     func run() throws {
-        let level = (try? Configuration.DaemonConfig.load(path: config).logLevel) ?? "info"
-        bootstrapLogging(level: level)
-        let code = DaemonRunner.run(configPath: config, logger: Logger(label: "plansync.daemon"))
+        // Read once: the runner gets the loaded configuration (at province scale reading it
+        // is most of the start-up).
+        let loaded = Result { () throws(ConfigError) in try Configuration.DaemonConfig.load(path: config) }
+        bootstrapLogging(level: (try? loaded.get())?.logLevel ?? "info")
+        let code = DaemonRunner.run(loaded: loaded, logger: Logger(label: "plansync.daemon"))
         throw ExitCode(code)
     }
 }

@@ -20,8 +20,14 @@ struct Sync: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only this feed (repeatable).", valueName: "id"))
     var feed: [String] = []
 
-    @Flag(name: .long, help: #"Print {"feeds": [...], "verdicts": [...], "events": [...]} as JSON."#)
+    @Flag(name: .long, help: #"Print {"feeds": [...], "verdicts": [...], "events": [...]} as JSON (every plan's verdicts)."#)
     var json = false
+
+    @Flag(name: .long, help: "Print every plan's verdict table, not only those of plans judged again in this run.")
+    var all = false
+
+    @Flag(name: .long, help: "Judge every plan again, whatever changed (after editing the mirror by hand).")
+    var rejudge = false
 
     func run() async throws {
         let loaded: DaemonConfig
@@ -37,19 +43,45 @@ struct Sync: AsyncParsableCommand {
             config: loaded, mirror: mirror, engine: FetchEngine(maxConcurrent: loaded.maxConcurrentFetches),
             logger: Logger(label: "plansync.sync"))
         let report: SyncReport
-        do { report = try await syncer.run(only: feed.isEmpty ? nil : Set(feed)) } catch { fail(error.description, code: 1) }
+        do { report = try await syncer.run(only: feed.isEmpty ? nil : Set(feed), rejudge: rejudge) } catch { fail(error.description, code: 1) }
         if json {
+            // Every plan's verdicts: those judged now as computed, the others as stored (their
+            // JSON text, not decoded).
+            let judged = Dictionary(grouping: report.verdicts, by: \.plan)
+            var verdicts: [JSONValue] = []
+            for plan in loaded.plans {
+                if let fresh = judged[plan.id] {
+                    verdicts += fresh.map(\.json)
+                } else if !report.rejudged.contains(plan.id) {
+                    do { verdicts += try await mirror.verdictJSON(plan: plan.id).map(JSONValue.raw) } catch { fail(error.description, code: 1) }
+                }
+            }
             print(
                 JSONValue.object([
                     ("feeds", .array(report.feeds.map(\.json))),
-                    ("verdicts", .array(report.verdicts.map(\.json))),
+                    ("verdicts", .array(verdicts)),
                     ("events", .array(report.events.map { $0.object ?? .string($0.line) })),
                 ]).text)
         } else {
             printText(FeedTable.render(report.feeds))
+            let judged = Dictionary(grouping: report.verdicts, by: \.plan)
+            let rejudged = Set(report.rejudged)
+            var summaries: [String: PlanVerdictSummary] = [:]
+            if !all && rejudged.count < loaded.plans.count {
+                do { summaries = try await mirror.verdictSummaries() } catch { fail(error.description, code: 1) }
+            }
             for plan in loaded.plans {
-                printText("\n\(plan.id) — \(plan.title)")
-                printText(VerdictTable.render(report.verdicts.filter { $0.plan == plan.id }, plan: plan))
+                if rejudged.contains(plan.id) {
+                    printText("\n\(plan.id) — \(plan.title)")
+                    printText(VerdictTable.render(judged[plan.id] ?? [], plan: plan))
+                } else if all {
+                    printText("\n\(plan.id) — \(plan.title) (unchanged)")
+                    do { printText(VerdictTable.render(try await mirror.storedVerdicts(plan: plan.id), plan: plan)) } catch {
+                        fail(error.description, code: 1)
+                    }
+                } else {
+                    printText("\n\(plan.id) — \(plan.title): " + VerdictTable.summary(summaries[plan.id]))
+                }
             }
             printText(report.events.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(loaded.alertLog)):")
             for event in report.events {

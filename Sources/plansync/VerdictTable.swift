@@ -1,3 +1,4 @@
+import Mirror
 import PlanCore
 
 /// Renders verdicts as an aligned text table a planning officer can read.
@@ -26,6 +27,16 @@ enum VerdictTable {
             ])
         }
         return align(rows)
+    }
+
+    /// One line for a plan whose verdicts were not judged again, e.g. `unchanged since
+    /// 2026-12-01T06:00:00Z: 4 met, 6 missed (--all shows the table)`.
+    static func summary(_ s: PlanVerdictSummary?) -> String {
+        guard let s, !s.counts.isEmpty else { return "no verdicts yet" }
+        let counts = VerdictStatus.allCases.compactMap { status in
+            s.counts[status].map { "\($0) \(status.rawValue.replacingOccurrences(of: "_", with: " "))" }
+        }
+        return "unchanged since \(s.judgedAt ?? "?"): " + counts.joined(separator: ", ") + " (--all shows the table)"
     }
 
     static func label(_ v: Verdict) -> String {

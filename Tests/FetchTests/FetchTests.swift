@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Fetch
+import Support
 
 /// A request with short limits, so every failure case ends in seconds.
 func request(_ url: String, retries: Int = 0, maxBytes: Int = 1 << 20, timeout: Double = 10) -> FetchRequest {

@@ -84,12 +84,19 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         let tables = try sqlite(path, "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name;")
         for name in [
             "plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert",
-            "alert_event", "current_verdict", "firing_alert", "observation_by_source",
+            "alert_event", "current_verdict", "firing_alert", "observation_by_source", "sink_cursor", "judged_plan",
         ] {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "3")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "4")
+        // Observations are keyed by feed first (one plan's rows are one range of the key).
+        #expect(
+            try sqlite(
+                path,
+                "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_xinfo((SELECT name FROM pragma_index_list('observation') WHERE origin = 'pk')) WHERE key = 1 ORDER BY seqno);"
+            )
+                == "feed_id,indicator,period,measure,cumulative,base_year")
         #expect(try sqlite(path, "SELECT name FROM indicator WHERE code='gdp';") == "地区生产总值")
         #expect(try sqlite(path, "SELECT url FROM feed WHERE id='b';") == "https://***@example.org/b.csv")
     }
@@ -109,7 +116,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 3)")
+            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 4)")
         }
     }
 
@@ -441,22 +448,35 @@ extension ConfigurationMirrorTests {
                 == ["resolved feed/a/feed_failing", "resolved feed/a/feed_stale"])
     }
 
-    @Test func unchangedObservationsReuseTheVerdictsButRefreshTheirTime() async throws {
+    @Test func unchangedInputsAreNotJudgedAgainButTheCheckIsRecorded() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("jobs", "2022", .level, "3.2")], skipped: 0)
         let first = try await mirror.judge(plans: [plan], feeds: feeds, now: now)
-        // A cycle of 304s: same verdicts, stored with the new evaluation time.
+        #expect(first.rejudged == ["p"])
+        // A cycle of 304s: nothing judged, the stored verdicts stand, the check is recorded.
         try await mirror.recordUnchanged(record(at: now.addingTimeInterval(60)))
         let again = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(60))
-        #expect(again.verdicts == first.verdicts)
-        #expect(try sqlite(path, "SELECT DISTINCT evaluated_at FROM verdict;") == Timestamp.string(now.addingTimeInterval(60)))
+        #expect(again.rejudged.isEmpty && again.verdicts.isEmpty && again.events.isEmpty)
+        #expect(try await mirror.storedVerdicts(plan: "p").map(\.json) == first.verdicts.map(\.json))
+        #expect(try sqlite(path, "SELECT DISTINCT evaluated_at FROM verdict;") == Timestamp.string(now))
+        #expect(
+            try sqlite(path, "SELECT judged_at || ' ' || checked_at FROM judged_plan;")
+                == "\(Timestamp.string(now)) \(Timestamp.string(now.addingTimeInterval(60)))")
         // Another plan version (a new target) is judged afresh.
         var stricter = plan
         stricter.indicators[1].targets = [Target(year: 2022, rule: .atMost(Figure("3.5")!))]
         let relaxed = try await mirror.judge(plans: [stricter], feeds: feeds, now: now.addingTimeInterval(120))
+        #expect(relaxed.rejudged == ["p"])
         #expect(relaxed.verdicts.first { $0.indicator == "jobs" }?.status == .met)
+        // So is a plan whose feed's priority changed, and one whose feed brought a new figure.
+        var reprioritised = feeds
+        reprioritised[0].priority += 1
+        #expect(try await mirror.judge(plans: [stricter], feeds: reprioritised, now: now).rejudged == ["p"])
+        _ = try await mirror.reconcile(record(at: now), plan: "p", observations: [obs("jobs", "2023", .level, "3.0")], skipped: 0)
+        #expect(try await mirror.judge(plans: [stricter], feeds: reprioritised, now: now).rejudged == ["p"])
+        #expect(try await mirror.judge(plans: [stricter], feeds: reprioritised, now: now).rejudged.isEmpty)
     }
 
     @Test func observationsChangedBehindTheMirrorAreJudgedAfresh() async throws {

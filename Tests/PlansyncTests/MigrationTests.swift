@@ -28,7 +28,9 @@ import TestSupport
         let state = try shell(
             "sqlite3 \(database) 'PRAGMA user_version; SELECT delivered_seq FROM sink_cursor WHERE sink = \"alert_log\"; PRAGMA integrity_check'"
         ).output
-        #expect(state == "3\n9\nok\n")
+        #expect(state == "4\n9\nok\n")
+        // Schema 4 re-keyed the observations by feed and kept every one of them.
+        #expect(try shell("sqlite3 \(database) 'SELECT COUNT(*) FROM observation'").output == "29\n")
         // Upgraded once: a second sync changes nothing.
         #expect(try PlansyncProcess.run(["sync", "--config", demo.config]).status == 0)
         #expect(lines(demo.root + "/.demo/alerts.jsonl").count == 9)

@@ -5,6 +5,11 @@ public enum AlertKind: String, Sendable, CaseIterable {
     case feedFailing = "feed_failing"
     case feedStale = "feed_stale"
     case sourceConflict = "source_conflict"
+
+    /// Kinds keyed `<plan>/...`, raised by judging a plan.
+    public static let planScoped: Set<AlertKind> = [.targetAtRisk, .targetMissed, .sourceConflict]
+    /// Kinds keyed `feed/<feed>/...`, raised by a feed's health.
+    public static let feedScoped: Set<AlertKind> = [.feedFailing, .feedStale]
 }
 
 /// `firing` when a condition starts to hold, `resolved` when it stops.

@@ -121,3 +121,34 @@ public enum Judging {
         }
     }
 }
+
+extension Judging {
+    /// Bumped whenever judging itself changes, so verdicts stored by an older plansync are
+    /// judged again after an upgrade.
+    public static let version = 1
+
+    /// Everything a plan's verdicts, conflicts and alert conditions are computed from apart
+    /// from its observations, as one canonical text (the mirror keeps its SHA-256 to know
+    /// whether a plan must be judged again). A field of `Plan` that judging reads must
+    /// appear here.
+    public static func inputsText(_ plan: Plan, feeds: [FeedPolicy]) -> String {
+        var text = "judging \(version)\nplan \(plan.id)\n"
+        func line(_ fields: String?...) {
+            // Each field length-prefixed: no text of a plan file can forge another field.
+            for field in fields {
+                if let field { text += "\(field.utf8.count):\(field)" } else { text += "-" }
+                text += " "
+            }
+            text += "\n"
+        }
+        line("title", plan.title, plan.titleEN, plan.region)
+        for indicator in plan.indicators {
+            line("indicator", indicator.code, indicator.name, indicator.nameEN, indicator.category.rawValue, indicator.unit)
+            for target in indicator.targets {
+                line("target", String(target.year), target.rule.name, target.rule.value?.description, target.rule.baseYear.map(String.init), target.text)
+            }
+        }
+        for feed in feeds.sorted(by: { $0.id < $1.id }) { line("feed", feed.id, String(feed.priority)) }
+        return text
+    }
+}

@@ -116,6 +116,8 @@ public struct Verdict: Sendable, Equatable {
                         .object([
                             ("period", .string(conflict.key.period.description)),
                             ("measure", .string(conflict.key.measure.rawValue)),
+                            ("cumulative", .bool(conflict.key.cumulative)),
+                            ("base_year", conflict.key.baseYear.map(JSONValue.int) ?? .null),
                             ("used", .object([("feed", .string(conflict.winner.feed)), ("value", .figure(conflict.winner.value))])),
                             (
                                 "others",
@@ -128,5 +130,67 @@ public struct Verdict: Sendable, Equatable {
                     })
             ),
         ])
+    }
+}
+
+extension Verdict {
+    /// The verdict back from its JSON object (`json`), as the mirror stores it; nil when a
+    /// field is missing or malformed.
+    public init?(json: JSONValue) {
+        func text(_ key: String) -> String? { json[key]?.stringValue }
+        func figure(_ key: String) -> Figure?? {
+            switch json[key] {
+            case .null?: return .some(nil)
+            case .number(let n)?: return Figure(n).map { .some($0) }
+            default: return nil
+            }
+        }
+        func optionalText(_ key: String) -> String?? {
+            switch json[key] {
+            case .null?: return .some(nil)
+            case .string(let s)?: return .some(s)
+            default: return nil
+            }
+        }
+        func flag(_ key: String) -> Bool? { if case .bool(let b)? = json[key] { b } else { nil } }
+        guard let plan = text("plan"), let indicator = text("indicator"), case .number(let yearText)? = json["year"],
+            let year = Int(yearText), let status = text("status").flatMap(VerdictStatus.init(rawValue:)),
+            let rule = text("rule").flatMap(RuleKind.init(rawValue:)), let measureText = optionalText("measure"),
+            let actual = figure("actual"), let threshold = figure("threshold"), let shortfall = figure("shortfall"),
+            let unit = optionalText("unit"), let periodText = optionalText("period"), let cumulative = flag("cumulative"),
+            let feed = optionalText("feed"), let severityText = optionalText("severity"), let derived = flag("derived"),
+            case .array(let conflictObjects)? = json["conflicts"]
+        else { return nil }
+        var conflicts: [SourceConflict] = []
+        for object in conflictObjects {
+            func observation(_ value: JSONValue?, key: ObservationKey) -> Observation? {
+                guard let feed = value?["feed"]?.stringValue, case .number(let n)? = value?["value"], let figure = Figure(n) else { return nil }
+                return Observation(
+                    indicator: key.indicator, period: key.period, measure: key.measure, value: figure,
+                    cumulative: key.cumulative, baseYear: key.baseYear, feed: feed)
+            }
+            var base: Int?
+            if case .number(let b)? = object["base_year"] { base = Int(b) }
+            guard let period = object["period"]?.stringValue.flatMap({ try? Period(parsing: $0) }),
+                let measure = object["measure"]?.stringValue.flatMap(Measure.init(rawValue:))
+            else { return nil }
+            var isCumulative = false
+            if case .bool(let c)? = object["cumulative"] { isCumulative = c }
+            let key = ObservationKey(indicator: indicator, period: period, measure: measure, cumulative: isCumulative, baseYear: base)
+            guard let winner = observation(object["used"], key: key), case .array(let others)? = object["others"] else { return nil }
+            let losers = others.compactMap { observation($0, key: key) }
+            guard losers.count == others.count else { return nil }
+            conflicts.append(SourceConflict(key: key, winner: winner, others: losers))
+        }
+        var period: Period?
+        if let periodText {
+            guard let parsed = try? Period(parsing: periodText) else { return nil }
+            period = parsed
+        }
+        self.init(
+            plan: plan, indicator: indicator, year: year, status: status, rule: rule,
+            measure: measureText.flatMap(Measure.init(rawValue:)), actual: actual, threshold: threshold, shortfall: shortfall,
+            unit: unit, period: period, cumulative: cumulative, feed: feed, severity: severityText.flatMap(Severity.init(rawValue:)),
+            derived: derived, conflicts: conflicts)
     }
 }
