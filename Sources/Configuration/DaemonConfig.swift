@@ -159,13 +159,15 @@ public struct DaemonConfig: Sendable {
     public var plans: [Plan]
     public var logLevel: String
     public var maxConcurrentFetches: Int
+    /// How long `fetch` rows that changed nothing are kept (seconds; default 90 days).
+    public var fetchRetention: Double = 90 * 86400
     public var defaults: FeedSettings
     public var feeds: [FeedConfig]
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let topKeys = [
         "database", "socket", "socket_mode", "alert_log", "plans", "log_level",
-        "max_concurrent_fetches", "defaults", "feed",
+        "max_concurrent_fetches", "fetch_retention", "defaults", "feed",
     ]
     static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
 
@@ -191,6 +193,10 @@ public struct DaemonConfig: Sendable {
         let root = TableReader(try TOMLNode.parse(text, file: path), file: path)
         let basics = try ConfigBasics(root, path: path, environment: environment)
         let maxConcurrent = try root.int("max_concurrent_fetches", range: 1...256) ?? 8
+        let retention = try root.duration("fetch_retention") ?? 90 * 86400
+        guard retention >= 86400 else {
+            throw root.error("fetch_retention", "fetch_retention must be at least 1d (fetch rows are the feeds' history; e.g. \"90d\")")
+        }
 
         var defaults = FeedSettings()
         if let table = try root.table("defaults") {
@@ -251,6 +257,7 @@ public struct DaemonConfig: Sendable {
             alertLog: basics.alertLog, planFiles: planFiles, plans: plans, logLevel: basics.logLevel,
             maxConcurrentFetches: maxConcurrent, defaults: defaults, feeds: feeds)
         config.planIndex = planIndex
+        config.fetchRetention = retention
         return config
     }
 

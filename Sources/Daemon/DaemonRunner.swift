@@ -114,11 +114,17 @@ public final class DaemonRunner: @unchecked Sendable {
             guard let self else { return nil }
             return await self.sync(feeds, done: done)
         }
+        // The scheduler knows the feeds before READY=1, so a `POST /v1/sync` right after it
+        // is not lost; copying the configuration into the mirror (seconds for thousands of
+        // plans) goes on afterwards, and a cycle that starts meanwhile waits for it.
+        let configured = DispatchSemaphore(value: 0)
         Task { [self] in
-            await state.current.syncer.prepare()
             let states = (try? await mirror.feedStates()) ?? [:]
             scheduler.configure(config.feeds, states: states)
+            configured.signal()
+            await state.current.syncer.prepare()
         }
+        configured.wait()
         installSignals()
         startWatchdog()
         logger.notice(

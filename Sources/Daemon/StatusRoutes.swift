@@ -30,7 +30,10 @@ extension DaemonRunner {
         Route(.GET, "/v1/indicators", "the verdicts; `?plan=ID`, `?year=YYYY`") { d, request in
             switch d.indicatorsQuery(request) {
             case .failure(let rejected): return rejected.response
-            case .success(let (plan, year)): return d.verdictsResponse(try await d.mirror.verdictTexts(plan: plan, year: year))
+            case .success(let (plan, year)?):
+                return d.verdictsResponse(try await d.mirror.verdictTexts(plan: plan, year: year))
+            case .success(nil):
+                return d.allVerdictsResponse(year: request.query["year"].flatMap { Int($0) })
             }
         },
         Route(.GET, "/v1/alerts", "alerts with their latest event; `?state=firing` or `?state=resolved`") { d, request in
@@ -133,7 +136,7 @@ extension DaemonRunner {
             guard let counts = mirror.cachedStatusCounts() else { return nil }
             return .json(statusJSON(counts: counts).text)
         case "/v1/indicators":
-            guard case .success(let (plan, year)) = indicatorsQuery(request),
+            guard case .success(let (plan, year)?) = indicatorsQuery(request),
                 let texts = mirror.cachedVerdictTexts(plan: plan, year: year)
             else { return nil }
             return verdictsResponse(texts)
@@ -142,20 +145,42 @@ extension DaemonRunner {
         }
     }
 
-    /// The `plan` and `year` of an `/v1/indicators` request, or the error answer.
-    func indicatorsQuery(_ request: StatusRequest) -> Result<(plan: String?, year: Int?), QueryError> {
+    /// The `plan` and `year` of an `/v1/indicators` request (nil without `plan`: every
+    /// plan's verdicts, streamed), or the error answer.
+    func indicatorsQuery(_ request: StatusRequest) -> Result<(plan: String, year: Int?)?, QueryError> {
         var year: Int?
         if let text = request.query["year"] {
             guard let y = Int(text), PlanFile.targetYears.contains(y) else {
-                return .failure(QueryError(.error(.badRequest, "year '\(text)' is not a year (e.g. ?year=2023)")))
+                return .failure(QueryError(.error(.badRequest, "year '\(DisplayText.excerpt(text))' is not a year (e.g. ?year=2023)")))
             }
             year = y
         }
-        let plan = request.query["plan"]
-        if let plan, state.current.config.plan(plan) == nil {
-            return .failure(QueryError(.error(.notFound, "no plan '\(plan)' (plans: \(state.current.config.plans.map(\.id).joined(separator: ", ")))")))
+        guard let plan = request.query["plan"] else { return .success(nil) }
+        let config = state.current.config
+        if config.plan(plan) == nil {
+            let some = config.plans.prefix(10).map(\.id).joined(separator: ", ")
+            let more = config.plans.count > 10 ? " and \(config.plans.count - 10) more; `plansync status` lists them" : ""
+            return .failure(QueryError(.error(.notFound, "no plan '\(DisplayText.excerpt(plan))' (plans: \(some)\(more))")))
         }
         return .success((plan, year))
+    }
+
+    /// Every plan's verdicts, streamed plan by plan (in plan id order, each plan's as one
+    /// read): the first bytes leave at once and memory holds one plan's answer at a time,
+    /// however many plans there are.
+    func allVerdictsResponse(year: Int?) -> StatusResponse {
+        let plans = state.current.config.plans.map(\.id).sorted()
+        let mirror = self.mirror
+        return .streamed(prefix: "{\"verdicts\":[") { writer in
+            var first = true
+            for plan in plans {
+                let texts = try await mirror.verdictTexts(plan: plan, year: year, cached: false)
+                guard !texts.isEmpty else { continue }
+                try await writer.write((first ? "" : ",") + texts.joined(separator: ","))
+                first = false
+            }
+            try await writer.write("]}\n")
+        }
     }
 
     func verdictsResponse(_ texts: [String]) -> StatusResponse {
@@ -227,10 +252,24 @@ extension DaemonRunner {
             for (labels, value) in samples { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
         }
         func label(_ pairs: [(String, String)]) -> String {
-            pairs.map {
-                "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\""
+            pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+        }
+        /// A label value in the exposition format's escaping; ids need none, so they are
+        /// checked first (escaping every value cost most of /metrics at 2,800 plans).
+        func escape(_ value: String) -> String {
+            guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
+                return value
             }
-            .joined(separator: ",")
+            var out = ""
+            for character in value.unicodeScalars {
+                switch character {
+                case "\\": out += "\\\\"
+                case "\"": out += "\\\""
+                case "\n": out += "\\n"
+                default: out.unicodeScalars.append(character)
+                }
+            }
+            return out
         }
         family(
             "plansync_build_info", "gauge", "Version of the running plansync.",

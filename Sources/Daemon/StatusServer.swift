@@ -15,6 +15,17 @@ public struct StatusResponse: Sendable {
     public var contentType: String
     public var body: String
     public var headers: [(String, String)] = []
+    /// Set for an answer too large to build in memory: `body` is sent first, then each piece
+    /// `stream` hands to its writer, as it is produced (chunked transfer encoding).
+    public var stream: (@Sendable (StreamWriter) async throws -> Void)?
+
+    /// An answer produced piece by piece: `prefix` at once, then what `produce` writes.
+    public static func streamed(
+        contentType: String = "application/json; charset=utf-8", prefix: String,
+        _ produce: @escaping @Sendable (StreamWriter) async throws -> Void
+    ) -> StatusResponse {
+        StatusResponse(status: .ok, contentType: contentType, body: prefix, stream: produce)
+    }
 
     public static func json(_ value: String, status: HTTPResponseStatus = .ok) -> StatusResponse {
         StatusResponse(status: status, contentType: "application/json; charset=utf-8", body: value + "\n")
@@ -26,6 +37,18 @@ public struct StatusResponse: Sendable {
     }
 
     static func jsonString(_ s: String) -> String { JSONValue.string(s).text }
+}
+
+/// Hands pieces of a streamed answer to the connection; each `write` returns once the piece
+/// was written to the socket, so at most one piece is held in memory per connection.
+public struct StreamWriter: Sendable {
+    let send: @Sendable (String) async throws -> Void
+
+    /// Sends `text`; throws when the client went away (the producer should stop).
+    public func write(_ text: String) async throws {
+        guard !text.isEmpty else { return }
+        try await send(text)
+    }
 }
 
 /// A request as the router sees it.
@@ -239,6 +262,10 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func write(context: ChannelHandlerContext, _ response: StatusResponse, version: HTTPVersion, keepAlive: Bool) {
+        if let stream = response.stream {
+            writeStreamed(context: context, response, stream: stream, version: version, keepAlive: keepAlive)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: response.body.utf8.count)
         buffer.writeString(response.body)
         var headers = HTTPHeaders()
@@ -254,6 +281,54 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             done.whenComplete { _ in channel.close(promise: nil) }
         } else if !refused {
             armDeadline(context: context)
+        }
+    }
+
+    /// Writes a streamed answer: the head (chunked for HTTP/1.1; HTTP/1.0 clients get the body
+    /// up to the connection's close), the prefix, then each piece the producer writes, one at
+    /// a time. A producer that fails midway closes the connection, so the client sees a
+    /// truncated answer rather than a complete-looking one.
+    private func writeStreamed(
+        context: ChannelHandlerContext, _ response: StatusResponse, stream: @escaping @Sendable (StreamWriter) async throws -> Void,
+        version: HTTPVersion, keepAlive: Bool
+    ) {
+        let chunked = version.major > 1 || (version.major == 1 && version.minor >= 1)
+        let keepAlive = keepAlive && chunked
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType)
+        if chunked { headers.add(name: "Transfer-Encoding", value: "chunked") }
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
+        let channel = context.channel
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        @Sendable func send(_ text: String) -> EventLoopFuture<Void> {
+            loop.flatSubmit {
+                let (handler, context) = bound.value
+                var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+                buffer.writeString(text)
+                return context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(buffer))))
+            }
+        }
+        let writer = StreamWriter { text in try await send(text).get() }
+        let done = loop.makePromise(of: Void.self)
+        done.completeWithTask {
+            try await writer.write(response.body)
+            try await stream(writer)
+        }
+        done.futureResult.whenComplete { result in
+            let (handler, context) = bound.value
+            guard case .success = result else {
+                channel.close(promise: nil)
+                return
+            }
+            let end = context.writeAndFlush(handler.wrapOutboundOut(.end(nil)))
+            if !keepAlive {
+                end.whenComplete { _ in channel.close(promise: nil) }
+            } else if !handler.refused {
+                handler.armDeadline(context: context)
+            }
         }
     }
 

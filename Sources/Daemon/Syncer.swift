@@ -36,11 +36,11 @@ public struct FeedReport: Sendable {
 /// The result of one sync cycle.
 public struct SyncReport: Sendable {
     public var feeds: [FeedReport]
-    /// The verdicts of the plans judged again in this cycle (`rejudged`): the others' stored
-    /// verdicts did not need judging again.
-    public var verdicts: [Verdict]
+    /// The plans judged again in this cycle (their verdicts are in the mirror); the others'
+    /// stored verdicts did not need judging again.
     public var rejudged: [String]
-    public var events: [StoredEvent]
+    /// The `seq` of each alert event the cycle recorded (read them from the mirror).
+    public var eventSeqs: Range<Int>
     /// Set when the alert log could not be written (the events are kept for next time).
     public var alertLogError: String?
 
@@ -65,6 +65,8 @@ public final class Syncer: Sendable {
     let parseOptions: [String: ParseOptions]
     /// Bytes of bodies being parsed or waiting for the writer (`queuedBodyBudget`).
     let queued = ByteBudget(limit: Syncer.queuedBodyBudget)
+    /// When this syncer last pruned old fetch rows.
+    let lastPrune = Locked<Date?>(nil)
     /// Mirroring the configuration, started by `prepare()` or the first cycle, awaited by every cycle.
     private let configured = Mutex<Task<Void, any Error>?>(nil)
     public static let userAgent = "plansync/\(PlansyncVersion.string)"
@@ -146,14 +148,18 @@ public final class Syncer: Sendable {
                     id: $0.id, plan: $0.plan, priority: $0.priority,
                     failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter)
             },
-            now: now(), full: rejudge)
-        for event in judgement.events {
+            now: now(), full: rejudge, collect: false)
+        // Each event in the journal — up to a few hundred; a province's first sync records
+        // hundreds of thousands, which the alert log and sinks carry, and the journal counts.
+        let recorded = judgement.eventSeqs
+        if recorded.count <= Syncer.eventsLoggedEach {
+            for (seq, key, event) in try await mirror.eventKeys(in: recorded) {
+                logger.notice("alert event", metadata: ["alert.seq": "\(seq)", "alert.key": "\(key)", "alert.event": "\(event)"])
+            }
+        } else {
             logger.notice(
-                "alert event",
-                metadata: [
-                    "alert.seq": "\(event.seq)", "alert.key": "\(event.action?.key ?? "")",
-                    "alert.event": "\(event.action?.event.rawValue ?? "")",
-                ])
+                "alert events",
+                metadata: ["alert.count": "\(recorded.count)", "alert.first_seq": "\(recorded.lowerBound)", "alert.last_seq": "\(recorded.upperBound - 1)"])
         }
         phases.append(("judge", clock.now))
         FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
@@ -176,6 +182,7 @@ public final class Syncer: Sendable {
             }
         }
         phases.append(("alert_log", clock.now))
+        try await pruneFetchesDaily(now: now())
         var previous = started
         var timings: Logger.Metadata = ["feeds": "\(selected.count)"]
         for (name, instant) in phases {
@@ -184,7 +191,22 @@ public final class Syncer: Sendable {
         }
         logger.debug("cycle timings", metadata: timings)
         return SyncReport(
-            feeds: reports, verdicts: judgement.verdicts, rejudged: judgement.rejudged, events: judgement.events, alertLogError: logError)
+            feeds: reports, rejudged: judgement.rejudged, eventSeqs: judgement.eventSeqs, alertLogError: logError)
+    }
+
+    /// Deletes fetch rows older than `fetch_retention` that nothing points at, at most once a
+    /// day per process (the first cycle of a `plansync sync` or of a daemon does it).
+    func pruneFetchesDaily(now: Date) async throws(MirrorError) {
+        let due = lastPrune.withLock { last -> Bool in
+            guard last.map({ now.timeIntervalSince($0) >= 86400 }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        let removed = try await mirror.pruneFetches(before: now.addingTimeInterval(-config.fetchRetention))
+        if removed > 0 {
+            logger.info("old fetch rows pruned", metadata: ["fetch.pruned": "\(removed)", "fetch.retention": "\(DurationText.format(config.fetchRetention))"])
+        }
     }
 
     /// Mirrors the configuration now: the daemon does this at start and after a reload, so
@@ -222,6 +244,9 @@ public final class Syncer: Sendable {
             throw (error as? MirrorError) ?? MirrorError(path: mirror.path, message: "\(error)")
         }
     }
+
+    /// A cycle that records more alert events than this logs their count, not each one.
+    static let eventsLoggedEach = 200
 
     /// How many bytes of bodies may be parsed or wait, parsed, for the writer at once. A
     /// province's first sync fetches thousands of feeds faster than one writer stores them:

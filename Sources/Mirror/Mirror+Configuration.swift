@@ -18,16 +18,24 @@ extension Mirror {
                 try db.run("DELETE FROM plan WHERE id = ?", [id])
                 try db.run("DELETE FROM verdict WHERE plan_id = ?", [id])
             }
+            // A plan whose stored rows already say the same is left alone (this runs at the
+            // start of every `plansync sync`): recognised by the SHA-256 of its rows, so an
+            // unchanged province costs one query, not three per plan.
+            var storedSHA: [String: String] = [:]
+            try db.eachRow("SELECT id, rows_sha256 FROM plan WHERE rows_sha256 IS NOT NULL") { row in
+                storedSHA[DirectSQL.text(row, 0) ?? ""] = DirectSQL.text(row, 1)
+            }
             for (plan, file) in planList {
-                // A plan whose stored rows already say the same is left alone (this runs at the
-                // start of every `plansync sync`).
-                if try Mirror.storedRows(db, plan: plan.id) == Mirror.rows(of: plan, file: file) { continue }
+                let rows = Mirror.rows(of: plan, file: file)
+                let sha = Mirror.rowsSHA256(rows)
+                if storedSHA[plan.id] == sha { continue }
                 try db.run(
                     """
-                    INSERT INTO plan (id, title, title_en, region, file, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO plan (id, title, title_en, region, file, updated_at, rows_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_en = excluded.title_en,
-                        region = excluded.region, file = excluded.file, updated_at = excluded.updated_at
-                    """, [plan.id, plan.title, plan.titleEN, plan.region, file, stamp])
+                        region = excluded.region, file = excluded.file, updated_at = excluded.updated_at,
+                        rows_sha256 = excluded.rows_sha256
+                    """, [plan.id, plan.title, plan.titleEN, plan.region, file, stamp, sha])
                 try db.run("DELETE FROM indicator WHERE plan_id = ?", [plan.id])
                 for (position, indicator) in plan.indicators.enumerated() {
                     try db.run(
@@ -109,13 +117,16 @@ extension Mirror {
         return rows
     }
 
-    /// What the mirror holds for a plan, in the shape of `rows(of:file:)` (empty when none).
-    static func storedRows(_ db: Database, plan: String) throws -> [[DatabaseValue]] {
-        let head = try db.rows("SELECT title, title_en, region, file FROM plan WHERE id = ?", [plan])
-        guard !head.isEmpty else { return [] }
-        return try
-            (head + db.rows("SELECT code, position, name, name_en, category, unit FROM indicator WHERE plan_id = ? ORDER BY position", [plan])
-            + db.rows("SELECT indicator, year, rule, value, base_year, text FROM target WHERE plan_id = ? ORDER BY indicator, year", [plan]))
-            .map { Array($0.databaseValues) }
+    /// The SHA-256 of a plan's rows (each value length-prefixed, so no text can pass for another).
+    static func rowsSHA256(_ rows: [[DatabaseValue]]) -> String {
+        var text = ""
+        for row in rows {
+            for value in row {
+                let field = value.isNull ? "-" : value.description
+                text += "\(field.utf8.count):\(field) "
+            }
+            text += "\n"
+        }
+        return SHA256.hex(Array(text.utf8))
     }
 }

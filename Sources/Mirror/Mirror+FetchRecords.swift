@@ -42,7 +42,11 @@ extension Mirror {
                 .real(r.firstByteMs), .integer(Int64(r.attempts)), .text(r.url), .text(r.etag), .text(r.lastModified),
                 .text(r.bodySHA256), .text(r.contentType), .text(r.error),
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        try db.runBound(
+            "INSERT INTO fetch_count (feed_id, outcome, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1",
+            [.text(r.feed), .text(r.outcome.rawValue)])
+        return id
     }
 
     /// Records a failed fetch (or a body that did not parse): only the `fetch` row and the
@@ -102,5 +106,21 @@ extension Mirror {
                 .integer(fetchID), .text(finished), .text(finished), .text(record.etag), .text(record.lastModified),
                 .text(record.bodySHA256), .integer(Int64(addedObservations)), .text(record.feed),
             ])
+    }
+
+    /// Deletes fetch rows finished before `cutoff` that nothing points at: fetches that
+    /// inserted or revised no observation (observations and revisions name only those) and
+    /// are no feed's last fetch. Their counts stay in `fetch_count`. Returns how many went.
+    @discardableResult
+    public func pruneFetches(before cutoff: Date) async throws(MirrorError) -> Int {
+        let stamp = Timestamp.string(cutoff)
+        return try await write { db in
+            try db.run(
+                """
+                DELETE FROM fetch WHERE finished_at < ? AND inserted = 0 AND revised = 0
+                    AND id NOT IN (SELECT last_fetch_id FROM feed WHERE last_fetch_id IS NOT NULL)
+                """, [stamp])
+            return db.changesCount
+        }
     }
 }

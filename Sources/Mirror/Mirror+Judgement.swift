@@ -21,13 +21,16 @@ public struct StoredEvent: Sendable, Equatable {
     }
 }
 
-/// The result of judging: the verdicts of the plans judged again and the events it caused.
+/// The result of judging: which plans were judged again and which events it recorded.
 public struct Judgement: Sendable {
-    /// Verdicts of the plans whose inputs changed (`rejudged`), in plan order.
+    /// Verdicts of the plans judged again, in plan order — when asked for (`collect`).
     public var verdicts: [Verdict]
+    /// The events recorded, with their actions — when asked for (`collect`).
     public var events: [StoredEvent]
     /// The plans judged again in this call; the others' stored verdicts still hold.
     public var rejudged: [String]
+    /// The `seq` of every event recorded (read them with `events(after:limit:)`).
+    public var eventSeqs: Range<Int>
 }
 
 extension Mirror {
@@ -36,10 +39,18 @@ extension Mirror {
     /// alert state machine on their alerts and every feed's, and stores its events with their
     /// `seq` — one transaction, so an event exists in the database before anything writes it
     /// to the alert log. `full` judges every plan whatever changed.
-    public func judge(plans: [Plan], feeds: [FeedPolicy], now: Date, full: Bool = false) async throws(MirrorError) -> Judgement {
+    ///
+    /// Plans are judged one at a time and what was decided is stored at once, so memory holds
+    /// one plan's verdicts and alerts, however many plans there are — unless `collect` asks
+    /// for every verdict and event back (tests, small configurations).
+    public func judge(
+        plans: [Plan], feeds: [FeedPolicy], now: Date, full: Bool = false, collect: Bool = true
+    ) async throws(MirrorError) -> Judgement {
         let stamp = Timestamp.string(now)
         do {
-            return try await write { db in try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp, full: full) }
+            return try await write { db in
+                try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp, full: full, collect: collect)
+            }
         } catch {
             // Rolled back: the next judgement must not trust what this one saw.
             judgedDataVersion.withLock { $0 = nil }
@@ -48,8 +59,10 @@ extension Mirror {
     }
 
     /// The body of `judge`, inside its write transaction: finds the plans to judge, loads
-    /// their inputs, lets `Judging` decide, stores what it decided.
-    private func judge(_ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String, full: Bool) throws -> Judgement {
+    /// their inputs, lets `Judging` decide, stores what it decided, plan by plan.
+    private func judge(
+        _ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String, full: Bool, collect: Bool
+    ) throws -> Judgement {
         let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
         let seenVersion = judgedDataVersion.withLock { seen in
             defer { seen = dataVersion }
@@ -65,41 +78,74 @@ extension Mirror {
             judgedBefore[DirectSQL.text(row, 0) ?? ""] = (DirectSQL.text(row, 1) ?? "", Int(sqlite3_column_int64(row, 2)))
         }
         // A mirror never judged incrementally (new, or migrated from schema 3) may hold alerts
-        // of plans removed long ago: the first judgement looks at every stored alert.
-        let everyAlert = judgedBefore.isEmpty
+        // of plans removed long ago: then, and when judging in full, every stored alert is looked at.
+        let everyAlert = judgedBefore.isEmpty || full
         let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
-        var judgedPlans: [PlanJudgement] = []
+        var recorder = EventRecorder(
+            db: db, stamp: stamp, collect: collect,
+            seq: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0)
+        let firstSeq = recorder.seq + 1
+        // Every stored alert by owner ("plan:<id>" or "feed"), when all are looked at.
+        var everyStored: [String: [String: StoredAlert]] = [:]
+        if everyAlert {
+            for alert in try StoredAlert.read(db, "", []) { everyStored[alert.owner, default: [:]][alert.record.key] = alert }
+        }
+        func storedAlerts(plan: String) throws -> [String: StoredAlert] {
+            if everyAlert { return everyStored.removeValue(forKey: "plan:\(plan)") ?? [:] }
+            var result: [String: StoredAlert] = [:]
+            for alert in try StoredAlert.read(db, "WHERE key >= ? AND key < ?", ["\(plan)/", "\(plan)0"]) where alert.owner == "plan:\(plan)" {
+                result[alert.record.key] = alert
+            }
+            return result
+        }
+        var verdicts: [Verdict] = []
         var rejudged: [String] = []
         for plan in plans {
             let planFeeds = feedsByPlan[plan.id] ?? []
             let inputs = SHA256.hex(Array(Judging.inputsText(plan, feeds: planFeeds).utf8))
             let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
-            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
+            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq {
+                if everyAlert { everyStored["plan:\(plan.id)"] = nil }
+                continue
+            }
             let observations = try Mirror.loadObservations(db, plan: plan, feeds: planFeeds.map(\.id), years: Judging.yearsNeeded(plan))
             let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
             try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
+            var counts: [VerdictStatus: Int] = [:]
+            for verdict in result.verdicts { counts[verdict.status, default: 0] += 1 }
+            var countMembers: [(String, JSONValue)] = []
+            for status in VerdictStatus.allCases {
+                if let n = counts[status] { countMembers.append((status.rawValue, JSONValue.int(n))) }
+            }
+            let countsText: String = JSONValue.object(countMembers).text
             try db.run(
                 """
-                INSERT INTO judged_plan (plan_id, inputs, data_seq, judged_at, checked_at) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(plan_id) DO UPDATE SET inputs = excluded.inputs, data_seq = excluded.data_seq,
-                    judged_at = excluded.judged_at, checked_at = excluded.checked_at
-                """, [plan.id, inputs, seq, stamp, stamp])
-            judgedPlans.append(result)
+                    status_counts = excluded.status_counts, judged_at = excluded.judged_at, checked_at = excluded.checked_at
+                """, [plan.id, inputs, seq, countsText, stamp, stamp])
+            try recorder.step(stored: storedAlerts(plan: plan.id), holding: result.conditions, notes: result.notes)
+            if collect { verdicts += result.verdicts }
             rejudged.append(plan.id)
         }
-        // Plans no longer configured: their verdicts go, their alerts resolve (below).
+        // Plans no longer configured: their verdicts go, their alerts resolve.
         let configured = Set(plans.map(\.id))
-        let removed = judgedBefore.keys.filter { !configured.contains($0) }.sorted()
-        for plan in removed {
+        for plan in judgedBefore.keys.filter({ !configured.contains($0) }).sorted() {
             try db.run("DELETE FROM verdict WHERE plan_id = ?", [plan])
             try db.run("DELETE FROM judged_plan WHERE plan_id = ?", [plan])
+            try recorder.step(stored: storedAlerts(plan: plan), holding: [], notes: [:])
         }
-        if everyAlert || full {
+        if everyAlert {
             try db.run(
                 "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
                 [JSONValue.array(plans.map { .string($0.id) }).text])
+            // Alerts of plans unknown to judged_plan too (removed before schema 4).
+            for owner in everyStored.keys.sorted() where owner != "feed" {
+                try recorder.step(stored: everyStored[owner] ?? [:], holding: [], notes: [:])
+            }
         }
         try db.run("UPDATE judged_plan SET checked_at = ? WHERE checked_at <> ?", [stamp, stamp])
+        // Feed health, judged on every call.
         var health: [String: FeedHealth] = [:]
         try db.eachRow("SELECT id, consecutive_failures, last_error, last_success_at, created_at FROM feed") { row in
             let lastSuccess = DirectSQL.text(row, 3)
@@ -107,64 +153,14 @@ extension Mirror {
                 failures: Int(sqlite3_column_int64(row, 1)), lastError: DirectSQL.text(row, 2), lastSuccessText: lastSuccess,
                 lastSuccess: lastSuccess.flatMap(Timestamp.date), created: DirectSQL.text(row, 4).flatMap(Timestamp.date))
         }
-        // The alerts whose conditions were worked out now: those of the plans judged again or
-        // removed, and every feed's (feed health is judged on every call). The others keep
-        // their state. Stored details are only needed for the alerts that resolve now:
-        // decoded then, not for every alert on every cycle.
-        var stored: [String: AlertRecord] = [:]
-        var storedDetails: [String: String] = [:]
-        func readAlerts(_ condition: String, _ arguments: StatementArguments, kinds: Set<AlertKind>) throws {
-            for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert \(condition)", arguments) {
-                guard let kind = AlertKind(rawValue: row["alert"]), kinds.contains(kind),
-                    let severity = Severity(rawValue: row["severity"])
-                else { continue }
-                let key: String = row["key"]
-                storedDetails[key] = row["details"]
-                stored[key] = AlertRecord(
-                    key: key, kind: kind, firing: (row["state"] as String) == "firing",
-                    severity: severity, details: .object([]), message: row["message"])
+        var feedAlerts: [String: StoredAlert] = everyStored["feed"] ?? [:]
+        if !everyAlert {
+            for alert in try StoredAlert.read(db, "WHERE key >= 'feed/' AND key < 'feed0'", []) where alert.owner == "feed" {
+                feedAlerts[alert.record.key] = alert
             }
         }
-        if everyAlert || full {
-            try readAlerts("", [], kinds: Set(AlertKind.allCases))
-        } else {
-            for plan in rejudged + removed {
-                try readAlerts("WHERE key >= ? AND key < ?", ["\(plan)/", "\(plan)0"], kinds: AlertKind.planScoped)
-            }
-            try readAlerts("WHERE key >= 'feed/' AND key < 'feed0'", [], kinds: AlertKind.feedScoped)
-        }
-        let actions = Judging.actions(
-            plans: judgedPlans, feedConditions: Judging.feedConditions(feeds, health: health, now: now), stored: stored,
-            details: { key in storedDetails[key].flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .object([]) })
-        var events: [StoredEvent] = []
-        var seq = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
-        for action in actions {
-            seq += 1
-            let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
-            let line = object.text
-            try db.run(
-                """
-                INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    seq, stamp, action.key, action.event.rawValue, action.kind.rawValue,
-                    action.severity.rawValue, line,
-                ])
-            try db.run(
-                """
-                INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
-                    details = excluded.details, message = excluded.message, since = excluded.since,
-                    last_seq = excluded.last_seq
-                """,
-                [
-                    action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
-                    action.severity.rawValue, action.details.text, action.message, stamp, seq,
-                ])
-            events.append(StoredEvent(seq: seq, line: line, action: action, object: object))
-        }
-        return Judgement(verdicts: judgedPlans.flatMap(\.verdicts), events: events, rejudged: rejudged)
+        try recorder.step(stored: feedAlerts, holding: Judging.feedConditions(feeds, health: health, now: now), notes: [:])
+        return Judgement(verdicts: verdicts, events: recorder.events, rejudged: rejudged, eventSeqs: firstSeq..<(recorder.seq + 1))
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
@@ -271,6 +267,24 @@ extension Mirror {
         }
     }
 
+    /// Seq, key and event (`firing`/`resolved`) of the events with a `seq` in `seqs`.
+    public func eventKeys(in seqs: Range<Int>) async throws(MirrorError) -> [(Int, String, String)] {
+        guard !seqs.isEmpty else { return [] }
+        return try await read { db in
+            var keys: [(Int, String, String)] = []
+            try db.eachRow(
+                "SELECT seq, key, event FROM alert_event WHERE seq >= ? AND seq < ? ORDER BY seq",
+                bind: { statement in
+                    sqlite3_bind_int64(statement, 1, Int64(seqs.lowerBound))
+                    sqlite3_bind_int64(statement, 2, Int64(seqs.upperBound))
+                }
+            ) { row in
+                keys.append((Int(sqlite3_column_int64(row, 0)), DirectSQL.text(row, 1) ?? "", DirectSQL.text(row, 2) ?? ""))
+            }
+            return keys
+        }
+    }
+
     /// The `seq` of the newest event (0 when there is none).
     public func lastEventSeq() async throws(MirrorError) -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event") ?? 0 }
@@ -291,6 +305,84 @@ extension Mirror {
                 INSERT INTO sink_cursor (sink, delivered_seq, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(sink) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq), updated_at = excluded.updated_at
                 """, [sink, seq, stamp])
+        }
+    }
+}
+
+/// An alert as stored, with its owner: `plan:<id>` for alerts a plan's judging raises,
+/// `feed` for feed health. Details stay text until the alert resolves (a source conflict's
+/// details list every source).
+struct StoredAlert {
+    var record: AlertRecord
+    var details: String
+    var owner: String
+
+    static func read(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [StoredAlert] {
+        var result: [StoredAlert] = []
+        for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert \(condition)", arguments) {
+            guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
+            let key: String = row["key"]
+            var owner = "feed"
+            if !AlertKind.feedScoped.contains(kind) {
+                let plan: Substring = key.split(separator: "/", maxSplits: 1).first ?? Substring(key)
+                owner = "plan:\(plan)"
+            }
+            result.append(
+                StoredAlert(
+                    record: AlertRecord(
+                        key: key, kind: kind, firing: (row["state"] as String) == "firing", severity: severity,
+                        details: .object([]), message: row["message"]),
+                    details: row["details"], owner: owner))
+        }
+        return result
+    }
+}
+
+/// Runs the alert state machine on one group of alerts at a time (a plan's, the feeds') and
+/// stores each event and the alert's new state as it is decided.
+struct EventRecorder {
+    let db: Database
+    let stamp: String
+    let collect: Bool
+    var seq: Int
+    var events: [StoredEvent] = []
+
+    init(db: Database, stamp: String, collect: Bool, seq: Int) {
+        self.db = db
+        self.stamp = stamp
+        self.collect = collect
+        self.seq = seq
+    }
+
+    /// Steps `stored` (the group's alerts) against the conditions `holding` now.
+    mutating func step(stored: [String: StoredAlert], holding: [AlertCondition], notes: [String: String]) throws {
+        guard !stored.isEmpty || !holding.isEmpty else { return }
+        let actions = AlertMachine.step(stored: stored.mapValues(\.record), holding: holding, resolutionNotes: notes)
+        for var action in actions {
+            if action.event == .resolved {
+                action.details = stored[action.key].flatMap { try? JSONParser.parse(Array($0.details.utf8)) } ?? .object([])
+            }
+            seq += 1
+            let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
+            let line = object.text
+            try db.run(
+                """
+                INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue, action.severity.rawValue, line])
+            try db.run(
+                """
+                INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET state = excluded.state, severity = excluded.severity,
+                    details = excluded.details, message = excluded.message, since = excluded.since,
+                    last_seq = excluded.last_seq
+                """,
+                [
+                    action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
+                    action.severity.rawValue, action.details.text, action.message, stamp, seq,
+                ])
+            if collect { events.append(StoredEvent(seq: seq, line: line, action: action, object: object)) }
         }
     }
 }

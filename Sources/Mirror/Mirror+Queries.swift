@@ -216,14 +216,15 @@ extension Mirror {
     public func verdictSummaries() async throws(MirrorError) -> [String: PlanVerdictSummary] {
         try await read { db in
             var result: [String: PlanVerdictSummary] = [:]
-            try db.eachRow("SELECT plan_id, status, COUNT(*) FROM verdict GROUP BY plan_id, status") { row in
-                guard let plan = DirectSQL.text(row, 0), let status = DirectSQL.text(row, 1).flatMap(VerdictStatus.init(rawValue:)) else { return }
-                result[plan, default: PlanVerdictSummary(counts: [:])].counts[status] = Int(sqlite3_column_int64(row, 2))
-            }
-            try db.eachRow("SELECT plan_id, judged_at, checked_at FROM judged_plan") { row in
+            try db.eachRow("SELECT plan_id, status_counts, judged_at, checked_at FROM judged_plan") { row in
                 guard let plan = DirectSQL.text(row, 0) else { return }
-                result[plan, default: PlanVerdictSummary(counts: [:])].judgedAt = DirectSQL.text(row, 1)
-                result[plan, default: PlanVerdictSummary(counts: [:])].checkedAt = DirectSQL.text(row, 2)
+                var summary = PlanVerdictSummary(counts: [:], judgedAt: DirectSQL.text(row, 2), checkedAt: DirectSQL.text(row, 3))
+                if let text = DirectSQL.text(row, 1), case .object(let members)? = try? JSONParser.parse(Array(text.utf8)) {
+                    for (status, count) in members {
+                        if let status = VerdictStatus(rawValue: status), case .number(let n) = count { summary.counts[status] = Int(n) }
+                    }
+                }
+                result[plan] = summary
             }
             return result
         }

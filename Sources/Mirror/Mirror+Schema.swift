@@ -240,13 +240,25 @@ extension Mirror {
                         FROM observation o JOIN feed f ON f.id = o.feed_id
                         ORDER BY o.plan_id, o.indicator, o.period, o.measure, f.priority DESC;
                     ALTER TABLE feed ADD COLUMN data_seq INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE plan ADD COLUMN rows_sha256 TEXT;
                     CREATE TABLE judged_plan (
-                        plan_id    TEXT PRIMARY KEY,
-                        inputs     TEXT NOT NULL,
-                        data_seq   INTEGER NOT NULL,
-                        judged_at  TEXT NOT NULL,
-                        checked_at TEXT NOT NULL
+                        plan_id       TEXT PRIMARY KEY,
+                        inputs        TEXT NOT NULL,
+                        data_seq      INTEGER NOT NULL,
+                        status_counts TEXT NOT NULL DEFAULT '{}',
+                        judged_at     TEXT NOT NULL,
+                        checked_at    TEXT NOT NULL
                     );
+                    -- Fetches per feed and outcome, kept as counts: old fetch rows are pruned
+                    -- (fetch_retention) while the counters behind /metrics only grow.
+                    CREATE TABLE fetch_count (
+                        feed_id TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        n       INTEGER NOT NULL,
+                        PRIMARY KEY (feed_id, outcome)
+                    ) WITHOUT ROWID;
+                    INSERT INTO fetch_count (feed_id, outcome, n) SELECT feed_id, outcome, COUNT(*) FROM fetch GROUP BY feed_id, outcome;
+                    CREATE INDEX fetch_by_time ON fetch(finished_at);
                     """)
         }
         return migrator

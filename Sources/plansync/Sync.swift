@@ -44,56 +44,78 @@ struct Sync: AsyncParsableCommand {
             logger: Logger(label: "plansync.sync"))
         let report: SyncReport
         do { report = try await syncer.run(only: feed.isEmpty ? nil : Set(feed), rejudge: rejudge) } catch { fail(error.description, code: 1) }
-        if json {
-            // Every plan's verdicts: those judged now as computed, the others as stored (their
-            // JSON text, not decoded).
-            let judged = Dictionary(grouping: report.verdicts, by: \.plan)
-            var verdicts: [JSONValue] = []
-            for plan in loaded.plans {
-                if let fresh = judged[plan.id] {
-                    verdicts += fresh.map(\.json)
-                } else if !report.rejudged.contains(plan.id) {
-                    do { verdicts += try await mirror.verdictJSON(plan: plan.id).map(JSONValue.raw) } catch { fail(error.description, code: 1) }
-                }
+        // Printed piece by piece from the mirror (a province's first sync judges 420,000
+        // targets and records 190,000 events: never all in memory at once).
+        do throws(MirrorError) {
+            if json {
+                try await printJSON(report, plans: loaded.plans, mirror: mirror)
+            } else {
+                try await printTables(report, config: loaded, mirror: mirror)
             }
-            print(
-                JSONValue.object([
-                    ("feeds", .array(report.feeds.map(\.json))),
-                    ("verdicts", .array(verdicts)),
-                    ("events", .array(report.events.map { $0.object ?? .string($0.line) })),
-                ]).text)
-        } else {
-            printText(FeedTable.render(report.feeds))
-            let judged = Dictionary(grouping: report.verdicts, by: \.plan)
-            let rejudged = Set(report.rejudged)
-            var summaries: [String: PlanVerdictSummary] = [:]
-            if !all && rejudged.count < loaded.plans.count {
-                do { summaries = try await mirror.verdictSummaries() } catch { fail(error.description, code: 1) }
-            }
-            for plan in loaded.plans {
-                if rejudged.contains(plan.id) {
-                    printText("\n\(plan.id) — \(plan.title)")
-                    printText(VerdictTable.render(judged[plan.id] ?? [], plan: plan))
-                } else if all {
-                    printText("\n\(plan.id) — \(plan.title) (unchanged)")
-                    do { printText(VerdictTable.render(try await mirror.storedVerdicts(plan: plan.id), plan: plan)) } catch {
-                        fail(error.description, code: 1)
-                    }
-                } else {
-                    printText("\n\(plan.id) — \(plan.title): " + VerdictTable.summary(summaries[plan.id]))
-                }
-            }
-            printText(report.events.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(loaded.alertLog)):")
-            for event in report.events {
-                guard let action = event.action else { continue }
-                printText("  #\(event.seq) \(action.event.rawValue) \(action.kind.rawValue) [\(action.severity.rawValue)] \(action.message)")
-            }
-            if let error = report.alertLogError { printText("\nwarning: \(error)") }
+        } catch {
+            fail(error.description, code: 1)
         }
         // A clean close: the database file is complete on its own afterwards (for copies and
         // backups of a mirror only `plansync sync` writes, e.g. from cron).
         do { try mirror.close() } catch { fail(error.description, code: 1) }
         if !report.allSucceeded { throw ExitCode(1) }
+    }
+}
+
+extension Sync {
+    /// `{"feeds": [...], "verdicts": [...], "events": [...]}`: every plan's verdicts as stored
+    /// and the events this run recorded, as their alert log lines.
+    func printJSON(_ report: SyncReport, plans: [Plan], mirror: Mirror) async throws(MirrorError) {
+        print("{\"feeds\":" + JSONValue.array(report.feeds.map(\.json)).text + ",\"verdicts\":[", terminator: "")
+        var first = true
+        for plan in plans {
+            let texts = try await mirror.verdictJSON(plan: plan.id)
+            guard !texts.isEmpty else { continue }
+            print((first ? "" : ",") + texts.joined(separator: ","), terminator: "")
+            first = false
+        }
+        print("],\"events\":[", terminator: "")
+        first = true
+        try await eachEvent(report, mirror: mirror) { event in
+            print((first ? "" : ",") + event.line, terminator: "")
+            first = false
+        }
+        print("]}")
+    }
+
+    /// The feed table, each re-judged plan's verdict table (every plan's with `--all`, a
+    /// summary line for the others) and the new events.
+    func printTables(_ report: SyncReport, config: DaemonConfig, mirror: Mirror) async throws(MirrorError) {
+        printText(FeedTable.render(report.feeds))
+        let rejudged = Set(report.rejudged)
+        var summaries: [String: PlanVerdictSummary] = [:]
+        if !all && rejudged.count < config.plans.count { summaries = try await mirror.verdictSummaries() }
+        for plan in config.plans {
+            if rejudged.contains(plan.id) || all {
+                printText("\n\(plan.id) — \(plan.title)\(rejudged.contains(plan.id) ? "" : " (unchanged)")")
+                printText(VerdictTable.render(try await mirror.storedVerdicts(plan: plan.id), plan: plan))
+            } else {
+                printText("\n\(plan.id) — \(plan.title): " + VerdictTable.summary(summaries[plan.id]))
+            }
+        }
+        printText(report.eventSeqs.isEmpty ? "\nNo new alert events." : "\nNew alert events (\(config.alertLog)):")
+        try await eachEvent(report, mirror: mirror) { event in
+            guard let line = try? JSONParser.parse(Array(event.line.utf8)) else { return }
+            func field(_ key: String) -> String { line[key]?.stringValue ?? "" }
+            printText("  #\(event.seq) \(field("event")) \(field("alert")) [\(field("severity"))] \(field("message"))")
+        }
+        if let error = report.alertLogError { printText("\nwarning: \(error)") }
+    }
+
+    /// The events the run recorded, read back in pages of 1,000.
+    func eachEvent(_ report: SyncReport, mirror: Mirror, _ body: (StoredEvent) -> Void) async throws(MirrorError) {
+        var after = report.eventSeqs.lowerBound - 1
+        while after + 1 < report.eventSeqs.upperBound {
+            let page = try await mirror.events(after: after, limit: 1000).filter { $0.seq < report.eventSeqs.upperBound }
+            guard let last = page.last else { return }
+            page.forEach(body)
+            after = last.seq
+        }
     }
 }
 

@@ -155,6 +155,8 @@ private let minimal = """
         ("database = \"state/mirror.sqlite\"", "database = 5", "database: expected a string in quotes, found an integer"),
         ("database = \"state/mirror.sqlite\"", "database = \"m.sqlite\"\nlog_level = \"loud\"", "log_level: unknown log level 'loud'"),
         ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nmax_concurrent_fetches = 0", "max_concurrent_fetches: 0 is out of range"),
+        ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nfetch_retention = \"2h\"", "fetch_retention: fetch_retention must be at least 1d"),
+        ("plans = [\"plans/*.toml\"]", "plans = [\"plans/*.toml\"]\nfetch_retention = 90", "fetch_retention: expected"),
         ("id = \"annex\"", "id = \"annex feed\"", "feed[0].id: 'annex feed' is not a valid feed id"),
         ("alert_log = \"/var/log/plansync/alerts.jsonl\"", "alert_log = \"/var/log/plansync/alerts.jsonl\"\n[defaults\n", "TOML syntax error"),
     ]
@@ -169,6 +171,37 @@ private let minimal = """
             let text = (error as? ConfigError)?.description ?? ""
             return text.hasPrefix(folder.path + "/plansync.toml") && text.contains(message)
         }
+    }
+
+    @Test func fetchRetentionDefaultsToNinetyDaysAndIsRead() throws {
+        let folder = try ConfigFolder()
+        #expect(try folder.load(minimal).fetchRetention == 90 * 86400)
+        let config = try folder.load(
+            minimal.replacingOccurrences(of: "plans = [\"plans/*.toml\"]", with: "plans = [\"plans/*.toml\"]\nfetch_retention = \"400d\""))
+        #expect(config.fetchRetention == 400 * 86400)
+    }
+
+    @Test func theBasicsAreReadWithoutThePlans() throws {
+        let folder = try ConfigFolder()
+        _ = try folder.load(minimal)
+        // A plan file that does not parse: the full configuration fails, the basics do not.
+        try "id = ".write(toFile: folder.path + "/plans/broken.toml", atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try DaemonConfig.load(path: folder.path + "/plansync.toml") }
+        let basics = try ConfigBasics.load(path: folder.path + "/plansync.toml")
+        #expect(basics.socket.hasSuffix("/status.sock") || basics.socket.hasSuffix(".sock"))
+        #expect(basics.database.hasPrefix("/"))
+    }
+
+    @Test func anEditedPlanFileIsReadAgainAnUnchangedOneIsNot() throws {
+        let folder = try ConfigFolder()
+        let first = try folder.load(minimal)
+        let file = first.planFiles[0]
+        // Same bytes, same file version: served from what this process read before.
+        #expect(try folder.load(minimal).plans == first.plans)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("region   = \"深圳市福田区\""))
+        try text.replacingOccurrences(of: "region   = \"深圳市福田区\"", with: "region   = \"Edited\"").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try folder.load(minimal).plans[0].region == "Edited")
     }
 
     @Test func missingLocationsWithoutSystemdNameTheVariable() throws {

@@ -243,7 +243,9 @@ func expectError(
         let feed = try SDMXCSV.parse(reader, options: ParseOptions(feed: "big", maps: [map(["INDICATOR": "GDP_YOY"], "gdp", .growth)]))
         #expect(feed.observations.count == 1)
         #expect(feed.skipped > 250_000)
-        #expect(peakResidentBytes() - before < 8 << 20)
+        // Less than the file itself: reading it whole would exceed this alone. (The peak is
+        // the test process's, which other suites running alongside share, so the margin is wide.)
+        #expect(peakResidentBytes() - before < 12 << 20)
     }
 }
 
