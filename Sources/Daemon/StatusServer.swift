@@ -250,12 +250,19 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 write(context: context, answer, version: head.version, keepAlive: keepAlive)
                 return
             }
+            let isHead = head.method == .HEAD
             let promise = context.eventLoop.makePromise(of: StatusResponse.self)
             let route = self.route
             promise.completeWithTask { await route(request) }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             promise.futureResult.whenSuccess { response in
                 let (handler, context) = bound.value
+                var response = response
+                // HEAD of a streamed answer: its head only (nothing is produced).
+                if isHead, response.stream != nil {
+                    response.stream = nil
+                    response.body = ""
+                }
                 handler.write(context: context, response, version: head.version, keepAlive: keepAlive)
             }
         }

@@ -142,3 +142,28 @@ struct SeededRandom {
         return Int(z % UInt64(bound))
     }
 }
+
+@Suite struct FetchRetentionTests {
+    @Test func oldFetchesThatChangedNothingArePrunedAndTheirCountsKept() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        let old = Date().addingTimeInterval(-200 * 86400)
+        // An old fetch that inserted a figure (its row is named by the observation), old
+        // unchanged and failed fetches, and a recent unchanged one.
+        _ = try await mirror.reconcile(record("a", at: old), plan: "p", observations: [obs("gdp", "2022", .growth, "3.0")], skipped: 0)
+        for day in 1...3 { try await mirror.recordUnchanged(record("a", outcome: .notModified, at: old.addingTimeInterval(Double(day) * 86400))) }
+        try await mirror.recordFailure(record("b", outcome: .timeout, at: old.addingTimeInterval(86400)))
+        try await mirror.recordUnchanged(record("b", outcome: .notModified, at: old.addingTimeInterval(2 * 86400)))
+        try await mirror.recordUnchanged(record("a", outcome: .notModified, at: Date()))
+        #expect(try sqlite(path, "SELECT COUNT(*) FROM fetch;") == "7")
+        let removed = try await mirror.pruneFetches(before: Date().addingTimeInterval(-90 * 86400))
+        // Kept: the inserting fetch (observations point at it), b's last fetch, the recent one.
+        #expect(removed == 4)
+        #expect(try sqlite(path, "SELECT outcome FROM fetch ORDER BY id;") == "ok\nnot_modified\nnot_modified")
+        #expect(try sqlite(path, "SELECT COUNT(*) FROM observation o JOIN fetch f ON f.id = o.first_fetch_id;") == "1")
+        // The counters behind plansync_feed_fetches_total still count every fetch.
+        let statuses = try await mirror.feedStatuses()
+        #expect(statuses.first { $0.id == "a" }?.fetchCounts == ["ok": 1, "not_modified": 4])
+        #expect(statuses.first { $0.id == "b" }?.fetchCounts == ["timeout": 1, "not_modified": 1])
+    }
+}

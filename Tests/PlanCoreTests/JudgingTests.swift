@@ -57,3 +57,27 @@ import Testing
         #expect(Judging.yearsNeeded(withBase) == [2020, 2022, 2023])
     }
 }
+
+@Suite struct VerdictDecodingTests {
+    @Test func aVerdictComesBackFromItsJSON() throws {
+        let key = ObservationKey(indicator: "gdp", period: try Period(parsing: "2023-06"), measure: .growth, cumulative: true)
+        let verdict = Verdict(
+            plan: "p", indicator: "gdp", year: 2023, status: .atRisk, rule: .growthAtLeast, measure: .growth,
+            actual: Figure("5.0"), threshold: Figure("6.5"), shortfall: Figure("1.5"), unit: "%",
+            period: try Period(parsing: "2023-06"), cumulative: true, feed: "a", severity: .warning, derived: false,
+            conflicts: [
+                SourceConflict(
+                    key: key, winner: Observation(indicator: "gdp", period: key.period, measure: .growth, value: Figure("5.0")!, cumulative: true, feed: "a"),
+                    others: [Observation(indicator: "gdp", period: key.period, measure: .growth, value: Figure("5.2")!, cumulative: true, feed: "b")])
+            ])
+        let text = verdict.json.text
+        let back = try #require(Verdict(json: try JSONParser.parse(Array(text.utf8))))
+        #expect(back.json.text == text)
+        #expect(back.conflicts.first?.key == key)
+        let empty = Verdict(plan: "p", indicator: "jobs", year: 2022, status: .noData, rule: .atMost)
+        #expect(Verdict(json: try JSONParser.parse(Array(empty.json.text.utf8)))?.json.text == empty.json.text)
+        // Not a verdict: a field missing or of the wrong kind.
+        #expect(Verdict(json: try JSONParser.parse(Array(#"{"plan":"p"}"#.utf8))) == nil)
+        #expect(Verdict(json: try JSONParser.parse(Array(text.replacingOccurrences(of: #""year":2023"#, with: #""year":"2023""#).utf8))) == nil)
+    }
+}
