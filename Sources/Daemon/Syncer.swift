@@ -520,11 +520,4 @@ final class ByteBudget: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
-
-    /// Bytes taken now.
-    var current: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return inUse
-    }
 }

@@ -104,10 +104,7 @@ extension Mirror {
             let planFeeds = feedsByPlan[plan.id] ?? []
             let inputs = SHA256.hex(Array(Judging.inputsText(plan, feeds: planFeeds).utf8))
             let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
-            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq {
-                if everyAlert { everyStored["plan:\(plan.id)"] = nil }
-                continue
-            }
+            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
             let observations = try Mirror.loadObservations(db, plan: plan, feeds: planFeeds.map(\.id), years: Judging.yearsNeeded(plan))
             let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
             try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)

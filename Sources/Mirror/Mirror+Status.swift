@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import GRDBSQLite
 import PlanCore
 
 /// A feed as the status socket shows it.
@@ -147,13 +146,8 @@ extension Mirror {
                 observations[row["plan_id"]] = row["n"]
             }
             var verdicts: [String: [String: Int]] = [:]
-            // Counted when each plan was judged (a GROUP BY over every verdict took 100 ms at
-            // 2,800 plans).
-            try db.eachRow("SELECT plan_id, status_counts FROM judged_plan") { row in
-                guard let plan = DirectSQL.text(row, 0), let text = DirectSQL.text(row, 1),
-                    case .object(let members)? = try? JSONParser.parse(Array(text.utf8))
-                else { return }
-                for (status, count) in members { if case .number(let n) = count { verdicts[plan, default: [:]][status] = Int(n) } }
+            for (plan, summary) in try Mirror.verdictSummaries(db) {
+                for (status, n) in summary.counts { verdicts[plan, default: [:]][status.rawValue] = n }
             }
             var firing: [String: Int] = ["warning": 0, "critical": 0]
             for row in try db.rows("SELECT severity, COUNT(*) AS n FROM alert WHERE state = 'firing' GROUP BY severity") {

@@ -69,7 +69,7 @@ extension Sync {
         print("{\"feeds\":" + JSONValue.array(report.feeds.map(\.json)).text + ",\"verdicts\":[", terminator: "")
         var first = true
         for plan in plans {
-            let texts = try await mirror.verdictJSON(plan: plan.id)
+            let texts = try await mirror.verdictTexts(plan: plan.id, cached: false)
             guard !texts.isEmpty else { continue }
             print((first ? "" : ",") + texts.joined(separator: ","), terminator: "")
             first = false
