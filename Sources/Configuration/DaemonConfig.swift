@@ -209,6 +209,7 @@ public struct DaemonConfig: Sendable {
             throw root.error("plans", "missing required key 'plans' (e.g. plans = [\"plans/*.toml\"])")
         }
         var planFiles: [String] = []
+        var listed: Set<String> = []
         for (i, pattern) in patterns.enumerated() {
             let matches = glob(absolutePath(pattern, relativeTo: folder))
             guard !matches.isEmpty else {
@@ -216,7 +217,7 @@ public struct DaemonConfig: Sendable {
                     file: path, keyPath: "plans[\(i)]",
                     message: "'\(pattern)' matches no file (relative paths start from \(folder))")
             }
-            planFiles += matches.filter { !planFiles.contains($0) }
+            for file in matches where listed.insert(file).inserted { planFiles.append(file) }
         }
         // Parsed in parallel (thousands of county plans), each file only when it changed since
         // this process last read it; errors are reported in file order.

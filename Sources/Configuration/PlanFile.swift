@@ -57,21 +57,21 @@ public enum PlanFile {
         }
         let title = try root.requiredString("title", example: "\"福田区2023年计划\"")
         var indicators: [Indicator] = []
-        var codes: [String: String] = [:]
+        var codes: [String: Int] = [:]
         let tables = try root.tables("indicator")
         guard !tables.isEmpty else {
             throw root.error(nil, "the plan has no [[indicator]] sections; add at least one")
         }
-        for table in tables {
+        for (position, table) in tables.enumerated() {
             try table.rejectUnknownKeys(allowed: ["code", "name", "name_en", "category", "unit", "targets"])
             let code = try table.requiredString("code", example: "\"gdp\"")
             guard isIndicatorCode(code) else {
                 throw table.error("code", "'\(code)' is not a valid indicator code (lower-case letters, digits and '_', starting with a letter)")
             }
             if let first = codes[code] {
-                throw table.error("code", "duplicate indicator code '\(code)' (already used by \(first)); codes must be unique within a plan")
+                throw table.error("code", "duplicate indicator code '\(code)' (already used by indicator[\(first)]); codes must be unique within a plan")
             }
-            codes[code] = table.path
+            codes[code] = position
             let name = try table.requiredString("name", example: "\"地区生产总值\"")
             let categoryText = try table.requiredString("category", example: "\"expected\"")
             guard let category = Category(rawValue: categoryText) else {

@@ -20,9 +20,9 @@ struct TOMLParser {
     }
 
     /// Parses a whole document into its root table.
-    static func parse(_ source: String, file: String) throws(ConfigError) -> [String: TOMLNode] {
+    static func parse(_ source: String, file: String) throws(ConfigError) -> TOMLTable {
         var source = source
-        let result = source.withUTF8 { bytes -> Result<[String: TOMLNode], ConfigError> in
+        let result = source.withUTF8 { bytes -> Result<TOMLTable, ConfigError> in
             var parser = TOMLParser(bytes, file: file)
             do throws(ConfigError) { return .success(try parser.document()) } catch { return .failure(error) }
         }
@@ -33,24 +33,47 @@ struct TOMLParser {
 
     /// A table while it is being built, with how it came to exist (TOML's rules on what may
     /// be added to a table later depend on it).
+    ///
+    /// Keys are kept in order in an array, searched in place while the table is small (most
+    /// are: an inline table of three keys) and through an index once it grows.
     private final class Table {
         enum Origin { case header, implicit, dotted, inline }
         var origin: Origin
-        var entries: [String: Entry] = [:]
+        private var keys: [String] = []
+        private var entries: [Entry] = []
+        private var index: [String: Int]?
         init(_ origin: Origin) { self.origin = origin }
 
-        func set(_ key: String, _ entry: Entry) { entries[key] = entry }
+        subscript(key: String) -> Entry? {
+            if let index { return index[key].map { entries[$0] } }
+            for i in keys.indices where keys[i] == key { return entries[i] }
+            return nil
+        }
 
-        var node: [String: TOMLNode] {
-            var result: [String: TOMLNode] = Dictionary(minimumCapacity: entries.count)
-            for (key, entry) in entries {
+        /// Adds a key that is not in the table yet.
+        func add(_ key: String, _ entry: Entry) {
+            keys.append(key)
+            entries.append(entry)
+            if index != nil {
+                index?[key] = keys.count - 1
+            } else if keys.count >= TOMLTable.indexedFrom {
+                var built: [String: Int] = Dictionary(minimumCapacity: keys.count * 2)
+                for (i, key) in keys.enumerated() { built[key] = i }
+                index = built
+            }
+        }
+
+        var node: TOMLTable {
+            var values: [TOMLNode] = []
+            values.reserveCapacity(entries.count)
+            for entry in entries {
                 switch entry {
-                case .value(let v): result[key] = v
-                case .table(let t): result[key] = .table(t.node)
-                case .tables(let list): result[key] = .array(list.items.map { .table($0.node) })
+                case .value(let v): values.append(v)
+                case .table(let t): values.append(.table(t.node))
+                case .tables(let list): values.append(.array(list.items.map { .table($0.node) }))
                 }
             }
-            return result
+            return TOMLTable(keys: keys, values: values)
         }
     }
 
@@ -66,7 +89,7 @@ struct TOMLParser {
         case tables(TableArray)
     }
 
-    private mutating func document() throws(ConfigError) -> [String: TOMLNode] {
+    private mutating func document() throws(ConfigError) -> TOMLTable {
         let root = Table(.header)
         var current = root
         if text.count >= 3, text[0] == 0xEF, text[1] == 0xBB, text[2] == 0xBF { i = 3 }  // BOM
@@ -94,7 +117,7 @@ struct TOMLParser {
         let isArray = peek() == 0x5B
         if isArray { i += 1 }
         skipBlank()
-        let keys = try dottedKey()
+        let keys = try dottedKey().all
         skipBlank()
         guard peek() == 0x5D, !isArray || peek(1) == 0x5D else {
             throw error(isArray ? "expected ']]' to close the array-of-tables header" : "expected ']' to close the table header")
@@ -102,10 +125,10 @@ struct TOMLParser {
         i += isArray ? 2 : 1
         var table = root
         for key in keys.dropLast() {
-            switch table.entries[key] {
+            switch table[key] {
             case nil:
                 let next = Table(.implicit)
-                table.set(key, .table(next))
+                table.add(key, .table(next))
                 table = next
             case .table(let next)?:  // inline tables are stored as values, never here
                 table = next
@@ -119,17 +142,17 @@ struct TOMLParser {
         let name = keys.joined(separator: ".")
         if isArray {
             let element = Table(.header)
-            switch table.entries[last] {
-            case nil: table.set(last, .tables(TableArray(element)))
+            switch table[last] {
+            case nil: table.add(last, .tables(TableArray(element)))
             case .tables(let list)?: list.items.append(element)
             default: throw error("[[\(name)]] appends to an array of tables, but '\(name)' is already defined as something else", at: start)
             }
             return element
         }
-        switch table.entries[last] {
+        switch table[last] {
         case nil:
             let next = Table(.header)
-            table.set(last, .table(next))
+            table.add(last, .table(next))
             return next
         case .table(let existing)? where existing.origin == .implicit:
             existing.origin = .header
@@ -139,55 +162,77 @@ struct TOMLParser {
         }
     }
 
+    /// A key as written: one name, or names separated by dots (the common case, a single
+    /// name, holds no array).
+    private struct Key {
+        var first: String
+        var more: [String] = []
+        var all: [String] { [first] + more }
+        var last: String { more.last ?? first }
+        var dotted: String { more.isEmpty ? first : all.joined(separator: ".") }
+    }
+
     /// `key = value` (the key possibly dotted) into `table`.
     private mutating func keyValue(into table: Table) throws(ConfigError) {
         let start = i
-        let keys = try dottedKey()
+        let (key, value) = try keyAndValue()
+        try insert(value, at: key, into: table, start: start)
+    }
+
+    /// `key = value`, read but not yet placed.
+    private mutating func keyAndValue() throws(ConfigError) -> (Key, TOMLNode) {
+        let key = try dottedKey()
         skipBlank()
         guard peek() == 0x3D else {
             throw error(
                 peek().map { $0 == 0x0A || $0 == 0x0D } ?? true
-                    ? "expected '=' after the key '\(keys.joined(separator: "."))'"
-                    : "expected '=' after the key '\(keys.joined(separator: "."))', found \(describeNext())")
+                    ? "expected '=' after the key '\(key.dotted)'"
+                    : "expected '=' after the key '\(key.dotted)', found \(describeNext())")
         }
         i += 1
         skipBlank()
-        let value = try self.value()
+        return (key, try self.value())
+    }
+
+    /// Places a value under its (possibly dotted) key; `start` is where the key was written.
+    private func insert(_ value: TOMLNode, at key: Key, into table: Table, start: Int) throws(ConfigError) {
         var target = table
-        for key in keys.dropLast() {
-            switch target.entries[key] {
-            case nil:
-                // Tables made by dotted keys may be extended by more dotted keys (in the same
-                // section or inline table: nested inline tables are stored as values).
-                let next = Table(.dotted)
-                target.set(key, .table(next))
-                target = next
-            case .table(let next)? where next.origin == .dotted || next.origin == .implicit:
-                // A table only named on the way to a [header] may be given keys this way; it
-                // then counts as defined, so a later [header] of its own is a duplicate.
-                next.origin = .dotted
-                target = next
-            default:
-                throw error("key '\(keys.joined(separator: "."))': '\(key)' is already defined and cannot be extended here", at: start)
+        if !key.more.isEmpty {
+            for name in key.all.dropLast() {
+                switch target[name] {
+                case nil:
+                    // Tables made by dotted keys may be extended by more dotted keys (in the same
+                    // section or inline table: nested inline tables are stored as values).
+                    let next = Table(.dotted)
+                    target.add(name, .table(next))
+                    target = next
+                case .table(let next)? where next.origin == .dotted || next.origin == .implicit:
+                    // A table only named on the way to a [header] may be given keys this way; it
+                    // then counts as defined, so a later [header] of its own is a duplicate.
+                    next.origin = .dotted
+                    target = next
+                default:
+                    throw error("key '\(key.dotted)': '\(name)' is already defined and cannot be extended here", at: start)
+                }
             }
         }
-        let last = keys[keys.count - 1]
-        guard target.entries[last] == nil else {
-            throw error("duplicate key '\(keys.joined(separator: "."))'", at: start)
+        let last = key.last
+        guard target[last] == nil else {
+            throw error("duplicate key '\(key.dotted)'", at: start)
         }
-        target.set(last, .value(value))
+        target.add(last, .value(value))
     }
 
     /// One or more keys separated by dots, with optional blanks around the dots.
-    private mutating func dottedKey() throws(ConfigError) -> [String] {
-        var keys = [try simpleKey()]
+    private mutating func dottedKey() throws(ConfigError) -> Key {
+        var key = Key(first: try simpleKey())
         while true {
             let save = i
             skipBlank()
-            guard peek() == 0x2E else { i = save; return keys }
+            guard peek() == 0x2E else { i = save; return key }
             i += 1
             skipBlank()
-            keys.append(try simpleKey())
+            key.more.append(try simpleKey())
         }
     }
 
@@ -249,23 +294,48 @@ struct TOMLParser {
         }
     }
 
+    /// `{ k = v, ... }`. Plain keys are collected straight into the table's arrays (a plan's
+    /// targets are hundreds of thousands of these); a dotted key, or more keys than are
+    /// searched in place, switches to the general table.
     private mutating func inlineTable() throws(ConfigError) -> TOMLNode {
         try nest()
         defer { depth -= 1 }
         i += 1
-        let table = Table(.inline)
+        var keys: [String] = []
+        var values: [TOMLNode] = []
+        keys.reserveCapacity(4)
+        values.reserveCapacity(4)
+        var general: Table?
         skipBlank()
-        if peek() == 0x7D { i += 1; return .table(table.node) }
+        if peek() == 0x7D { i += 1; return .table(TOMLTable()) }
         while true {
             skipBlank()
-            try keyValue(into: table)
+            let start = i
+            let (key, value) = try keyAndValue()
+            if general == nil, key.more.isEmpty, keys.count < TOMLTable.indexedFrom {
+                guard !keys.contains(key.first) else { throw error("duplicate key '\(key.first)'", at: start) }
+                keys.append(key.first)
+                values.append(value)
+            } else {
+                let table: Table
+                if let general {
+                    table = general
+                } else {
+                    table = Table(.inline)
+                    for (name, value) in zip(keys, values) { table.add(name, .value(value)) }
+                    general = table
+                }
+                try insert(value, at: key, into: table, start: start)
+            }
             skipBlank()
             switch peek() {
             case 0x2C?:
                 i += 1
                 skipBlank()
                 if peek() == 0x7D { throw error("trailing ',' in an inline table (TOML allows none)") }
-            case 0x7D?: i += 1; return .table(table.node)
+            case 0x7D?:
+                i += 1
+                return .table(general?.node ?? TOMLTable(keys: keys, values: values))
             case 0x0A?, 0x0D?, nil: throw error("an inline table { ... } must close on the line it starts")
             default: throw error("expected ',' or '}' in the inline table, found \(describeNext())")
             }
@@ -284,15 +354,19 @@ struct TOMLParser {
     private mutating func basicString() throws(ConfigError) -> String {
         i += 1
         var out: [UInt8] = []
+        var escaped = false
         var start = i
         while true {
             guard let b = peek() else { throw error("unterminated string: missing the closing '\"'") }
             switch b {
             case 0x22:
+                // Without escapes the string is the text itself, copied once.
+                if !escaped { i += 1; return string(start, i - 1) }
                 out.append(contentsOf: text[start..<i])
                 i += 1
                 return String(decoding: out, as: UTF8.self)
             case 0x5C:
+                escaped = true
                 out.append(contentsOf: text[start..<i])
                 try escape(into: &out)
                 start = i
@@ -403,6 +477,7 @@ struct TOMLParser {
         while let c = peek(), !(c == 0x20 || c == 0x09 || c == 0x2C || c == 0x5D || c == 0x7D || c == 0x23 || c == 0x0A || c == 0x0D) {
             i += 1
         }
+        if let simple = simpleNumber(start, i) { return simple }
         var token = Array(text[start..<i])
         if token.count == 10, token[4] == 0x2D, peek() == 0x20, i + 3 < text.count,
             TOMLParser.isDigit(text[i + 1]), TOMLParser.isDigit(text[i + 2]), text[i + 3] == 0x3A
@@ -428,6 +503,27 @@ struct TOMLParser {
             throw error("'\(shown)' is not a valid number, date or time\(hint)")
         }
         throw error("expected a value, found '\(shown)' (strings need quotes)")
+    }
+
+    /// The common shapes `-?[1-9][0-9]*`, `-?0` and those followed by `.` and digits (at most
+    /// 18 digits in all; kept as written, `.decimal`), read without copying the token; nil for
+    /// anything else, which the general reading handles (and rejects where it is not TOML).
+    private func simpleNumber(_ start: Int, _ end: Int) -> TOMLNode? {
+        var k = start
+        let negative = text[k] == 0x2D
+        if negative { k += 1 }
+        let digitsStart = k
+        var whole = 0
+        while k < end, TOMLParser.isDigit(text[k]) { whole = whole &* 10 &+ Int(text[k] - 0x30); k += 1 }  // checked below
+        let wholeDigits = k - digitsStart
+        guard wholeDigits > 0, wholeDigits <= 18, text[digitsStart] != 0x30 || wholeDigits == 1 else { return nil }
+        if k == end { return .int(negative ? -whole : whole) }
+        guard text[k] == 0x2E else { return nil }
+        k += 1
+        let fractionStart = k
+        while k < end, TOMLParser.isDigit(text[k]) { k += 1 }
+        guard k == end, k > fractionStart, k - digitsStart <= 19 else { return nil }
+        return .decimal(string(start, end))
     }
 
     static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }

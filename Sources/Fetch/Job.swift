@@ -343,7 +343,21 @@ enum HTTPDate {
         return f
     }
 
-    static func format(_ date: Date) -> String { formatter("EEE, dd MMM yyyy HH:mm:ss 'GMT'").string(from: date) }
+    /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), written from gmtime_r: asked for every
+    /// file: feed on every cycle, where a DateFormatter (an ICU formatter each time) cost
+    /// more than the rest of the check.
+    static func format(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let day = days[Int(parts.tm_wday)], month = months[Int(parts.tm_mon)]
+        let year = String(parts.tm_year + 1900)
+        let time = "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        return "\(day), \(two(parts.tm_mday)) \(month) \(year) \(time) GMT"
+    }
 
     static func parse(_ text: String) -> Date? {
         for pattern in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {

@@ -47,9 +47,17 @@ extension Mirror {
         plans: [Plan], feeds: [FeedPolicy], now: Date, full: Bool = false, collect: Bool = true
     ) async throws(MirrorError) -> Judgement {
         let stamp = Timestamp.string(now)
+        var feedsByPlan: [String: [FeedPolicy]] = [:]
+        for feed in feeds { feedsByPlan[feed.plan, default: []].append(feed) }
+        // Each plan's inputs hashed before the transaction, on every core (remembered between
+        // calls for plans and feeds that did not change).
+        let byPlan = feedsByPlan
+        let inputs = plans.concurrentMap { self.inputsSHA256($0, feeds: byPlan[$0.id] ?? []) }
         do {
             return try await write { db in
-                try self.judge(db, plans: plans, feeds: feeds, now: now, stamp: stamp, full: full, collect: collect)
+                try self.judge(
+                    db, plans: plans, inputs: inputs, feedsByPlan: byPlan, feeds: feeds, now: now, stamp: stamp, full: full,
+                    collect: collect)
             }
         } catch {
             // Rolled back: the next judgement must not trust what this one saw.
@@ -58,10 +66,20 @@ extension Mirror {
         }
     }
 
+    /// The SHA-256 of a plan's judging inputs, remembered for the plan and feeds it was
+    /// computed from.
+    private func inputsSHA256(_ plan: Plan, feeds: [FeedPolicy]) -> String {
+        if let known = inputsSHA.withLock({ $0[plan.id] }), known.plan == plan, known.feeds == feeds { return known.sha }
+        let sha = SHA256.hex(Judging.inputsBytes(plan, feeds: feeds))
+        inputsSHA.withLock { $0[plan.id] = (plan, feeds, sha) }
+        return sha
+    }
+
     /// The body of `judge`, inside its write transaction: finds the plans to judge, loads
     /// their inputs, lets `Judging` decide, stores what it decided, plan by plan.
     private func judge(
-        _ db: Database, plans: [Plan], feeds: [FeedPolicy], now: Date, stamp: String, full: Bool, collect: Bool
+        _ db: Database, plans: [Plan], inputs inputsByPosition: [String], feedsByPlan: [String: [FeedPolicy]],
+        feeds: [FeedPolicy], now: Date, stamp: String, full: Bool, collect: Bool
     ) throws -> Judgement {
         let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
         let seenVersion = judgedDataVersion.withLock { seen in
@@ -69,8 +87,6 @@ extension Mirror {
             return seen
         }
         let full = full || (seenVersion.map { $0 != dataVersion } ?? false)
-        var feedsByPlan: [String: [FeedPolicy]] = [:]
-        for feed in feeds { feedsByPlan[feed.plan, default: []].append(feed) }
         var dataSeq: [String: Int] = [:]
         try db.eachRow("SELECT id, data_seq FROM feed") { row in dataSeq[DirectSQL.text(row, 0) ?? ""] = Int(sqlite3_column_int64(row, 1)) }
         var judgedBefore: [String: (inputs: String, seq: Int)] = [:]
@@ -100,9 +116,8 @@ extension Mirror {
         }
         var verdicts: [Verdict] = []
         var rejudged: [String] = []
-        for plan in plans {
+        for (plan, inputs) in zip(plans, inputsByPosition) {
             let planFeeds = feedsByPlan[plan.id] ?? []
-            let inputs = SHA256.hex(Array(Judging.inputsText(plan, feeds: planFeeds).utf8))
             let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
             if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
             let observations = try Mirror.loadObservations(db, plan: plan, feeds: planFeeds.map(\.id), years: Judging.yearsNeeded(plan))
@@ -127,6 +142,7 @@ extension Mirror {
         }
         // Plans no longer configured: their verdicts go, their alerts resolve.
         let configured = Set(plans.map(\.id))
+        inputsSHA.withLock { known in known = known.filter { configured.contains($0.key) } }
         for plan in judgedBefore.keys.filter({ !configured.contains($0) }).sorted() {
             try db.run("DELETE FROM verdict WHERE plan_id = ?", [plan])
             try db.run("DELETE FROM judged_plan WHERE plan_id = ?", [plan])

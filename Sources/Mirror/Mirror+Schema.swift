@@ -261,6 +261,33 @@ extension Mirror {
                     CREATE INDEX fetch_by_time ON fetch(finished_at);
                     """)
         }
+        migrator.registerMigration("v5-alert-counts") { db in
+            // /metrics and /v1/status count alerts by state and severity: a province has
+            // hundreds of thousands of alert rows. Triggers keep the counts, whoever writes.
+            try db.execute(
+                sql: """
+                    CREATE TABLE alert_count (
+                        state    TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        n        INTEGER NOT NULL,
+                        PRIMARY KEY (state, severity)
+                    ) WITHOUT ROWID;
+                    INSERT INTO alert_count (state, severity, n) SELECT state, severity, COUNT(*) FROM alert GROUP BY state, severity;
+                    CREATE TRIGGER alert_count_insert AFTER INSERT ON alert BEGIN
+                        INSERT INTO alert_count (state, severity, n) VALUES (NEW.state, NEW.severity, 1)
+                            ON CONFLICT (state, severity) DO UPDATE SET n = n + 1;
+                    END;
+                    CREATE TRIGGER alert_count_update AFTER UPDATE OF state, severity ON alert
+                    WHEN OLD.state IS NOT NEW.state OR OLD.severity IS NOT NEW.severity BEGIN
+                        UPDATE alert_count SET n = n - 1 WHERE state = OLD.state AND severity = OLD.severity;
+                        INSERT INTO alert_count (state, severity, n) VALUES (NEW.state, NEW.severity, 1)
+                            ON CONFLICT (state, severity) DO UPDATE SET n = n + 1;
+                    END;
+                    CREATE TRIGGER alert_count_delete AFTER DELETE ON alert BEGIN
+                        UPDATE alert_count SET n = n - 1 WHERE state = OLD.state AND severity = OLD.severity;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import PlanCore
 
 /// A feed as the status socket shows it.
@@ -80,8 +81,8 @@ extension Mirror {
             let feeds = try db.row("SELECT COUNT(*) AS n, COALESCE(SUM(consecutive_failures > 0), 0) AS failing FROM feed WHERE active = 1")
             let alerts = try db.row(
                 """
-                SELECT COALESCE(SUM(severity = 'critical'), 0) AS critical, COALESCE(SUM(severity = 'warning'), 0) AS warning
-                FROM alert WHERE state = 'firing'
+                SELECT COALESCE(SUM(n * (severity = 'critical')), 0) AS critical, COALESCE(SUM(n * (severity = 'warning')), 0) AS warning
+                FROM alert_count WHERE state = 'firing'
                 """)
             let events = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0
             return (feeds?["n"] ?? 0, feeds?["failing"] ?? 0, alerts?["critical"] ?? 0, alerts?["warning"] ?? 0, events)
@@ -112,29 +113,41 @@ extension Mirror {
         }
     }
 
-    /// Every feed with its last fetch and fetch counts by outcome.
+    /// Every feed with its last fetch and fetch counts by outcome. Read column by position
+    /// (/metrics asks for 2,800 feeds at a time).
     public func feedStatuses() async throws(MirrorError) -> [FeedStatus] {
         try await read { db in
             var counts: [String: [String: Int]] = [:]
-            for row in try db.rows("SELECT feed_id, outcome, n FROM fetch_count") {
-                counts[row["feed_id"], default: [:]][row["outcome"]] = row["n"]
+            try db.eachRow("SELECT feed_id, outcome, n FROM fetch_count") { row in
+                counts[DirectSQL.text(row, 0) ?? "", default: [:]][DirectSQL.text(row, 1) ?? ""] = Int(sqlite3_column_int64(row, 2))
             }
-            return try db.rows(
+            func int(_ row: OpaquePointer, _ column: Int32) -> Int? {
+                sqlite3_column_type(row, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(row, column))
+            }
+            func double(_ row: OpaquePointer, _ column: Int32) -> Double? {
+                sqlite3_column_type(row, column) == SQLITE_NULL ? nil : sqlite3_column_double(row, column)
+            }
+            var feeds: [FeedStatus] = []
+            try db.eachRow(
                 """
-                SELECT f.*, l.outcome AS l_outcome, l.http_status AS l_status, l.bytes AS l_bytes,
-                       l.duration_ms AS l_duration, l.finished_at AS l_finished
+                SELECT f.id, f.plan_id, f.url, f.format, f.priority, f.active, f.etag, f.last_modified,
+                       f.consecutive_failures, f.last_success_at, f.last_error,
+                       l.outcome, l.http_status, l.bytes, l.duration_ms, l.finished_at
                 FROM feed f LEFT JOIN fetch l ON l.id = f.last_fetch_id ORDER BY f.active DESC, f.id
                 """
-            ).map { row in
-                let id: String = row["id"]
-                return FeedStatus(
-                    id: id, plan: row["plan_id"], url: row["url"], format: row["format"], priority: row["priority"],
-                    active: (row["active"] as Int) != 0, etag: row["etag"], lastModified: row["last_modified"],
-                    consecutiveFailures: row["consecutive_failures"], lastSuccessAt: row["last_success_at"],
-                    lastError: row["last_error"], lastOutcome: row["l_outcome"], lastHTTPStatus: row["l_status"],
-                    lastBytes: row["l_bytes"], lastDurationMs: row["l_duration"], lastFetchAt: row["l_finished"],
-                    fetchCounts: counts[id] ?? [:])
+            ) { row in
+                let id = DirectSQL.text(row, 0) ?? ""
+                feeds.append(
+                    FeedStatus(
+                        id: id, plan: DirectSQL.text(row, 1) ?? "", url: DirectSQL.text(row, 2) ?? "",
+                        format: DirectSQL.text(row, 3) ?? "", priority: int(row, 4) ?? 0, active: int(row, 5) != 0,
+                        etag: DirectSQL.text(row, 6), lastModified: DirectSQL.text(row, 7),
+                        consecutiveFailures: int(row, 8) ?? 0, lastSuccessAt: DirectSQL.text(row, 9),
+                        lastError: DirectSQL.text(row, 10), lastOutcome: DirectSQL.text(row, 11), lastHTTPStatus: int(row, 12),
+                        lastBytes: int(row, 13), lastDurationMs: double(row, 14), lastFetchAt: DirectSQL.text(row, 15),
+                        fetchCounts: counts[id] ?? [:]))
             }
+            return feeds
         }
     }
 
@@ -142,15 +155,15 @@ extension Mirror {
     public func metrics() async throws(MirrorError) -> MirrorMetrics {
         try await read { db in
             var observations: [String: Int] = [:]
-            for row in try db.rows("SELECT plan_id, SUM(observation_count) AS n FROM feed GROUP BY plan_id") {
-                observations[row["plan_id"]] = row["n"]
+            try db.eachRow("SELECT plan_id, SUM(observation_count) FROM feed GROUP BY plan_id") { row in
+                observations[DirectSQL.text(row, 0) ?? ""] = Int(sqlite3_column_int64(row, 1))
             }
             var verdicts: [String: [String: Int]] = [:]
             for (plan, summary) in try Mirror.verdictSummaries(db) {
                 for (status, n) in summary.counts { verdicts[plan, default: [:]][status.rawValue] = n }
             }
             var firing: [String: Int] = ["warning": 0, "critical": 0]
-            for row in try db.rows("SELECT severity, COUNT(*) AS n FROM alert WHERE state = 'firing' GROUP BY severity") {
+            for row in try db.rows("SELECT severity, n FROM alert_count WHERE state = 'firing'") {
                 firing[row["severity"]] = row["n"]
             }
             return MirrorMetrics(

@@ -39,7 +39,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible {
 /// revisions, verdicts and alerts. WAL mode, so readers never wait for the writer.
 public final class Mirror: Sendable {
     /// The schema version this build writes (also stored in `PRAGMA user_version`).
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
 
     public let path: String
     let pool: DatabasePool
@@ -51,6 +51,10 @@ public final class Mirror: Sendable {
     /// another connection (the sqlite3 shell, another process) committed, and the next
     /// judgement judges every plan (its edits need not have moved a feed's `data_seq`).
     let judgedDataVersion = Locked<Int?>(nil)
+    /// Each plan's inputs SHA-256 (`Judging.inputsBytes`) with the plan and feeds it was
+    /// computed from: a daemon's cycle compares values (equal arrays of one configuration
+    /// share storage, so this is quick) instead of writing and hashing every plan again.
+    let inputsSHA = Locked<[String: (plan: Plan, feeds: [FeedPolicy], sha: String)]>([:])
 
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.

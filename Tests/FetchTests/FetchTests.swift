@@ -355,3 +355,21 @@ let bigCSV =
         #expect(bomb.count < 10_000)
     }
 }
+
+/// The validators sent for file: feeds carry the file's time as an IMF-fixdate.
+@Suite struct HTTPDateTests {
+    @Test(arguments: [0.0, 784_111_777, 951_782_400, 1_700_000_000.75, 4_102_444_799])
+    func formatsAsImfFixdateAndReadsBack(_ seconds: Double) {
+        let date = Date(timeIntervalSince1970: seconds)
+        let reference = DateFormatter()
+        reference.locale = Locale(identifier: "en_US_POSIX")
+        reference.timeZone = TimeZone(identifier: "GMT")
+        reference.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        #expect(HTTPDate.format(date) == reference.string(from: date))
+        #expect(HTTPDate.parse(HTTPDate.format(date)) == Date(timeIntervalSince1970: seconds.rounded(.down)))
+    }
+
+    @Test func theRfcExample() {
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: 784_111_777)) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+}

@@ -123,6 +123,10 @@ import Support
             rejudgedTotal += a.rejudged.count
             steps += 1
             #expect(try Self.state(incremental) == Self.state(scratch), "step \(step)")
+            // The alert counts kept by triggers agree with counting the alerts.
+            #expect(
+                try sqlite(incremental, "SELECT state, severity, COUNT(*) FROM alert GROUP BY 1, 2;")
+                    == sqlite(incremental, "SELECT state, severity, n FROM alert_count WHERE n > 0 ORDER BY 1, 2;"), "step \(step)")
         }
         // Incremental judging did skip work: most steps touch one feed of one plan.
         #expect(rejudgedTotal < steps * 4 / 2, "\(rejudgedTotal) plan judgements in \(steps) steps")

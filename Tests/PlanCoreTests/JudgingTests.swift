@@ -81,3 +81,48 @@ import Testing
         #expect(Verdict(json: try JSONParser.parse(Array(text.replacingOccurrences(of: #""year":2023"#, with: #""year":"2023""#).utf8))) == nil)
     }
 }
+
+/// The inputs text is stored as a SHA-256 in every mirror (`judged_plan.inputs`): writing it
+/// faster must not change a byte of it, or every plan of an upgraded province is judged again.
+@Suite struct InputsTextTests {
+    /// The text as plansync 0.4 wrote it (string interpolation, kept here as the reference).
+    func reference(_ plan: Plan, feeds: [FeedPolicy]) -> String {
+        var text = "judging \(Judging.version)\nplan \(plan.id)\n"
+        func line(_ fields: String?...) {
+            for field in fields {
+                if let field { text += "\(field.utf8.count):\(field)" } else { text += "-" }
+                text += " "
+            }
+            text += "\n"
+        }
+        line("title", plan.title, plan.titleEN, plan.region)
+        for indicator in plan.indicators {
+            line("indicator", indicator.code, indicator.name, indicator.nameEN, indicator.category.rawValue, indicator.unit)
+            for target in indicator.targets {
+                line("target", String(target.year), target.rule.name, target.rule.value?.description, target.rule.baseYear.map(String.init), target.text)
+            }
+        }
+        for feed in feeds.sorted(by: { $0.id < $1.id }) { line("feed", feed.id, String(feed.priority)) }
+        return text
+    }
+
+    @Test func sameBytesAsBefore() throws {
+        let plan = Plan(
+            id: "p-1", title: "福田区2023年计划", titleEN: nil, region: "福田",
+            indicators: [
+                Indicator(
+                    code: "gdp", name: "地区生产总值", nameEN: "GDP", category: .expected, unit: "%",
+                    targets: [
+                        Target(year: 2023, rule: .growthAtLeast(try #require(Figure("6.0"))), text: "增长6%"),
+                        Target(year: 2025, rule: .declineVsBaseAtLeast(try #require(Figure("13.5")), baseYear: 2020)),
+                    ]),
+                Indicator(code: "jobs", name: "就业", category: .binding, unit: "万人", targets: [Target(year: 2023, rule: .assigned)]),
+            ])
+        let feeds = [
+            FeedPolicy(id: "z", plan: "p-1", priority: 2, failingAfter: 3, staleAfter: 60),
+            FeedPolicy(id: "a", plan: "p-1", priority: 0, failingAfter: 3, staleAfter: 60),
+        ]
+        #expect(Judging.inputsText(plan, feeds: feeds) == reference(plan, feeds: feeds))
+        #expect(Judging.inputsText(plan, feeds: []) == reference(plan, feeds: []))
+    }
+}

@@ -15,7 +15,19 @@ public struct JSONParser {
 
     private let bytes: [UInt8]
     private var index = 0
-    private var path: [String] = []
+    /// Where the parser is: keys and array positions, spelled out only for an error (a feed
+    /// of a million observations passes through millions of them).
+    private var path: [Step] = []
+    private enum Step {
+        case key(String)
+        case index(Int)
+        var component: String {
+            switch self {
+            case .key(let key): JSONPath.component(key)
+            case .index(let i): "[\(i)]"
+            }
+        }
+    }
     private let maxDepth: Int
 
     /// Parses a whole document.
@@ -39,7 +51,7 @@ public struct JSONParser {
         for byte in bytes[0..<min(index, bytes.count)] {
             if byte == 0x0A { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
         }
-        return JSONParser.Error(message: message, line: line, column: column, path: JSONPath.render(path))
+        return JSONParser.Error(message: message, line: line, column: column, path: JSONPath.render(path.map(\.component)))
     }
 
     private mutating func skipSpace() {
@@ -175,7 +187,7 @@ public struct JSONParser {
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
         while true {
-            path.append("[\(items.count)]")
+            path.append(.index(items.count))
             skipSpace()
             items.append(try value())
             path.removeLast()
@@ -210,14 +222,14 @@ public struct JSONParser {
             }
             if repeated {
                 index = keyStart
-                path.append(JSONPath.component(key))
+                path.append(.key(key))
                 throw error("duplicate key \"\(DisplayText.excerpt(key))\" in an object (readers disagree on which value counts)")
             }
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             index += 1
             skipSpace()
-            path.append(JSONPath.component(key))
+            path.append(.key(key))
             members.append((key, try value()))
             path.removeLast()
             skipSpace()

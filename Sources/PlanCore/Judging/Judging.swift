@@ -132,23 +132,46 @@ extension Judging {
     /// whether a plan must be judged again). A field of `Plan` that judging reads must
     /// appear here.
     public static func inputsText(_ plan: Plan, feeds: [FeedPolicy]) -> String {
-        var text = "judging \(version)\nplan \(plan.id)\n"
-        func line(_ fields: String?...) {
-            // Each field length-prefixed: no text of a plan file can forge another field.
-            for field in fields {
-                if let field { text += "\(field.utf8.count):\(field)" } else { text += "-" }
-                text += " "
-            }
-            text += "\n"
+        String(decoding: inputsBytes(plan, feeds: feeds), as: UTF8.self)
+    }
+
+    /// `inputsText` as UTF-8 bytes, written straight into one buffer (it is hashed for every
+    /// plan of a province on every judgement).
+    public static func inputsBytes(_ plan: Plan, feeds: [FeedPolicy]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + plan.indicators.count * 400)
+        func raw(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes.append(contentsOf: $0) }
         }
-        line("title", plan.title, plan.titleEN, plan.region)
+        // Each field length-prefixed: no text of a plan file can forge another field.
+        func field(_ text: String?) {
+            if let text {
+                raw(String(text.utf8.count))
+                bytes.append(0x3A)
+                raw(text)
+            } else {
+                bytes.append(0x2D)
+            }
+            bytes.append(0x20)
+        }
+        raw("judging \(version)\nplan \(plan.id)\n")
+        field("title"); field(plan.title); field(plan.titleEN); field(plan.region)
+        bytes.append(0x0A)
         for indicator in plan.indicators {
-            line("indicator", indicator.code, indicator.name, indicator.nameEN, indicator.category.rawValue, indicator.unit)
+            field("indicator"); field(indicator.code); field(indicator.name); field(indicator.nameEN)
+            field(indicator.category.rawValue); field(indicator.unit)
+            bytes.append(0x0A)
             for target in indicator.targets {
-                line("target", String(target.year), target.rule.name, target.rule.value?.description, target.rule.baseYear.map(String.init), target.text)
+                field("target"); field(String(target.year)); field(target.rule.name); field(target.rule.value?.description)
+                field(target.rule.baseYear.map(String.init)); field(target.text)
+                bytes.append(0x0A)
             }
         }
-        for feed in feeds.sorted(by: { $0.id < $1.id }) { line("feed", feed.id, String(feed.priority)) }
-        return text
+        for feed in feeds.sorted(by: { $0.id < $1.id }) {
+            field("feed"); field(feed.id); field(String(feed.priority))
+            bytes.append(0x0A)
+        }
+        return bytes
     }
 }
