@@ -221,18 +221,37 @@ public struct DaemonConfig: Sendable {
         }
         // Parsed in parallel (thousands of county plans), each file only when it changed since
         // this process last read it; errors are reported in file order.
-        let results = Locked<[Result<Plan, ConfigError>?]>(Array(repeating: nil, count: planFiles.count))
+        // Plans an earlier process parsed are decoded from the cache beside the database.
+        typealias Loaded = (plan: Plan, version: PlanFile.FileVersion?, parsed: Bool)
+        let cachePath = PlanCache.path(database: basics.database)
+        let persistent = PlanCache(path: cachePath)
+        // Plans found in either cache are decoded here, on this thread: long-lived, they then
+        // lie together in one malloc arena instead of among the parsers' freed trees (which
+        // held a daemon's idle memory 20 MB higher at 2,800 plans). The rest are parsed in
+        // parallel.
+        var found: [Result<Loaded, ConfigError>?] = planFiles.map { file in
+            PlanFile.cached(path: file, persistent: persistent).map { .success(($0.plan, $0.version, false)) }
+        }
+        let results = Locked<[Result<Loaded, ConfigError>?]>(Array(repeating: nil, count: planFiles.count))
         let files = planFiles
-        DispatchQueue.concurrentPerform(iterations: files.count) { i in
-            let result: Result<Plan, ConfigError>
-            do throws(ConfigError) { result = .success(try PlanFile.cachedLoad(path: files[i])) } catch { result = .failure(error) }
+        let missing = found.indices.filter { found[$0] == nil }
+        DispatchQueue.concurrentPerform(iterations: missing.count) { k in
+            let i = missing[k]
+            let result: Result<Loaded, ConfigError>
+            do throws(ConfigError) {
+                result = .success(try PlanFile.cachedLoad(path: files[i], persistent: persistent))
+            } catch {
+                result = .failure(error)
+            }
             results.withLock { $0[i] = result }
         }
+        for (i, result) in results.current.enumerated() where found[i] == nil { found[i] = result }
+        let loaded = found
         var plans: [Plan] = []
         var planIndex: [String: Int] = [:]
-        for (file, result) in zip(planFiles, results.current) {
+        for (file, result) in zip(planFiles, loaded) {
             guard let result else { continue }
-            let plan = try result.get()
+            let plan = try result.get().plan
             if let other = planIndex[plan.id] {
                 throw ConfigError(
                     file: file, keyPath: "id",
@@ -241,6 +260,16 @@ public struct DaemonConfig: Sendable {
             planIndex[plan.id] = plans.count
             plans.append(plan)
         }
+
+        // The cache rewritten when it lacked a plan (or held one no longer configured).
+        var cached: [(file: String, version: PlanFile.FileVersion, plan: Plan)] = []
+        var stale = persistent.entries.count != planFiles.count
+        for (file, result) in zip(planFiles, loaded) {
+            guard case .success(let entry)? = result else { continue }
+            if entry.parsed || entry.version == nil { stale = true }
+            if let version = entry.version { cached.append((file, version, entry.plan)) }
+        }
+        if stale { PlanCache.write(cached, to: cachePath) }
 
         // Feeds.
         var feeds: [FeedConfig] = []

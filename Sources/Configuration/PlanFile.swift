@@ -19,6 +19,16 @@ public enum PlanFile {
         var device: UInt64, inode: UInt64, size: Int64
         var modified: Int64, modifiedNanos: Int, changed: Int64, changedNanos: Int
 
+        init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, modifiedNanos: Int, changed: Int64, changedNanos: Int) {
+            self.device = device
+            self.inode = inode
+            self.size = size
+            self.modified = modified
+            self.modifiedNanos = modifiedNanos
+            self.changed = changed
+            self.changedNanos = changedNanos
+        }
+
         init?(path: String) {
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }
@@ -39,12 +49,32 @@ public enum PlanFile {
     /// inode, size, modification and change times) is not parsed again: a reload of a
     /// province's configuration parses only the plan files that were edited.
     public static func cachedLoad(path: String) throws(ConfigError) -> Plan {
+        try cachedLoad(path: path, persistent: PlanCache()).plan
+    }
+
+    /// The plan of the file as it is now, from this process's cache or the persistent one;
+    /// nil when it must be parsed.
+    static func cached(path: String, persistent: PlanCache) -> (plan: Plan, version: FileVersion)? {
+        guard let version = FileVersion(path: path) else { return nil }
+        if let hit = cache.withLock({ $0[path] }), hit.version == version { return (hit.plan, version) }
+        guard let plan = persistent.plan(file: path, version: version) else { return nil }
+        cache.withLock { $0[path] = (version, plan) }
+        return (plan, version)
+    }
+
+    /// `cachedLoad`, also looking in a cache written by an earlier process. Says which
+    /// version of the file the plan is (nil when it changed while being read) and whether
+    /// it had to be parsed.
+    static func cachedLoad(
+        path: String, persistent: PlanCache
+    ) throws(ConfigError) -> (plan: Plan, version: FileVersion?, parsed: Bool) {
+        if let hit = cached(path: path, persistent: persistent) { return (hit.plan, hit.version, false) }
         let before = FileVersion(path: path)
-        if let before, let hit = cache.withLock({ $0[path] }), hit.version == before { return hit.plan }
         let plan = try load(path: path)
         // Kept only when the file did not change while it was read.
-        if let before, FileVersion(path: path) == before { cache.withLock { $0[path] = (before, plan) } }
-        return plan
+        guard let before, FileVersion(path: path) == before else { return (plan, nil, true) }
+        cache.withLock { $0[path] = (before, plan) }
+        return (plan, before, true)
     }
 
     /// Parses plan TOML text; `file` names it in errors.
