@@ -81,6 +81,9 @@ while [ "$(metric plansync_sync_cycles_total)" = "$before" ]; do
   curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' "http://localhost/v1/indicators?plan=county-0007" >> "$WORK/lat"
 done
 report "daemon cycle, every feed changed" "$(printf '%.2f s' "$(metric plansync_sync_cycle_duration_seconds)")"
+judge=$(metric 'plansync_sync_cycle_phase_seconds{phase="judge"}'); judged=$(metric plansync_sync_cycle_plans_judged)
+report "judging in that cycle (target ≤ 25 µs a target)" \
+  "$(printf '%.2f s for %d plans = %.1f µs a target' "$judge" "$judged" "$(echo "$judge * 1000000 / ($judged * 150)" | bc -l)")"
 report "GET /v1/indicators?plan=ID during it (target p99 ≤ 10 ms)" "$(sort -n "$WORK/lat" | awk '{ v[NR] = $1 } END { printf "%d requests, p50 %.2f ms, p99 %.2f ms", NR, v[int(NR * 0.5) + 1] * 1000, v[int(NR * 0.99) + 1] * 1000 }')"
 sleep 25   # the daemon gives memory back after 20 s idle
 report "daemon idle RSS after these (target ≤ 64 MiB)" "$(awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' /proc/$pid/status)"

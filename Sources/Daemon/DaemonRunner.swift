@@ -18,6 +18,9 @@ struct DaemonState: Sendable {
     var lastCycle: (ok: Int, failed: Int) = (0, 0)
     /// Wall time of the last sync cycle (fetch, reconcile, judge, alert log), and how many ran.
     var lastCycleSeconds: Double?
+    /// The last completed cycle's phases (seconds each) and how many plans it judged again.
+    var lastCyclePhases: [(phase: String, seconds: Double)] = []
+    var lastCycleJudged: Int?
     var cycles = 0
 }
 
@@ -155,6 +158,8 @@ public final class DaemonRunner: @unchecked Sendable {
             state.withLock {
                 finished(&$0)
                 $0.lastCycle = (report.feeds.count - failed.count, failed.count)
+                $0.lastCyclePhases = report.phaseSeconds
+                $0.lastCycleJudged = report.rejudged.count
             }
             pageOutWhenIdle()
             return failed

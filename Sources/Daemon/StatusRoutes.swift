@@ -293,6 +293,14 @@ extension DaemonRunner {
             "plansync_sync_cycle_duration_seconds", "gauge",
             "Wall time of the last sync cycle: fetch, reconcile, judge and alert log.",
             daemon.lastCycleSeconds.map { [("", DecimalText.fixed($0, digits: 6))] } ?? [])
+        family(
+            "plansync_sync_cycle_phase_seconds", "gauge",
+            "Wall time of each phase of the last completed sync cycle (prepare, fetch, flush, judge, alert_log).",
+            daemon.lastCyclePhases.map { (label([("phase", $0.phase)]), DecimalText.fixed($0.seconds, digits: 6)) })
+        family(
+            "plansync_sync_cycle_plans_judged", "gauge",
+            "Plans judged again in the last completed sync cycle (the others' inputs had not changed).",
+            daemon.lastCycleJudged.map { [("", String($0))] } ?? [])
         var fetches: [(String, String)] = []
         for f in feeds {
             for (outcome, n) in f.fetchCounts.sorted(by: { $0.key < $1.key }) {

@@ -43,6 +43,8 @@ public struct SyncReport: Sendable {
     public var eventSeqs: Range<Int>
     /// Set when the alert log could not be written (the events are kept for next time).
     public var alertLogError: String?
+    /// Wall time of each phase of the cycle, in order: prepare, fetch, flush, judge, alert_log.
+    public var phaseSeconds: [(phase: String, seconds: Double)] = []
 
     public var allSucceeded: Bool { feeds.allSatisfy(\.succeeded) && alertLogError == nil }
 }
@@ -61,6 +63,10 @@ public final class Syncer: Sendable {
     /// 19, so a million-row feed gives way to status socket readers and to anything else on
     /// the machine; `plansync sync` uses 0 and runs at the caller's priority).
     let parseNiceness: Int32
+    /// Threads that parse mid-sized bodies when `parseNiceness` is set (one per core, shared
+    /// by every Syncer of the process: a reload makes a new Syncer, not new threads).
+    static let lowPriorityParsers = LowPriorityPool(
+        threads: ProcessInfo.processInfo.activeProcessorCount, niceness: DaemonRunner.parseNiceness)
     /// Each feed's parse options (its plan's indicator codes as a set), made once per configuration.
     let parseOptions: [String: ParseOptions]
     /// Bytes of bodies being parsed or waiting for the writer (`queuedBodyBudget`).
@@ -185,13 +191,18 @@ public final class Syncer: Sendable {
         try await pruneFetchesDaily(now: now())
         var previous = started
         var timings: Logger.Metadata = ["feeds": "\(selected.count)"]
+        var phaseSeconds: [(phase: String, seconds: Double)] = []
         for (name, instant) in phases {
-            timings["ms.\(name)"] = "\(DecimalText.fixed(Double((instant - previous) / .microseconds(1)) / 1000, digits: 1))"
+            let seconds = Double((instant - previous) / .microseconds(1)) / 1e6
+            timings["ms.\(name)"] = "\(DecimalText.fixed(seconds * 1000, digits: 1))"
+            phaseSeconds.append((name, seconds))
             previous = instant
         }
         logger.debug("cycle timings", metadata: timings)
-        return SyncReport(
+        var report = SyncReport(
             feeds: reports, rejudged: judgement.rejudged, eventSeqs: judgement.eventSeqs, alertLogError: logError)
+        report.phaseSeconds = phaseSeconds
+        return report
     }
 
     /// Deletes fetch rows older than `fetch_retention` that nothing points at, at most once a
@@ -335,9 +346,12 @@ public final class Syncer: Sendable {
             // Waits here, holding up the engine's next completions, while the writer is
             // behind by more than the budget.
             queued.acquire(result.body.count)
-            DispatchQueue.global().async { [self, record, report] in
+            let job: @Sendable () -> Void = { [self, record, report] in
                 done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))
             }
+            // In the daemon, on the low-priority parsers: a cycle of thousands of feeds keeps
+            // both cores busy, and the socket's readers come first.
+            if parseNiceness > 0 { Syncer.lowPriorityParsers.async(job) } else { DispatchQueue.global().async(execute: job) }
         case .ok:
             queued.acquire(result.body.count)
             done(.success(parseAndStore(feed, result: result, record: record, report: report, storedCounts: storedCounts)))

@@ -24,3 +24,42 @@ public enum LowPriorityThread {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
     }
 }
+
+/// A fixed set of threads at a lowered priority running jobs in order of arrival: for
+/// background work too small to pay for a thread each (parsing a 100 KB feed body) that must
+/// still give way to the status socket — a province's cycle parses thousands of them.
+public final class LowPriorityPool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var next = 0
+
+    /// Starts `threads` threads at `niceness`; they live as long as the process.
+    public init(threads: Int, niceness: Int32) {
+        for _ in 0..<max(1, threads) {
+            LowPriorityThread.start(niceness: niceness) { [self] in self.work() }
+        }
+    }
+
+    /// Queues `job` to run on one of the pool's threads.
+    public func async(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while next == jobs.count { condition.wait() }
+            let job = jobs[next]
+            next += 1
+            if next == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                next = 0
+            }
+            condition.unlock()
+            job()
+        }
+    }
+}

@@ -373,3 +373,24 @@ let bigCSV =
         #expect(HTTPDate.format(Date(timeIntervalSince1970: 784_111_777)) == "Sun, 06 Nov 1994 08:49:37 GMT")
     }
 }
+
+/// The daemon's parsers for mid-sized bodies run every job, at the lowered priority.
+@Suite struct LowPriorityPoolTests {
+    @Test func runsEveryJobOnThreadsAtTheGivenNiceValue() {
+        let pool = LowPriorityPool(threads: 2, niceness: 17)
+        let done = DispatchSemaphore(value: 0)
+        let seen = Locked<[Int32]>([])
+        // Few jobs and a long wait: at nice 17 the pool gets little CPU while other tests run.
+        for _ in 0..<20 {
+            pool.async {
+                errno = 0
+                let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+                seen.withLock { $0.append(nice) }
+                done.signal()
+            }
+        }
+        for _ in 0..<20 { #expect(done.wait(timeout: .now() + 120) == .success) }
+        #expect(seen.current.count == 20)
+        #expect(Set(seen.current) == [17])
+    }
+}

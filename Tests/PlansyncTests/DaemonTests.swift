@@ -129,6 +129,11 @@ final class RunningDaemon: @unchecked Sendable {
         #expect((cycles?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 1, "no cycle counted: \(cycles ?? "no line")")
         let cycleTime = metrics.body.split(separator: "\n").first { $0.hasPrefix("plansync_sync_cycle_duration_seconds ") }
         #expect((cycleTime?.split(separator: " ").last).flatMap { Double($0) } ?? 0 > 0, "no cycle time: \(cycleTime ?? "no line")")
+        // The last cycle's phases, and the one plan judged in the first cycle.
+        for phase in ["prepare", "fetch", "flush", "judge", "alert_log"] {
+            #expect(metrics.body.contains("plansync_sync_cycle_phase_seconds{phase=\"\(phase)\"} "), "\(phase)")
+        }
+        #expect(metrics.body.contains("plansync_sync_cycle_plans_judged "))
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
             let file = d.root + "/metrics.txt"
             try (metrics.body + "\n").write(toFile: file, atomically: true, encoding: .utf8)
