@@ -246,14 +246,20 @@ extension DaemonRunner {
     func metricsText() async throws -> String {
         let metrics = try await mirror.metrics()
         let feeds = try await mirror.feedStatuses()
-        var out = ""
+        // Gathered as bytes (tens of thousands of lines at 2,800 plans: appending to a
+        // String cost a fifth of the answer).
+        var out: [UInt8] = []
         out.reserveCapacity(feeds.count * 400 + metrics.verdictsByPlanStatus.count * 400 + 4096)
+        func put(_ text: String) {
+            var text = text
+            text.withUTF8 { out.append(contentsOf: $0) }
+        }
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            put("# HELP \(name) \(help)\n# TYPE \(name) \(type)\n")
             for (labels, value) in samples {
-                out += name
-                if !labels.isEmpty { out += "{"; out += labels; out += "}" }
-                out += " "; out += value; out += "\n"
+                put(name)
+                if !labels.isEmpty { out.append(UInt8(ascii: "{")); put(labels); out.append(UInt8(ascii: "}")) }
+                out.append(UInt8(ascii: " ")); put(value); out.append(UInt8(ascii: "\n"))
             }
         }
         func label(_ pairs: [(String, String)]) -> String {
@@ -336,6 +342,6 @@ extension DaemonRunner {
             "plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
             ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
         family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
