@@ -157,6 +157,7 @@ public final class FetchEngine: @unchecked Sendable {
         plansync_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
         let result = job.result(outcome: nil, code: code, status: status == 0 ? nil : status, handle: easy)
         job.releaseHeaders()
+        job.releaseBody()
         if spareHandles.count < maxConcurrent { spareHandles.append(easy) } else { curl_easy_cleanup(easy) }
         let transient: Bool
         if result.outcome == .httpStatus {
