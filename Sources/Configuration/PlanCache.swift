@@ -34,11 +34,11 @@ struct PlanCache {
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let bytes = [UInt8](data)
         let magic = Array(PlanCache.magic.utf8)
-        guard bytes.count > magic.count + 32, Array(bytes[0..<magic.count]) == magic else { return }
-        let body = bytes[(magic.count + 32)...]
+        guard bytes.count > magic.count + 64, Array(bytes[0..<magic.count]) == magic else { return }
+        let body = bytes[(magic.count + 64)...]
         var hash = SHA256()
         body.withUnsafeBytes { hash.update($0) }
-        guard hash.finalizeHex() == PlanCache.hex(bytes[magic.count..<(magic.count + 32)]) else { return }
+        guard Array(hash.finalizeHex().utf8) == Array(bytes[magic.count..<(magic.count + 64)]) else { return }
         var reader = ByteReader(bytes: body)
         var entries: [String: Entry] = [:]
         guard let count = reader.int() else { return }
@@ -74,25 +74,10 @@ struct PlanCache {
             body.int(plan.bytes.count)
             body.bytes += plan.bytes
         }
-        var hash = SHA256()
-        hash.update(body.bytes)
-        let digest = unhex(hash.finalizeHex())
-        let file = Array(magic.utf8) + digest + body.bytes
+        let file = Array(magic.utf8) + Array(SHA256.hex(body.bytes).utf8) + body.bytes
         let temporary = "\(path).\(getpid()).tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(file)) else { return }
         if rename(temporary, path) != 0 { unlink(temporary) }
-    }
-
-    static func hex(_ bytes: ArraySlice<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func unhex(_ text: String) -> [UInt8] {
-        let digits = Array(text.utf8).map { $0 <= 0x39 ? $0 - 0x30 : $0 - 0x61 + 10 }
-        return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
     }
 }
 
