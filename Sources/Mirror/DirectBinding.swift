@@ -48,6 +48,12 @@ enum DirectSQL {
         return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
+    /// A text column's UTF-8 bytes in place (valid until the statement steps again); nil for NULL.
+    static func bytes(_ statement: OpaquePointer, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
+        guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+        return UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, column)))
+    }
+
     /// Steps `statement` once and resets it; a failure becomes a GRDB `DatabaseError`.
     static func step(_ statement: OpaquePointer, connection: OpaquePointer?) throws {
         let code = sqlite3_step(statement)

@@ -116,29 +116,50 @@ extension Mirror {
         }
         var verdicts: [Verdict] = []
         var rejudged: [String] = []
+        var due: [(plan: Plan, inputs: String, feeds: [String], seq: Int)] = []
         for (plan, inputs) in zip(plans, inputsByPosition) {
             let planFeeds = feedsByPlan[plan.id] ?? []
             let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
             if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
-            let observations = try Mirror.loadObservations(db, plan: plan, feeds: planFeeds.map(\.id), years: Judging.yearsNeeded(plan))
-            let result = Judging.judge(plan, index: ObservationIndex(observations, priorities: priorities))
-            try Mirror.storeVerdicts(db, plan: plan.id, verdicts: result.verdicts, stamp: stamp)
-            var counts: [VerdictStatus: Int] = [:]
-            for verdict in result.verdicts { counts[verdict.status, default: 0] += 1 }
-            var countMembers: [(String, JSONValue)] = []
-            for status in VerdictStatus.allCases {
-                if let n = counts[status] { countMembers.append((status.rawValue, JSONValue.int(n))) }
+            due.append((plan, inputs, planFeeds.map(\.id), seq))
+        }
+        // Plans are judged on other threads (each on a reader connection: the observations and
+        // the stored verdicts they read are those this transaction sees, as nothing else can
+        // commit while it runs and it changes a plan's verdicts only after judging it), a few
+        // plans ahead of this thread, which stores each plan's verdicts and events in order.
+        let workers = due.count >= parallelJudgingMinimum ? judgingThreads : 0
+        let pipeline = OrderedPipeline<Result<JudgedPlan, any Error>>(count: due.count, window: 64)
+        if workers > 1 {
+            let plansDue = due.map { ($0.plan, $0.feeds) }
+            let expectedSeq = dataSeq
+            pipeline.start(workers: workers) { pipeline in
+                try? self.pool.read { reader in
+                    // The snapshot must be this transaction's: the feeds' data_seq tell.
+                    var seen: [String: Int] = [:]
+                    try reader.eachRow("SELECT id, data_seq FROM feed") { row in seen[DirectSQL.text(row, 0) ?? ""] = Int(sqlite3_column_int64(row, 1)) }
+                    guard seen == expectedSeq else { return }
+                    while let index = pipeline.claim() {
+                        let (plan, feeds) = plansDue[index]
+                        pipeline.deliver(index, Result { try Mirror.judgePlan(reader, plan: plan, feeds: feeds, priorities: priorities) })
+                    }
+                }
             }
-            let countsText: String = JSONValue.object(countMembers).text
-            try db.run(
+        }
+        defer { pipeline.finish() }
+        for (index, item) in due.enumerated() {
+            let judged =
+                try (workers > 1 ? pipeline.take(index) : nil)?.get()
+                ?? Mirror.judgePlan(db, plan: item.plan, feeds: item.feeds, priorities: priorities)
+            try Mirror.storeVerdicts(db, plan: item.plan.id, judged: judged, stamp: stamp)
+            try db.runBound(
                 """
                 INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(plan_id) DO UPDATE SET inputs = excluded.inputs, data_seq = excluded.data_seq,
                     status_counts = excluded.status_counts, judged_at = excluded.judged_at, checked_at = excluded.checked_at
-                """, [plan.id, inputs, seq, countsText, stamp, stamp])
-            try recorder.step(stored: storedAlerts(plan: plan.id), holding: result.conditions, notes: result.notes)
-            if collect { verdicts += result.verdicts }
-            rejudged.append(plan.id)
+                """, [.text(item.plan.id), .text(item.inputs), .integer(Int64(item.seq)), .text(judged.countsText), .text(stamp), .text(stamp)])
+            try recorder.step(stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote)
+            if collect { verdicts += judged.result.verdicts }
+            rejudged.append(item.plan.id)
         }
         // Plans no longer configured: their verdicts go, their alerts resolve.
         let configured = Set(plans.map(\.id))
@@ -146,7 +167,7 @@ extension Mirror {
         for plan in judgedBefore.keys.filter({ !configured.contains($0) }).sorted() {
             try db.run("DELETE FROM verdict WHERE plan_id = ?", [plan])
             try db.run("DELETE FROM judged_plan WHERE plan_id = ?", [plan])
-            try recorder.step(stored: storedAlerts(plan: plan), holding: [], notes: [:])
+            try recorder.step(stored: storedAlerts(plan: plan), holding: [], note: { _ in nil })
         }
         if everyAlert {
             try db.run(
@@ -154,7 +175,7 @@ extension Mirror {
                 [JSONValue.array(plans.map { .string($0.id) }).text])
             // Alerts of plans unknown to judged_plan too (removed before schema 4).
             for owner in everyStored.keys.sorted() where owner != "feed" {
-                try recorder.step(stored: everyStored[owner] ?? [:], holding: [], notes: [:])
+                try recorder.step(stored: everyStored[owner] ?? [:], holding: [], note: { _ in nil })
             }
         }
         try db.run("UPDATE judged_plan SET checked_at = ? WHERE checked_at <> ?", [stamp, stamp])
@@ -172,47 +193,56 @@ extension Mirror {
                 feedAlerts[alert.record.key] = alert
             }
         }
-        try recorder.step(stored: feedAlerts, holding: Judging.feedConditions(feeds, health: health, now: now), notes: [:])
+        try recorder.step(stored: feedAlerts, holding: Judging.feedConditions(feeds, health: health, now: now), note: { _ in nil })
         return Judgement(verdicts: verdicts, events: recorder.events, rejudged: rejudged, eventSeqs: firstSeq..<(recorder.seq + 1))
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
     /// range seeks (feed, indicator, period prefix): only this plan's rows are read, however
-    /// many plans share its indicator codes.
+    /// many plans share its indicator codes. Units and notes are left out: judging never
+    /// reads them.
     static func loadObservations(_ db: Database, plan: Plan, feeds: [String], years: Set<Int>) throws -> [Observation] {
         guard !feeds.isEmpty, !years.isEmpty else { return [] }
-        var ranges: [(Int, Int)] = []
+        var ranges: [(String, String)] = []
+        var run: (Int, Int)?
         for year in years.sorted() {
-            if let last = ranges.last, last.1 + 1 == year { ranges[ranges.count - 1].1 = year } else { ranges.append((year, year)) }
+            if let (first, last) = run, last + 1 == year {
+                run = (first, year)
+            } else {
+                if let (first, last) = run { ranges.append((String(first), String(last + 1))) }
+                run = (year, year)
+            }
         }
+        if let (first, last) = run { ranges.append((String(first), String(last + 1))) }
         let sql = """
-            SELECT indicator, period, measure, cumulative, base_year, value, unit, note FROM observation
+            SELECT period, measure, cumulative, base_year, value FROM observation
             WHERE feed_id = ? AND indicator = ? AND period >= ? AND period < ?
             """
         var result: [Observation] = []
-        // Stepped through the SQLite C API (GRDB's row decoding was most of judging's time).
+        // Stepped through the SQLite C API, periods and figures read from the column bytes in
+        // place (GRDB's row decoding, then a String per column, were most of judging's time).
         for feed in feeds {
             for indicator in plan.indicators {
-                for (first, last) in ranges {
+                for (first, end) in ranges {
                     try db.eachRow(
                         sql,
                         bind: { select in
                             DirectSQL.bind(select, 1, feed)
                             DirectSQL.bind(select, 2, indicator.code)
-                            DirectSQL.bind(select, 3, String(first))
-                            DirectSQL.bind(select, 4, String(last + 1))
+                            DirectSQL.bind(select, 3, first)
+                            DirectSQL.bind(select, 4, end)
                         }
                     ) { select in
-                        func text(_ column: Int32) -> String? { DirectSQL.text(select, column) }
-                        guard let periodText = text(1), let period = try? Period(parsing: periodText),
-                            let measure = text(2).flatMap(Measure.init(rawValue:)), let value = text(5).flatMap({ Figure($0) })
+                        guard let period = DirectSQL.bytes(select, 0).flatMap(Period.init(utf8:)),
+                            let measure = DirectSQL.bytes(select, 1).flatMap(Measure.init(utf8:)),
+                            let value = DirectSQL.bytes(select, 4).flatMap(Figure.init(utf8:))
                         else { return }
-                        let base = Int(sqlite3_column_int64(select, 4))
+                        let base = Int(sqlite3_column_int64(select, 3))
                         result.append(
                             Observation(
                                 indicator: indicator.code, period: period, measure: measure, value: value,
-                                unit: text(6), cumulative: sqlite3_column_int64(select, 3) != 0,
-                                baseYear: base == 0 ? nil : base, note: text(7), feed: feed))
+                                cumulative: sqlite3_column_int64(select, 2) != 0,
+                                baseYear: base == 0 ? nil : base, feed: feed))
                     }
                 }
             }
@@ -225,21 +255,47 @@ extension Mirror {
         try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan, stamp])
     }
 
-    static func storeVerdicts(_ db: Database, plan: String, verdicts: [Verdict], stamp: String) throws {
-        var previous: [String: (status: String, json: String)] = [:]
-        for row in try db.rows("SELECT indicator, year, status, json FROM verdict WHERE plan_id = ?", [plan]) {
-            previous["\(row[0] as String)/\(row[1] as Int)"] = (row[2], row[3])
+    /// Judges one plan on `db` (the writer's connection or a reader's): loads its
+    /// observations, judges them, and compares the verdicts with those stored.
+    static func judgePlan(_ db: Database, plan: Plan, feeds: [String], priorities: [String: Int]) throws -> JudgedPlan {
+        let observations = try loadObservations(db, plan: plan, feeds: feeds, years: Judging.yearsNeeded(plan))
+        let index = ObservationIndex(observations, priorities: priorities)
+        let result = Judging.judge(plan, index: index)
+        struct Cell: Hashable {
+            var indicator: String
+            var year: Int
         }
-        var kept: Set<String> = []
-        for v in verdicts {
-            let id = "\(v.indicator)/\(v.year)"
-            kept.insert(id)
-            let json = v.json
-            let text = json.text
-            // Most cycles change no verdict: those rows only get the new evaluated_at (below).
-            if previous[id]?.json == text { continue }
-            let changed = previous[id]?.status != v.status.rawValue
-            try db.run(
+        var previous: [Cell: (status: String, json: String)] = [:]
+        try db.eachRow(
+            "SELECT indicator, year, status, json FROM verdict WHERE plan_id = ?", bind: { DirectSQL.bind($0, 1, plan.id) }
+        ) { row in
+            previous[Cell(indicator: DirectSQL.text(row, 0) ?? "", year: Int(sqlite3_column_int64(row, 1)))] =
+                (DirectSQL.text(row, 2) ?? "", DirectSQL.text(row, 3) ?? "")
+        }
+        var judged = JudgedPlan(result: result, changed: [], removed: [], countsText: "")
+        var counts: [VerdictStatus: Int] = [:]
+        for verdict in result.verdicts {
+            counts[verdict.status, default: 0] += 1
+            let text = verdict.jsonText
+            // Most judgements change no verdict: those rows only get the new evaluated_at.
+            let before = previous.removeValue(forKey: Cell(indicator: verdict.indicator, year: verdict.year))
+            if before?.json == text { continue }
+            judged.changed.append((verdict, text, before?.status != verdict.status.rawValue))
+        }
+        judged.removed = previous.keys.map { ($0.indicator, $0.year) }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        var countMembers: [(String, JSONValue)] = []
+        for status in VerdictStatus.allCases {
+            if let n = counts[status] { countMembers.append((status.rawValue, JSONValue.int(n))) }
+        }
+        judged.countsText = JSONValue.object(countMembers).text
+        return judged
+    }
+
+    /// Stores what judging one plan changed: new and changed verdicts, the evaluation time on
+    /// the others, and verdicts of targets the plan no longer has removed.
+    static func storeVerdicts(_ db: Database, plan: String, judged: JudgedPlan, stamp: String) throws {
+        for (v, text, statusChanged) in judged.changed {
+            try db.runBound(
                 """
                 INSERT INTO verdict (plan_id, indicator, year, status, rule, measure, actual, threshold, shortfall, unit,
                                      period, cumulative, feed, severity, derived, conflicts, json, evaluated_at, changed_at)
@@ -253,18 +309,19 @@ extension Mirror {
                     changed_at = CASE WHEN ? THEN excluded.changed_at ELSE verdict.changed_at END
                 """,
                 [
-                    plan, v.indicator, v.year, v.status.rawValue, v.rule.rawValue, v.measure?.rawValue,
-                    v.actual?.description, v.threshold?.description, v.shortfall?.description, v.unit,
-                    v.period?.description, v.cumulative ? 1 : 0, v.feed, v.severity?.rawValue, v.derived ? 1 : 0,
-                    json["conflicts"]?.text ?? "[]", text, stamp, stamp, changed,
+                    .text(plan), .text(v.indicator), .integer(Int64(v.year)), .text(v.status.rawValue), .text(v.rule.rawValue),
+                    .text(v.measure?.rawValue), .text(v.actual?.description), .text(v.threshold?.description),
+                    .text(v.shortfall?.description), .text(v.unit), .text(v.period?.description), .integer(v.cumulative ? 1 : 0),
+                    .text(v.feed), .text(v.severity?.rawValue), .integer(v.derived ? 1 : 0),
+                    .text(v.conflicts.isEmpty ? "[]" : v.conflictsJSON.text), .text(text), .text(stamp), .text(stamp),
+                    .integer(statusChanged ? 1 : 0),
                 ])
         }
         try markEvaluated(db, plan: plan, stamp: stamp)
-        for id in previous.keys where !kept.contains(id) {
-            let parts = id.split(separator: "/")
-            try db.run(
+        for (indicator, year) in judged.removed {
+            try db.runBound(
                 "DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",
-                [plan, String(parts[0]), Int(parts[1]) ?? 0])
+                [.text(plan), .text(indicator), .integer(Int64(year))])
         }
     }
 
@@ -322,6 +379,18 @@ extension Mirror {
     }
 }
 
+/// One plan judged, and what storing its verdicts changes.
+struct JudgedPlan: Sendable {
+    var result: PlanJudgement
+    /// Verdicts that are new or differ from the stored ones, with their JSON text and whether
+    /// the status changed.
+    var changed: [(verdict: Verdict, json: String, statusChanged: Bool)]
+    /// Stored verdicts of targets the plan no longer has.
+    var removed: [(indicator: String, year: Int)]
+    /// `{"met": n, ...}` for `judged_plan.status_counts`.
+    var countsText: String
+}
+
 /// An alert as stored, with its owner: `plan:<id>` for alerts a plan's judging raises,
 /// `feed` for feed health. Details stay text until the alert resolves (a source conflict's
 /// details list every source).
@@ -330,11 +399,18 @@ struct StoredAlert {
     var details: String
     var owner: String
 
-    static func read(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [StoredAlert] {
+    static func read(_ db: Database, _ condition: String, _ arguments: [String]) throws -> [StoredAlert] {
         var result: [StoredAlert] = []
-        for row in try db.rows("SELECT key, alert, state, severity, details, message FROM alert \(condition)", arguments) {
-            guard let kind = AlertKind(rawValue: row["alert"]), let severity = Severity(rawValue: row["severity"]) else { continue }
-            let key: String = row["key"]
+        try db.eachRow(
+            "SELECT key, alert, state, severity, details, message FROM alert \(condition)",
+            bind: { statement in
+                for (offset, argument) in arguments.enumerated() { DirectSQL.bind(statement, Int32(offset + 1), argument) }
+            }
+        ) { row in
+            guard let kind = DirectSQL.text(row, 1).flatMap(AlertKind.init(rawValue:)),
+                let severity = DirectSQL.text(row, 3).flatMap(Severity.init(rawValue:))
+            else { return }
+            let key = DirectSQL.text(row, 0) ?? ""
             var owner = "feed"
             if !AlertKind.feedScoped.contains(kind) {
                 let plan: Substring = key.split(separator: "/", maxSplits: 1).first ?? Substring(key)
@@ -343,9 +419,9 @@ struct StoredAlert {
             result.append(
                 StoredAlert(
                     record: AlertRecord(
-                        key: key, kind: kind, firing: (row["state"] as String) == "firing", severity: severity,
-                        details: .object([]), message: row["message"]),
-                    details: row["details"], owner: owner))
+                        key: key, kind: kind, firing: DirectSQL.text(row, 2) == "firing", severity: severity,
+                        details: .object([]), message: DirectSQL.text(row, 5) ?? ""),
+                    details: DirectSQL.text(row, 4) ?? "", owner: owner))
         }
         return result
     }
@@ -368,9 +444,9 @@ struct EventRecorder {
     }
 
     /// Steps `stored` (the group's alerts) against the conditions `holding` now.
-    mutating func step(stored: [String: StoredAlert], holding: [AlertCondition], notes: [String: String]) throws {
+    mutating func step(stored: [String: StoredAlert], holding: [AlertCondition], note: (String) -> String?) throws {
         guard !stored.isEmpty || !holding.isEmpty else { return }
-        let actions = AlertMachine.step(stored: stored.mapValues(\.record), holding: holding, resolutionNotes: notes)
+        let actions = AlertMachine.step(stored: stored.mapValues(\.record), holding: holding, resolutionNote: note)
         for var action in actions {
             if action.event == .resolved {
                 action.details = stored[action.key].flatMap { try? JSONParser.parse(Array($0.details.utf8)) } ?? .object([])
@@ -378,12 +454,13 @@ struct EventRecorder {
             seq += 1
             let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
             let line = object.text
-            try db.run(
-                """
-                INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-                [seq, stamp, action.key, action.event.rawValue, action.kind.rawValue, action.severity.rawValue, line])
-            try db.run(
+            try db.runBound(
+                "INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .integer(Int64(seq)), .text(stamp), .text(action.key), .text(action.event.rawValue), .text(action.kind.rawValue),
+                    .text(action.severity.rawValue), .text(line),
+                ])
+            try db.runBound(
                 """
                 INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -392,8 +469,9 @@ struct EventRecorder {
                     last_seq = excluded.last_seq
                 """,
                 [
-                    action.key, action.kind.rawValue, action.event == .firing ? "firing" : "resolved",
-                    action.severity.rawValue, action.details.text, action.message, stamp, seq,
+                    .text(action.key), .text(action.kind.rawValue), .text(action.event == .firing ? "firing" : "resolved"),
+                    .text(action.severity.rawValue), .text(action.details.text), .text(action.message), .text(stamp),
+                    .integer(Int64(seq)),
                 ])
             if collect { events.append(StoredEvent(seq: seq, line: line, action: action, object: object)) }
         }

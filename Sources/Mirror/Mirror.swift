@@ -56,10 +56,19 @@ public final class Mirror: Sendable {
     /// share storage, so this is quick) instead of writing and hashing every plan again.
     let inputsSHA = Locked<[String: (plan: Plan, feeds: [FeedPolicy], sha: String)]>([:])
 
+    /// Threads that judge plans while the writer stores verdicts (the cores, by default).
+    let judgingThreads: Int
+    /// The fewest plans due for judging that are worth those threads.
+    let parallelJudgingMinimum: Int
+
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
+    /// `judgingThreads` overrides how many threads judge plans (tests: even a few plans then
+    /// take the parallel path).
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.
-    public init(path: String, readOnly: Bool = false) throws(MirrorError) {
+    public init(path: String, readOnly: Bool = false, judgingThreads: Int? = nil) throws(MirrorError) {
         self.path = path
+        self.judgingThreads = judgingThreads ?? ProcessInfo.processInfo.activeProcessorCount
+        self.parallelJudgingMinimum = judgingThreads == nil ? 8 : 2
         var config = GRDB.Configuration()
         config.busyMode = .timeout(10)
         config.readonly = readOnly

@@ -394,3 +394,62 @@ let bigCSV =
         #expect(Set(seen.current) == [17])
     }
 }
+
+/// Judging's pipeline: results in order, workers a bounded number of items ahead, and an
+/// item a stopped worker left undone handed back to the consumer.
+@Suite struct OrderedPipelineTests {
+    @Test func deliversEveryResultInOrderWithinTheWindow() {
+        let pipeline = OrderedPipeline<Int>(count: 500, window: 8)
+        let taken = Locked(0)
+        let farthestAhead = Locked(0)
+        pipeline.start(workers: 3) { pipeline in
+            while let index = pipeline.claim() {
+                let lead = index - taken.current
+                farthestAhead.withLock { $0 = max($0, lead) }
+                pipeline.deliver(index, index * index)
+            }
+        }
+        var results: [Int] = []
+        for index in 0..<500 {
+            results.append(pipeline.take(index) ?? -1)
+            taken.withLock { $0 = index + 1 }
+        }
+        pipeline.finish()
+        #expect(results == (0..<500).map { $0 * $0 })
+        // A worker claims item i only while i < taken + window (taken read late here: +1 slack).
+        #expect(farthestAhead.current <= 8)
+    }
+
+    @Test func anItemAStoppedWorkerLeftIsTheConsumers() {
+        let pipeline = OrderedPipeline<String>(count: 10, window: 4)
+        pipeline.start(workers: 1) { pipeline in
+            // Delivers 0–2, claims 3 and gives up (as a worker whose snapshot is wrong would).
+            while let index = pipeline.claim() {
+                if index == 3 { return }
+                pipeline.deliver(index, "w\(index)")
+            }
+        }
+        var results: [String] = []
+        for index in 0..<10 { results.append(pipeline.take(index) ?? "c\(index)") }
+        pipeline.finish()
+        #expect(results == ["w0", "w1", "w2"] + (3..<10).map { "c\($0)" })
+    }
+
+    @Test func finishingEarlyStopsTheWorkersAndWaitsForThem() {
+        let pipeline = OrderedPipeline<Int>(count: 1_000_000, window: 16)
+        let produced = Locked(0)
+        pipeline.start(workers: 2) { pipeline in
+            while let index = pipeline.claim() {
+                produced.withLock { $0 += 1 }
+                pipeline.deliver(index, index)
+            }
+        }
+        #expect(pipeline.take(0) == 0)
+        pipeline.finish()
+        let after = produced.current
+        // Nothing runs after finish(): the count no longer moves, and stayed within the window.
+        usleep(20_000)
+        #expect(produced.current == after)
+        #expect(after <= 17)
+    }
+}

@@ -7,7 +7,8 @@ import Support
 /// Incremental judging (only plans whose inputs changed) must decide exactly what judging
 /// every plan from scratch decides: two mirrors get the same random sequence of feed changes,
 /// configuration changes and failures; one is judged incrementally, the other in full, and
-/// after every step their verdicts, alerts and alert events are compared.
+/// after every step their verdicts, alerts and alert events are compared. A third mirror,
+/// judged in full on several threads, must decide the same as the one judged on one.
 @Suite struct IncrementalJudgingTests {
     /// Plans from one template: the same indicator codes, different targets.
     static func plans(version: Int) -> [Plan] {
@@ -53,8 +54,9 @@ import Support
     @Test(arguments: [1, 2, 3])
     func incrementalJudgingDecidesWhatJudgingEverythingDecides(seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
-        let incremental = temporaryDatabase(), scratch = temporaryDatabase()
-        let mirrors = [try Mirror(path: incremental), try Mirror(path: scratch)]
+        let incremental = temporaryDatabase(), scratch = temporaryDatabase(), parallel = temporaryDatabase()
+        // The third judges in full too, on three threads beside its writer.
+        let mirrors = [try Mirror(path: incremental), try Mirror(path: scratch), try Mirror(path: parallel, judgingThreads: 3)]
         var version = 0, shift = 0, configured = Self.plans(version: 0)
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         func configure() async throws {
@@ -118,7 +120,11 @@ import Support
             let policies = Self.feeds(priorityShift: shift).filter { f in configured.contains { $0.id == f.plan } }
             let a = try await mirrors[0].judge(plans: configured, feeds: policies, now: time)
             let b = try await mirrors[1].judge(plans: configured, feeds: policies, now: time, full: true)
+            let c = try await mirrors[2].judge(plans: configured, feeds: policies, now: time, full: true)
             #expect(a.events.map(\.line) == b.events.map(\.line), "step \(step)")
+            #expect(c.events.map(\.line) == b.events.map(\.line), "step \(step)")
+            #expect(c.verdicts == b.verdicts, "step \(step)")
+            #expect(try Self.state(parallel) == Self.state(scratch), "step \(step)")
             #expect(b.rejudged.count == configured.count)
             rejudgedTotal += a.rejudged.count
             steps += 1

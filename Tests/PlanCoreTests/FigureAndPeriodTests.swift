@@ -30,6 +30,67 @@ import Support
         #expect(Figure(Decimal(string: "2.25")!, scale: 1).description == "2.3")
         #expect(Figure(Decimal(string: "-2.25")!, scale: 1).description == "-2.3")
     }
+
+    /// Figures computed in judging (differences, derived percentages, pro-rated thresholds)
+    /// print the same through the quick path as through Decimal's own formatting.
+    @Test func computedFiguresPrintAsDecimalFormattingPrintsThem() throws {
+        var random = SplitMix(seed: 7)
+        var quick = 0
+        for _ in 0..<5_000 {
+            let a = try #require(Figure(random.numberText()))
+            let b = try #require(Figure(random.numberText()))
+            let results = [
+                a - b, b - a, -a, a.clampedAtZero, Figure(a.value, scale: random.next(7)),
+                Figure(a.value * 10, scale: a.scale), Figure(Decimal(random.next(1_000_000)), scale: random.next(4)),
+            ]
+            for figure in results {
+                #expect(figure.description == figure.decimalText, "\(figure.value) scale \(figure.scale)")
+                if figure.quickText != nil { quick += 1 }
+            }
+        }
+        // The quick path is the common one.
+        #expect(quick > 25_000)
+        #expect(Figure(Decimal(0), scale: 2).description == "0.00")
+        #expect(Figure(Decimal(string: "-0.004")!, scale: 2).description == "0.00")
+        #expect(Figure(Decimal(string: "1500")!, scale: 1).description == "1500.0")
+        #expect(Figure(Decimal(string: "0.05")!, scale: 3).description == "0.050")
+    }
+
+    /// Parsing from bytes (a database column) and from text agree on every input.
+    @Test func parsesFromBytesAsFromText() {
+        var random = SplitMix(seed: 11)
+        var inputs = ["", "-", "+", ".", "1.", "-0.0", "+2.0", "007", "1.5E3", "2.5e-1", "1e999", "1,0", "３", "12345678901234567890.5"]
+        for _ in 0..<5_000 { inputs.append(random.numberText()) }
+        for text in inputs {
+            var bytes = text
+            let fromBytes = bytes.withUTF8 { Figure(utf8: $0) }
+            let fromText = Figure(text)
+            #expect(fromBytes?.description == fromText?.description, "\(text)")
+            #expect(fromBytes?.scale == fromText?.scale, "\(text)")
+        }
+    }
+}
+
+/// Deterministic numbers for the tests above (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next(_ bound: Int) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
+    }
+
+    /// A published-looking number: sign, 0–7 integer digits, 0–4 decimals.
+    mutating func numberText() -> String {
+        let sign = ["", "-", ""][next(3)]
+        let integer = String(next(10_000_000) / [1, 10, 1000, 100_000][next(4)])
+        let decimals = next(5)
+        let fraction = decimals == 0 ? "" : "." + String((0..<decimals).map { _ in Character(String(next(10))) })
+        return sign + integer + fraction
+    }
 }
 
 @Suite struct PeriodTests {
@@ -55,6 +116,24 @@ import Support
         } throws: { error in
             let message = (error as? PeriodError)?.description ?? ""
             return message.contains(reason) && message.contains("'\(text)'") && message.contains("2023-Q2")
+        }
+    }
+
+    /// Periods read from bytes (a database column) agree with parsing their text.
+    @Test(arguments: [
+        "2023", "2023-06", "2023-12", "2023-13", "2023-00", "2023-Q2", "2023-S1", "2023-W05", "2024-02-29", "1800", "20x3",
+        "2023-6", "2023/06", "", "２０２３", "2999", "3000-01",
+    ])
+    func readsFromBytesAsFromText(text: String) {
+        var bytes = text
+        let fromBytes = bytes.withUTF8 { Period(utf8: $0) }
+        #expect(fromBytes == (try? Period(parsing: text)))
+    }
+
+    @Test func measuresAreReadFromBytes() {
+        for text in Measure.allCases.map(\.rawValue) + ["Level", "growt", "growth ", "", "change_vs_bas", "change_vs_basf"] {
+            var bytes = text
+            #expect(bytes.withUTF8 { Measure(utf8: $0) } == Measure(rawValue: text), "\(text)")
         }
     }
 

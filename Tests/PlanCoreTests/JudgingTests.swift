@@ -80,6 +80,97 @@ import Testing
         #expect(Verdict(json: try JSONParser.parse(Array(#"{"plan":"p"}"#.utf8))) == nil)
         #expect(Verdict(json: try JSONParser.parse(Array(text.replacingOccurrences(of: #""year":2023"#, with: #""year":"2023""#).utf8))) == nil)
     }
+
+    /// The mirror stores `jsonText` and compares it with what is stored: it must be the bytes
+    /// `json.text` writes, or an upgraded province would rewrite every verdict.
+    @Test func theTextWrittenDirectlyIsTheJSONValuesText() throws {
+        let key = ObservationKey(indicator: "gdp", period: .quarter(2023, 2), measure: .changeVsBase, cumulative: true, baseYear: 2020)
+        let conflict = SourceConflict(
+            key: key, winner: Observation(indicator: "gdp", period: key.period, measure: .changeVsBase, value: Figure("-5.0")!, feed: "a"),
+            others: [
+                Observation(indicator: "gdp", period: key.period, measure: .changeVsBase, value: Figure("-5.25")!, feed: "b\"q"),
+                Observation(indicator: "gdp", period: key.period, measure: .changeVsBase, value: Figure("1E2")!, feed: "c"),
+            ])
+        let verdicts = [
+            Verdict(plan: "p", indicator: "jobs", year: 2022, status: .noData, rule: .atMost),
+            Verdict(
+                plan: "福田-2023", indicator: "gdp\n2", year: 2023, status: .atRisk, rule: .declineVsBaseAtLeast, measure: .changeVsBase,
+                actual: Figure("-5.0"), threshold: -Figure("13.5")!, shortfall: Figure(Decimal(string: "8.5")!, scale: 2), unit: "万吨\"标煤\u{2028}",
+                period: .quarter(2023, 2), cumulative: true, feed: "a\\b", severity: .critical, derived: true, conflicts: [conflict]),
+            Verdict(
+                plan: "p", indicator: "x", year: 2021, status: .met, rule: .atLeast, measure: .level,
+                actual: Figure(Decimal(string: "1234.5")! / 3, scale: 3), threshold: Figure(Decimal(1000) * 11 / 12, scale: 3),
+                shortfall: Figure(Decimal(0), scale: 3), unit: nil, period: .year(2021), feed: "a"),
+        ]
+        for verdict in verdicts {
+            #expect(verdict.jsonText == verdict.json.text)
+        }
+    }
+}
+
+/// The index files figures per indicator: with several feeds, and an indicator's figures
+/// arriving in more than one run, winners and conflicts are those of ranking every
+/// observation of a figure by priority, then feed id.
+@Suite struct ObservationIndexTests {
+    @Test func winnersAndConflictsFollowPriorityWhateverTheOrder() throws {
+        func o(_ code: String, _ period: Period, _ value: String, feed: String, cumulative: Bool = false) -> Observation {
+            Observation(indicator: code, period: period, measure: .growth, value: Figure(value)!, cumulative: cumulative, feed: feed)
+        }
+        let observations = [
+            o("gdp", .year(2022), "3.0", feed: "b"), o("gdp", .month(2023, 6), "5.0", feed: "b", cumulative: true),
+            o("jobs", .year(2022), "1.0", feed: "b"),
+            o("gdp", .year(2022), "3.5", feed: "a"), o("gdp", .year(2023), "4.0", feed: "a"),
+            o("gdp", .year(2022), "3.0", feed: "c"), o("gdp", .month(2023, 6), "5.0", feed: "c", cumulative: true),
+        ]
+        let index = ObservationIndex(observations, priorities: ["c": 2, "b": 1])
+        let y2022 = ObservationKey(indicator: "gdp", period: .year(2022), measure: .growth)
+        #expect(index.winner(y2022)?.feed == "c")
+        let conflict = try #require(index.conflict(y2022))
+        #expect(conflict.others.map(\.feed) == ["a"], "b agrees with the winner; a differs")
+        #expect(index.winner(ObservationKey(indicator: "gdp", period: .month(2023, 6), measure: .growth, cumulative: true))?.feed == "c")
+        #expect(index.conflict(ObservationKey(indicator: "gdp", period: .month(2023, 6), measure: .growth, cumulative: true)) == nil)
+        #expect(index.winner(ObservationKey(indicator: "gdp", period: .month(2023, 6), measure: .growth)) == nil, "not year to date")
+        #expect(index.winner(ObservationKey(indicator: "jobs", period: .year(2022), measure: .growth))?.value == Figure("1.0"))
+        #expect(Set(index.keys(for: "gdp").map(\.period)) == [.year(2022), .year(2023), .month(2023, 6)])
+        #expect(index.conflicts(indicators: ["jobs", "gdp"]).map(\.key) == [y2022])
+        // Equal priorities: the alphabetically first feed wins.
+        #expect(ObservationIndex(observations).winner(y2022)?.feed == "a")
+    }
+}
+
+/// Alert conditions of verdicts write their details and message only when read, and the
+/// note an alert resolves with is found from its key.
+@Suite struct VerdictConditionTests {
+    let plan = Plan(
+        id: "county-01", title: "t",
+        indicators: [
+            Indicator(
+                code: "gdp/x", name: "地区生产总值", category: .binding, unit: "%",
+                targets: [Target(year: 2022, rule: .growthAtLeast(Figure("6.0")!)), Target(year: 2023, rule: .growthAtLeast(Figure("6.5")!))])
+        ])
+
+    @Test func detailsAndMessageAreThoseOfTheVerdict() throws {
+        let observations = [
+            Observation(indicator: "gdp/x", period: .year(2022), measure: .growth, value: Figure("3.0")!, feed: "a"),
+            Observation(indicator: "gdp/x", period: .month(2023, 6), measure: .growth, value: Figure("7.0")!, cumulative: true, feed: "a"),
+        ]
+        let judged = Judging.judge(plan, index: ObservationIndex(observations))
+        let condition = try #require(judged.conditions.first)
+        #expect(judged.conditions.count == 1)
+        #expect(condition.key == "county-01/gdp/x/2022/target_missed")
+        #expect(condition.severity == .critical)
+        #expect(condition.message == "地区生产总值 2022: growth 3.0% below target 6.0% (short by 3.0 pp)")
+        #expect(condition.details["actual"] == .number("3.0"))
+        #expect(condition.details["target"] == .null)
+        #expect(
+            condition == AlertCondition(key: condition.key, kind: .targetMissed, severity: .critical, details: condition.details, message: condition.message))
+        #expect(judged.resolutionNote("county-01/gdp/x/2022/target_missed") == "now missed: growth 3.0")
+        #expect(judged.resolutionNote("county-01/gdp/x/2023/target_at_risk") == "now on_track: growth 7.0")
+        #expect(judged.resolutionNote("county-01/gdp/x/2024/target_missed") == nil)
+        #expect(judged.resolutionNote("county-02/gdp/x/2022/target_missed") == nil)
+        #expect(judged.resolutionNote("county-01/gdp/x/2022/source_conflict") == nil)
+        #expect(judged.resolutionNote("nonsense") == nil)
+    }
 }
 
 /// The inputs text is stored as a SHA-256 in every mirror (`judged_plan.inputs`): writing it

@@ -8,8 +8,15 @@ public enum AlertConditions {
         case .atRisk: kind = .targetAtRisk
         case .met, .onTrack, .noData, .awaitingTarget: return nil
         }
+        return AlertCondition(
+            key: "\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)", kind: kind, severity: v.severity ?? .warning,
+            verdict: v, indicator: indicator)
+    }
+
+    /// The details of a verdict's alert (its log line's subject fields).
+    static func details(_ v: Verdict, indicator: Indicator) -> JSONValue {
         let target = indicator.targets.first { $0.year == v.year }
-        let details = JSONValue.object([
+        return JSONValue.object([
             ("plan", .string(v.plan)), ("indicator", .string(v.indicator)), ("name", .string(indicator.name)),
             ("name_en", .optional(indicator.nameEN)), ("year", .int(v.year)),
             ("period", .optional(v.period?.description)), ("cumulative", .bool(v.cumulative)), ("rule", .string(v.rule.rawValue)),
@@ -18,9 +25,6 @@ public enum AlertConditions {
             ("shortfall", v.shortfall.map(JSONValue.figure) ?? .null), ("unit", .optional(v.unit)),
             ("feed", .optional(v.feed)), ("derived", .bool(v.derived)), ("target", .optional(target?.text)),
         ])
-        return AlertCondition(
-            key: "\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)", kind: kind,
-            severity: v.severity ?? .warning, details: details, message: message(v, name: indicator.name))
     }
 
     /// e.g. `地区生产总值 2022: growth 3.0% below target 6.0% (short by 3.0 pp)`.

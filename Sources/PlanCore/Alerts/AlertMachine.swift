@@ -24,17 +24,49 @@ public struct AlertCondition: Sendable, Equatable {
     public var key: String
     public var kind: AlertKind
     public var severity: Severity
-    /// The log line's subject fields (plan, indicator, year, actual, ...), as a JSON object.
-    public var details: JSONValue
-    /// One line for people.
-    public var message: String
+    /// What the details and message are made from: given, or a verdict's (written out only
+    /// when an event needs them — most conditions hold alerts that already fire).
+    private var source: Source
+
+    private enum Source: Sendable {
+        case given(details: JSONValue, message: String)
+        case verdict(Verdict, Indicator)
+    }
 
     public init(key: String, kind: AlertKind, severity: Severity, details: JSONValue, message: String) {
         self.key = key
         self.kind = kind
         self.severity = severity
-        self.details = details
-        self.message = message
+        self.source = .given(details: details, message: message)
+    }
+
+    /// A missed or at-risk verdict's condition, its details and message worked out when read.
+    init(key: String, kind: AlertKind, severity: Severity, verdict: Verdict, indicator: Indicator) {
+        self.key = key
+        self.kind = kind
+        self.severity = severity
+        self.source = .verdict(verdict, indicator)
+    }
+
+    /// The log line's subject fields (plan, indicator, year, actual, ...), as a JSON object.
+    public var details: JSONValue {
+        switch source {
+        case .given(let details, _): details
+        case .verdict(let v, let indicator): AlertConditions.details(v, indicator: indicator)
+        }
+    }
+
+    /// One line for people.
+    public var message: String {
+        switch source {
+        case .given(_, let message): message
+        case .verdict(let v, let indicator): AlertConditions.message(v, name: indicator.name)
+        }
+    }
+
+    public static func == (lhs: AlertCondition, rhs: AlertCondition) -> Bool {
+        lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.severity == rhs.severity && lhs.details == rhs.details
+            && lhs.message == rhs.message
     }
 }
 
@@ -79,12 +111,19 @@ public enum AlertMachine {
         stored: [String: AlertRecord], holding: [AlertCondition],
         resolutionNotes: [String: String] = [:]
     ) -> [AlertAction] {
+        step(stored: stored, holding: holding, resolutionNote: { resolutionNotes[$0] })
+    }
+
+    /// `step` with the resolution notes given by a function, asked only for the keys that resolve.
+    public static func step(
+        stored: [String: AlertRecord], holding: [AlertCondition], resolutionNote: (String) -> String?
+    ) -> [AlertAction] {
         var holdingByKey: [String: AlertCondition] = [:]
         for condition in holding { holdingByKey[condition.key] = condition }
         var resolved: [AlertAction] = []
         for record in stored.values where record.firing && holdingByKey[record.key] == nil {
             var message = "resolved: \(record.message)"
-            if let note = resolutionNotes[record.key] { message += " — \(note)" }
+            if let note = resolutionNote(record.key) { message += " — \(note)" }
             resolved.append(
                 AlertAction(
                     event: .resolved, key: record.key, kind: record.kind, severity: record.severity,

@@ -43,58 +43,93 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Compact text, one line, non-ASCII left as UTF-8.
     public var text: String {
-        var out = ""
-        write(to: &out)
-        return out
+        var out = JSONBytes()
+        out.value(self)
+        return out.text
+    }
+}
+
+/// Compact JSON written straight into UTF-8 bytes: what `JSONValue.text` writes, and what
+/// hot paths (a verdict per target per judgement) use without building a `JSONValue` first.
+public struct JSONBytes: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    /// The bytes as a String.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Appends `text` as it is (JSON punctuation, numbers, text already JSON).
+    public mutating func raw(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
-    private func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .raw(let text): out += text
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += n
-        case .string(let s): JSONValue.writeString(s, to: &out)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
-                out += ":"
-                value.write(to: &out)
-            }
-            out += "}"
-        }
+    /// Appends one ASCII byte (`{`, `,`, ...).
+    public mutating func byte(_ ascii: Unicode.Scalar) { bytes.append(UInt8(ascii: ascii)) }
+
+    /// Appends `"key":`.
+    public mutating func key(_ key: String) {
+        string(key)
+        bytes.append(0x3A)
     }
 
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
+    /// Appends a quoted, escaped string.
+    public mutating func string(_ s: String) {
+        bytes.append(0x22)
+        var s = s
         // Most strings need no escaping: append them whole. U+2028/U+2029 are E2 80 A8/A9.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
-            out += s
-            out += "\""
-            return
+        let plain = s.withUTF8 { utf8 in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
         }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        if !plain {
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": raw("\\\"")
+                case "\\": raw("\\\\")
+                case "\n": raw("\\n")
+                case "\r": raw("\\r")
+                case "\t": raw("\\t")
+                case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
+                    let hex = String(scalar.value, radix: 16)
+                    raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                default: bytes.append(contentsOf: UTF8.encode(scalar)!)
+                }
             }
         }
-        out += "\""
+        bytes.append(0x22)
+    }
+
+    /// Appends a string, or `null`.
+    public mutating func optional(_ s: String?) {
+        if let s { string(s) } else { raw("null") }
+    }
+
+    /// Appends any JSON value.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .raw(let text): raw(text)
+        case .bool(let b): raw(b ? "true" : "false")
+        case .number(let n): raw(n)
+        case .string(let s): string(s)
+        case .array(let items):
+            byte("[")
+            for (i, item) in items.enumerated() {
+                if i > 0 { byte(",") }
+                self.value(item)
+            }
+            byte("]")
+        case .object(let members):
+            byte("{")
+            for (i, (name, member)) in members.enumerated() {
+                if i > 0 { byte(",") }
+                key(name)
+                self.value(member)
+            }
+            byte("}")
+        }
     }
 }

@@ -30,7 +30,7 @@ public enum Evaluation {
             verdict.status = .awaitingTarget
             return verdict
         }
-        let judge = Judge(indicator: indicator, target: target, index: index)
+        let judge = Judge(indicator: indicator, target: target, index: index, figures: index.figures(indicator.code))
         verdict.measure = measure
         verdict.unit = measure == .level ? indicator.unit : "%"
         verdict.threshold = judge.staticThreshold
@@ -85,6 +85,8 @@ private struct Judge {
     let indicator: Indicator
     let target: Target
     let index: ObservationIndex
+    /// The indicator's figures (nil when no feed published any).
+    let figures: ObservationIndex.Figures?
 
     var rule: TargetRule { target.rule }
     var measure: Measure { rule.measure ?? .level }
@@ -105,11 +107,15 @@ private struct Judge {
     func outcome() -> Outcome? {
         if let full = compare(at: .year(target.year), cumulative: false) { return full }
         // In-year: the latest year-to-date period that gives a reading.
-        let periods = Set(
-            index.keys(for: indicator.code).filter {
-                $0.cumulative && $0.period.year == target.year && !$0.period.isFullYear && $0.period.isJudgeable
-            }.map(\.period))
-        for period in periods.sorted(by: >) {
+        var periods: [Period] = []
+        for slot in figures?.slots ?? [] {
+            let o = index.observations[Int(slot.winner)]
+            if o.cumulative, o.period.year == target.year, !o.period.isFullYear, o.period.isJudgeable { periods.append(o.period) }
+        }
+        periods.sort(by: >)
+        var tried: Period?
+        for period in periods where period != tried {
+            tried = period
             if let partial = compare(at: period, cumulative: true) { return partial }
         }
         return nil
@@ -172,11 +178,17 @@ private struct Judge {
     }
 
     private func published(_ measure: Measure, _ period: Period, _ cumulative: Bool) -> Reading? {
-        let key = key(measure, period, cumulative)
-        guard let winner = index.winner(key) else { return nil }
+        let baseYear = measure == .changeVsBase ? rule.baseYear : nil
+        guard let slot = figures?.slot(ObservationIndex.FigureKey(period, measure, cumulative: cumulative, baseYear: baseYear))
+        else { return nil }
+        let winner = index.observations[Int(slot.winner)]
+        var conflicts: [SourceConflict] = []
+        if !slot.others.isEmpty, let conflict = index.conflict(key(measure, period, cumulative), slot) {
+            conflicts = [conflict]
+        }
         return Reading(
-            measure: measure, value: winner.value, period: period, cumulative: key.cumulative,
-            feed: winner.feed, derived: false, conflicts: index.conflict(key).map { [$0] } ?? [])
+            measure: measure, value: winner.value, period: period, cumulative: cumulative && !period.isFullYear,
+            feed: winner.feed, derived: false, conflicts: conflicts)
     }
 
     /// Growth from this and the previous year's level; change vs base from this and the base year's level.

@@ -42,8 +42,21 @@ public struct FeedHealth: Sendable, Equatable {
 public struct PlanJudgement: Sendable {
     public var verdicts: [Verdict]
     public var conditions: [AlertCondition]
-    /// Resolution notes by alert key ("now met: growth 6.5").
-    public var notes: [String: String]
+
+    /// The note a target alert of this plan resolves with ("now met: growth 6.5"), by alert
+    /// key (`<plan>/<indicator>/<year>/<kind>`); nil for keys of no verdict here. Worked out
+    /// only for the alerts that resolve.
+    public func resolutionNote(_ key: String) -> String? {
+        var rest = Substring(key)
+        guard let kind = [AlertKind.targetMissed, .targetAtRisk].first(where: { rest.hasSuffix("/" + $0.rawValue) }) else { return nil }
+        rest = rest.dropLast(kind.rawValue.utf8.count + 1)
+        guard let slash = rest.lastIndex(of: "/"), let year = Int(rest[rest.index(after: slash)...]) else { return nil }
+        rest = rest[..<slash]
+        for v in verdicts where v.year == year && rest.hasSuffix(v.indicator) && rest == "\(v.plan)/\(v.indicator)" {
+            return "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
+        }
+        return nil
+    }
 }
 
 /// Judging as a pure function of its inputs: plans and their observations, feed health, the
@@ -64,13 +77,13 @@ public enum Judging {
 
     /// Judges one plan on its observations (indexed with the feeds' priorities).
     public static func judge(_ plan: Plan, index: ObservationIndex) -> PlanJudgement {
-        var result = PlanJudgement(verdicts: Evaluation.verdicts(plan: plan, index: index), conditions: [], notes: [:])
-        for v in result.verdicts {
-            guard let indicator = plan.indicator(v.indicator) else { continue }
-            if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
-            for kind in [AlertKind.targetMissed, .targetAtRisk] {
-                result.notes["\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)"] =
-                    "now \(v.status.rawValue)\(v.actual.map { ": \(v.measure?.rawValue ?? "") \($0)" } ?? "")"
+        var result = PlanJudgement(verdicts: [], conditions: [])
+        result.verdicts.reserveCapacity(plan.indicators.reduce(0) { $0 + $1.targets.count })
+        for indicator in plan.indicators {
+            for target in indicator.targets {
+                let v = Evaluation.verdict(plan: plan, indicator: indicator, target: target, index: index)
+                if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
+                result.verdicts.append(v)
             }
         }
         for conflict in index.conflicts(indicators: plan.indicators.map(\.code)) {
@@ -108,13 +121,10 @@ public enum Judging {
         details: (String) -> JSONValue
     ) -> [AlertAction] {
         var holding: [AlertCondition] = []
-        var notes: [String: String] = [:]
-        for plan in plans {
-            holding += plan.conditions
-            notes.merge(plan.notes) { a, _ in a }
-        }
+        for plan in plans { holding += plan.conditions }
         holding += feedConditions
-        return AlertMachine.step(stored: stored, holding: holding, resolutionNotes: notes).map { action in
+        let note: (String) -> String? = { key in plans.lazy.compactMap { $0.resolutionNote(key) }.first }
+        return AlertMachine.step(stored: stored, holding: holding, resolutionNote: note).map { action in
             var action = action
             if action.event == .resolved { action.details = details(action.key) }
             return action

@@ -91,6 +91,60 @@ public struct Verdict: Sendable, Equatable {
         self.conflicts = conflicts
     }
 
+    /// `json` as text, written straight into bytes (the mirror writes or compares one for every
+    /// target on every judgement).
+    public var jsonText: String {
+        var out = JSONBytes(capacity: 320)
+        func figure(_ f: Figure?) {
+            if let f { out.raw(f.description) } else { out.raw("null") }
+        }
+        out.raw("{\"plan\":")
+        out.string(plan)
+        out.raw(",\"indicator\":")
+        out.string(indicator)
+        out.raw(",\"year\":")
+        out.raw(String(year))
+        out.raw(",\"status\":")
+        out.string(status.rawValue)
+        out.raw(",\"rule\":")
+        out.string(rule.rawValue)
+        out.raw(",\"measure\":")
+        out.optional(measure?.rawValue)
+        out.raw(",\"actual\":")
+        figure(actual)
+        out.raw(",\"threshold\":")
+        figure(threshold)
+        out.raw(",\"shortfall\":")
+        figure(shortfall)
+        out.raw(",\"unit\":")
+        out.optional(unit)
+        out.raw(",\"period\":")
+        out.optional(period?.description)
+        out.raw(cumulative ? ",\"cumulative\":true,\"feed\":" : ",\"cumulative\":false,\"feed\":")
+        out.optional(feed)
+        out.raw(",\"severity\":")
+        out.optional(severity?.rawValue)
+        out.raw(derived ? ",\"derived\":true,\"conflicts\":" : ",\"derived\":false,\"conflicts\":")
+        if conflicts.isEmpty { out.raw("[]") } else { out.value(conflictsJSON) }
+        out.byte("}")
+        return out.text
+    }
+
+    /// The `conflicts` member of `json`.
+    public var conflictsJSON: JSONValue {
+        .array(
+            conflicts.map { conflict in
+                .object([
+                    ("period", .string(conflict.key.period.description)),
+                    ("measure", .string(conflict.key.measure.rawValue)),
+                    ("cumulative", .bool(conflict.key.cumulative)),
+                    ("base_year", conflict.key.baseYear.map(JSONValue.int) ?? .null),
+                    ("used", .object([("feed", .string(conflict.winner.feed)), ("value", .figure(conflict.winner.value))])),
+                    ("others", .array(conflict.others.map { .object([("feed", .string($0.feed)), ("value", .figure($0.value))]) })),
+                ])
+            })
+    }
+
     /// The verdict as the JSON object of docs/plans.md (plus `conflicts`).
     public var json: JSONValue {
         .object([
@@ -109,26 +163,7 @@ public struct Verdict: Sendable, Equatable {
             ("feed", feed.map(JSONValue.string) ?? .null),
             ("severity", severity.map { .string($0.rawValue) } ?? .null),
             ("derived", .bool(derived)),
-            (
-                "conflicts",
-                .array(
-                    conflicts.map { conflict in
-                        .object([
-                            ("period", .string(conflict.key.period.description)),
-                            ("measure", .string(conflict.key.measure.rawValue)),
-                            ("cumulative", .bool(conflict.key.cumulative)),
-                            ("base_year", conflict.key.baseYear.map(JSONValue.int) ?? .null),
-                            ("used", .object([("feed", .string(conflict.winner.feed)), ("value", .figure(conflict.winner.value))])),
-                            (
-                                "others",
-                                .array(
-                                    conflict.others.map {
-                                        .object([("feed", .string($0.feed)), ("value", .figure($0.value))])
-                                    })
-                            ),
-                        ])
-                    })
-            ),
+            ("conflicts", conflictsJSON),
         ])
     }
 }

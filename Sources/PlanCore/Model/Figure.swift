@@ -16,7 +16,14 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
     /// Parses a plain decimal (`-11.6`, `5515`, `+2.0`) or scientific (`1.5E3`) number.
     /// Returns nil for anything else (empty, `NaN`, `1,000`, `3.0%`).
     public init?(_ text: some StringProtocol) {
-        let bytes = Array(text.utf8)
+        var text = String(text)
+        guard let figure = text.withUTF8({ Figure(utf8: $0) }) else { return nil }
+        self = figure
+    }
+
+    /// Parses a figure from its UTF-8 bytes (as a database column or a feed holds it), with
+    /// the same rules as `init?(_:)`; a short canonical text is kept without allocating.
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
         var index = 0
         func digits() -> Int {
             let start = index
@@ -41,9 +48,9 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
                 index += 1
             }
             let start = index
-            guard digits() > 0, index - start <= 3,
-                let e = Int(String(decoding: bytes[start..<index], as: UTF8.self))
-            else { return nil }
+            guard digits() > 0, index - start <= 3 else { return nil }
+            var e = 0
+            for i in start..<index { e = e * 10 + Int(bytes[i] - 0x30) }
             exponent = negative ? -e : e
         }
         guard index == bytes.count, intDigits + fracDigits <= 38 else { return nil }
@@ -60,10 +67,12 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
             let canonical =
                 bytes.first != 0x2B && !(negative && mantissa == 0) && intDigits >= 1
                 && (intDigits == 1 || bytes[plainStart] != 0x30)
-            self.text = canonical ? String(text) : nil
+            self.text = canonical ? String(decoding: bytes, as: UTF8.self) : nil
             return
         }
-        guard let value = Decimal(string: String(text), locale: Locale(identifier: "en_US_POSIX")) else { return nil }
+        guard let value = Decimal(string: String(decoding: bytes, as: UTF8.self), locale: Locale(identifier: "en_US_POSIX")) else {
+            return nil
+        }
         self.value = value
         self.storedScale = Int16(clamping: max(0, fracDigits - exponent))
         self.text = nil
@@ -89,6 +98,33 @@ public struct Figure: Sendable, Comparable, CustomStringConvertible {
     /// The value printed with exactly `scale` decimals, e.g. `3.0`, `-11.6`, `5515`.
     public var description: String {
         if let text { return text }
+        if let quick = quickText { return quick }
+        return decimalText
+    }
+
+    /// `description` worked out from the significand and exponent, when the significand is
+    /// exact in a Double and no rounding is needed (Decimal's own formatting took 2.5 µs a
+    /// figure: judging prints three per target); nil otherwise.
+    var quickText: String? {
+        if value.isZero { return scale > 0 ? "0." + String(repeating: "0", count: scale) : "0" }
+        let exponent = value.exponent
+        guard -exponent <= scale, exponent <= 18 else { return nil }
+        let significand = NSDecimalNumber(decimal: value.significand).doubleValue
+        guard significand >= 1, significand < 9_007_199_254_740_992, significand == significand.rounded() else { return nil }
+        var digits = String(UInt64(significand))
+        if exponent > 0 { digits += String(repeating: "0", count: exponent) }
+        // Decimals present in the digits, then zeros up to `scale`.
+        let present = max(0, -exponent)
+        if present > 0 {
+            if digits.utf8.count <= present { digits = String(repeating: "0", count: present - digits.utf8.count + 1) + digits }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -present))
+        }
+        if scale > present { digits += (present == 0 ? "." : "") + String(repeating: "0", count: scale - present) }
+        return value.isSignMinus ? "-" + digits : digits
+    }
+
+    /// `description` by Decimal's own formatting (any value, rounded to `scale`).
+    var decimalText: String {
         var input = value
         var rounded = Decimal()
         NSDecimalRound(&rounded, &input, scale, .plain)

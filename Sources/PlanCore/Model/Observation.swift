@@ -9,6 +9,16 @@ public enum Measure: String, Sendable, Hashable, CaseIterable, CustomStringConve
 
     public var description: String { rawValue }
 
+    /// The measure named by UTF-8 bytes (as a database column holds it); nil for another name.
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        switch bytes.count {
+        case 5 where bytes.elementsEqual("level".utf8): self = .level
+        case 6 where bytes.elementsEqual("growth".utf8): self = .growth
+        case 14 where bytes.elementsEqual("change_vs_base".utf8): self = .changeVsBase
+        default: return nil
+        }
+    }
+
     /// The allowed spellings, for error messages.
     public static let allowed = allCases.map(\.rawValue).joined(separator: ", ")
 }

@@ -92,6 +92,36 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
 
+    /// The common `2023` and `2023-06` forms read straight from UTF-8 bytes (no allocation);
+    /// nil for anything else, valid or not.
+    static func commonForm(_ u: UnsafeBufferPointer<UInt8>) -> Period? {
+        guard u.count == 4 || u.count == 7 else { return nil }
+        var year = 0
+        for i in 0..<4 {
+            let d = Int(u[i]) &- 0x30
+            guard d >= 0, d <= 9 else { return nil }
+            year = year * 10 + d
+        }
+        guard Period.validYears.contains(year) else { return nil }
+        if u.count == 4 { return .year(year) }
+        let tens = Int(u[5]) &- 0x30, ones = Int(u[6]) &- 0x30
+        guard u[4] == 0x2D, tens >= 0, tens <= 9, ones >= 0, ones <= 9 else { return nil }
+        let month = tens * 10 + ones
+        return (1...12).contains(month) ? .month(year, month) : nil
+    }
+
+    /// Parses a period from its UTF-8 bytes (as a database column holds it), with the common
+    /// forms read in place; nil when the text is not a period.
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        if let quick = Period.commonForm(bytes) {
+            self = quick
+        } else if let parsed = try? Period(parsing: String(decoding: bytes, as: UTF8.self)) {
+            self = parsed
+        } else {
+            return nil
+        }
+    }
+
     public static func < (lhs: Period, rhs: Period) -> Bool {
         (lhs.year, lhs.endDay, lhs.granularity) < (rhs.year, rhs.endDay, rhs.granularity)
     }
@@ -99,26 +129,10 @@ public enum Period: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Parses the native forms `2023`, `2023-S1`, `2023-Q2`, `2023-06`, `2023-W05`, `2023-03-15`.
     /// - Throws: `PeriodError` saying what is wrong and which forms are allowed.
     public init(parsing text: String) throws(PeriodError) {
-        // Fast path for the common `2023` and `2023-06` forms.
-        let u = text.utf8
-        if u.count == 4 || u.count == 7 {
-            var digits: [Int] = []
-            var dashAt4 = false
-            for (i, b) in u.enumerated() {
-                if b >= 0x30 && b <= 0x39 { digits.append(Int(b - 0x30)) } else if i == 4 && b == 0x2D { dashAt4 = true } else { break }
-            }
-            let year = digits.count >= 4 ? digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3] : 0
-            if u.count == 4, digits.count == 4, Period.validYears.contains(year) {
-                self = .year(year)
-                return
-            }
-            if u.count == 7, digits.count == 6, dashAt4, Period.validYears.contains(year) {
-                let month = digits[4] * 10 + digits[5]
-                if (1...12).contains(month) {
-                    self = .month(year, month)
-                    return
-                }
-            }
+        var text = text
+        if let quick = text.withUTF8({ Period.commonForm($0) }) {
+            self = quick
+            return
         }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard let first = parts.first, first.count == 4, let year = Int(first), first.allSatisfy(\.isASCII) else {
