@@ -68,18 +68,23 @@ report "daemon start to READY=1 (target ≤ 1 s)" "$(printf '%.2f s' "$(elapsed 
 report "daemon cycle, nothing changed (target ≤ 1 s)" "$(cycle)"
 CHANGE_PLAN=1 Benchmarks/generate-scale.sh "$dir"
 report "daemon cycle, one feed changed (target ≤ 1 s)" "$(cycle)"
-t0=$(now); curl -s --unix-socket "$sock" http://localhost/metrics >/dev/null; t1=$(now)
-report "GET /metrics (target ≤ 100 ms)" "$(printf '%.0f ms' "$(echo "1000 * ($t1 - $t0)" | bc -l)")"
+for _ in 1 2 3 4 5; do curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' http://localhost/metrics; done | sort -n > "$WORK/metrics-times"
+report "GET /metrics, 5 requests (target ≤ 100 ms)" "$(awk '{ v[NR] = $1 * 1000 } END { printf "median %.0f ms, max %.0f ms", v[3], v[5] }' "$WORK/metrics-times")"
 curl -s --unix-socket "$sock" -o /dev/null -w '%{time_starttransfer} %{time_total} %{size_download}\n' http://localhost/v1/indicators > "$WORK/all"
 report "GET /v1/indicators, everything: first byte / total / size" "$(awk '{ printf "%.0f ms / %.0f ms / %.0f MiB", $1 * 1000, $2 * 1000, $3 / 1048576 }' "$WORK/all")"
-# Every feed changed, synced by the daemon, and one plan's indicators asked for meanwhile.
+# Every feed changed, synced by the daemon, and one plan's indicators asked for meanwhile,
+# 20 times a second (a dashboard's pace; the cycle's end is watched twice a second, so the
+# probe does not poll /metrics, a 100 ms request, between its own requests).
 CHANGE_ALL=1 Benchmarks/generate-scale.sh "$dir"
 before=$(metric plansync_sync_cycles_total)
 curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
-: > "$WORK/lat"
-while [ "$(metric plansync_sync_cycles_total)" = "$before" ]; do
+: > "$WORK/lat"; rm -f "$WORK/cycle-done"
+while [ ! -e "$WORK/cycle-done" ]; do
   curl -s --unix-socket "$sock" -o /dev/null -w '%{time_total}\n' "http://localhost/v1/indicators?plan=county-0007" >> "$WORK/lat"
-done
+  sleep 0.05
+done & probe=$!
+while [ "$(metric plansync_sync_cycles_total)" = "$before" ]; do sleep 0.5; done
+touch "$WORK/cycle-done"; wait $probe
 report "daemon cycle, every feed changed" "$(printf '%.2f s' "$(metric plansync_sync_cycle_duration_seconds)")"
 judge=$(metric 'plansync_sync_cycle_phase_seconds{phase="judge"}'); judged=$(metric plansync_sync_cycle_plans_judged)
 report "judging in that cycle (target ≤ 25 µs a target)" \

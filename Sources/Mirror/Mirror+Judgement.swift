@@ -219,6 +219,8 @@ extension Mirror {
             WHERE feed_id = ? AND indicator = ? AND period >= ? AND period < ?
             """
         var result: [Observation] = []
+        // Room for monthly figures (the usual most), so the rows are not copied as it grows.
+        result.reserveCapacity(min(16384, feeds.count * plan.indicators.count * years.count * 13))
         // Stepped through the SQLite C API, periods and figures read from the column bytes in
         // place (GRDB's row decoding, then a String per column, were most of judging's time).
         for feed in feeds {

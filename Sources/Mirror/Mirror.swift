@@ -63,11 +63,14 @@ public final class Mirror: Sendable {
 
     /// Opens (creating and migrating when `readOnly` is false) the mirror at `path`.
     /// `judgingThreads` overrides how many threads judge plans (tests: even a few plans then
-    /// take the parallel path).
+    /// take the parallel path); otherwise `PLANSYNC_JUDGING_THREADS` or the number of cores
+    /// (1: the writer judges alone).
     /// - Throws: `MirrorError` for a newer schema, an unreadable file or a missing folder.
     public init(path: String, readOnly: Bool = false, judgingThreads: Int? = nil) throws(MirrorError) {
         self.path = path
-        self.judgingThreads = judgingThreads ?? ProcessInfo.processInfo.activeProcessorCount
+        self.judgingThreads =
+            judgingThreads ?? ProcessInfo.processInfo.environment["PLANSYNC_JUDGING_THREADS"].flatMap { Int($0) }.map { max(1, $0) }
+            ?? ProcessInfo.processInfo.activeProcessorCount
         self.parallelJudgingMinimum = judgingThreads == nil ? 8 : 2
         var config = GRDB.Configuration()
         config.busyMode = .timeout(10)

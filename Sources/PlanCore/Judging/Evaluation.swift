@@ -108,9 +108,8 @@ private struct Judge {
         if let full = compare(at: .year(target.year), cumulative: false) { return full }
         // In-year: the latest year-to-date period that gives a reading.
         var periods: [Period] = []
-        for slot in figures?.slots ?? [] {
-            let o = index.observations[Int(slot.winner)]
-            if o.cumulative, o.period.year == target.year, !o.period.isFullYear, o.period.isJudgeable { periods.append(o.period) }
+        for slot in figures?.slots ?? [] where slot.cumulative && slot.period.year == target.year && slot.period.isJudgeable {
+            periods.append(slot.period)
         }
         periods.sort(by: >)
         var tried: Period?

@@ -11,6 +11,9 @@ public struct ObservationIndex: Sendable {
     struct Slot: Sendable {
         var winner: Int32
         var others: [Int32]
+        /// The figure's period, and whether it is year to date (read for every target).
+        var period: Period
+        var cumulative: Bool
     }
 
     /// An indicator's figures, in the order first seen.
@@ -97,7 +100,7 @@ public struct ObservationIndex: Sendable {
             let position = current.positions[figure, default: next]
             if position == next {
                 current.positions[figure] = next
-                current.slots.append(Slot(winner: Int32(offset), others: []))
+                current.slots.append(Slot(winner: Int32(offset), others: [], period: o.period, cumulative: o.cumulative && !o.period.isFullYear))
             } else {
                 current.slots[Int(position)].others.append(Int32(offset))
                 shared = true
@@ -114,7 +117,8 @@ public struct ObservationIndex: Sendable {
                         let pa = priorities[fa] ?? 0, pb = priorities[fb] ?? 0
                         return pa != pb ? pa > pb : fa < fb
                     }
-                    byIndicator[code]!.slots[i] = Slot(winner: ranked[0], others: Array(ranked.dropFirst()))
+                    byIndicator[code]!.slots[i].winner = ranked[0]
+                    byIndicator[code]!.slots[i].others = Array(ranked.dropFirst())
                 }
             }
         }
