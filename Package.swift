@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "MirrorTests", dependencies: ["Mirror", "Support", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Support", "TestSupport"]),
         .testTarget(
-            name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "TestSupport"],
+            name: "PlansyncTests", dependencies: ["plansync", "plansync-fuzz", "Configuration", "Support", "TestSupport"],
             exclude: ["Fixtures"]),
     ]
 )

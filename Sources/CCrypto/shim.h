@@ -7,6 +7,8 @@
 
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/sha.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 
 /// One incremental SHA-256 computation.
@@ -18,5 +20,11 @@ static inline void plansync_sha256_update(plansync_sha256 *hash, const void *byt
 }
 /// Writes the 32-byte digest into `digest`.
 static inline void plansync_sha256_final(plansync_sha256 *hash, unsigned char *digest) { SHA256_Final(digest, &hash->context); }
+
+/// HMAC-SHA256 of `bytes` with `key`; writes the 32-byte code into `mac`.
+static inline void plansync_hmac_sha256(const void *key, size_t keyCount, const void *bytes, size_t count, unsigned char *mac) {
+    unsigned int length = 32;
+    HMAC(EVP_sha256(), key, (int)keyCount, (const unsigned char *)bytes, count, mac, &length);
+}
 
 #endif

@@ -163,11 +163,13 @@ public struct DaemonConfig: Sendable {
     public var fetchRetention: Double = 90 * 86400
     public var defaults: FeedSettings
     public var feeds: [FeedConfig]
+    /// Notification sinks (`[[sink]]`), in file order.
+    public var sinks: [SinkConfig] = []
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let topKeys = [
         "database", "socket", "socket_mode", "alert_log", "plans", "log_level",
-        "max_concurrent_fetches", "fetch_retention", "defaults", "feed",
+        "max_concurrent_fetches", "fetch_retention", "defaults", "feed", "sink",
     ]
     static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
 
@@ -282,12 +284,24 @@ public struct DaemonConfig: Sendable {
             feeds.append(feed)
         }
 
+        // Notification sinks.
+        var sinks: [SinkConfig] = []
+        let planIDs = Set(plans.map(\.id))
+        for table in try root.tables("sink") {
+            let sink = try SinkConfig.parse(table, plans: planIDs, folder: folder, environment: environment)
+            guard !sinks.contains(where: { $0.id == sink.id }) else {
+                throw table.error("id", "duplicate sink id '\(sink.id)'; sink ids must be unique")
+            }
+            sinks.append(sink)
+        }
+
         var config = DaemonConfig(
             path: path, database: basics.database, socket: basics.socket, socketMode: basics.socketMode,
             alertLog: basics.alertLog, planFiles: planFiles, plans: plans, logLevel: basics.logLevel,
             maxConcurrentFetches: maxConcurrent, defaults: defaults, feeds: feeds)
         config.planIndex = planIndex
         config.fetchRetention = retention
+        config.sinks = sinks
         return config
     }
 

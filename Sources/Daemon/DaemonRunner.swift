@@ -35,6 +35,10 @@ public final class DaemonRunner: @unchecked Sendable {
     let state: Locked<DaemonState>
     let mirror: Mirror
     let engine: FetchEngine
+    /// Notification sinks' own transfers: a slow receiver never takes a feed's slot.
+    let sinkEngine = FetchEngine(maxConcurrent: 4)
+    /// One delivery loop per configured `[[sink]]`, by id.
+    let sinkWorkers = Locked<[String: SinkWorker]>([:])
     var scheduler: Scheduler!
     var server: StatusServer!
     private var signalSources: [DispatchSourceSignal] = []
@@ -128,6 +132,7 @@ public final class DaemonRunner: @unchecked Sendable {
             await state.current.syncer.prepare()
         }
         configured.wait()
+        applySinks(config.sinks)
         installSignals()
         startWatchdog()
         logger.notice(
@@ -161,6 +166,7 @@ public final class DaemonRunner: @unchecked Sendable {
                 $0.lastCyclePhases = report.phaseSeconds
                 $0.lastCycleJudged = report.rejudged.count
             }
+            if !report.eventSeqs.isEmpty { for worker in sinkWorkers.current.values { worker.ring() } }
             pageOutWhenIdle()
             return failed
         } catch {
@@ -297,9 +303,33 @@ public final class DaemonRunner: @unchecked Sendable {
         await syncer.prepare()
         let states = (try? await mirror.feedStates()) ?? [:]
         scheduler.configure(applied.feeds, states: states)
+        applySinks(applied.sinks)
         logger.notice("configuration reloaded", metadata: ["feeds": "\(applied.feeds.count)", "notes": "\(notes.joined(separator: "; "))"])
         notifier.notify("READY=1\nSTATUS=reloaded: \(applied.feeds.count) feeds\(notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))")")
         return nil
+    }
+
+    /// Starts a delivery loop for each new or changed sink and stops those of sinks removed
+    /// or changed (a changed sink keeps its cursor: it goes on where it was).
+    func applySinks(_ sinks: [SinkConfig]) {
+        var stopping: [SinkWorker] = []
+        var starting: [SinkWorker] = []
+        sinkWorkers.withLock { workers in
+            for (id, worker) in workers where !sinks.contains(worker.config) {
+                stopping.append(worker)
+                workers[id] = nil
+            }
+            for sink in sinks where workers[sink.id] == nil {
+                let worker = SinkWorker(config: sink, mirror: mirror, engine: sinkEngine, logger: logger)
+                workers[sink.id] = worker
+                starting.append(worker)
+            }
+        }
+        // A changed sink's old loop ends before its new one reads the cursor.
+        Task {
+            for worker in stopping { await worker.stop() }
+            for worker in starting { worker.start() }
+        }
     }
 
     /// Stops scheduling, lets a running sync finish (up to 8 s), closes the socket, exits 0.

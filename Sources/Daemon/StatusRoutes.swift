@@ -61,6 +61,10 @@ extension DaemonRunner {
             }
             return .json(#"{"status":"reloaded"}"#)
         },
+        Route(.GET, "/v1/sinks", "per notification sink: kind, URL without secrets, cursor, lag (events, seconds), delivered, failed, last success, last error")
+        { d, _ in
+            .json(try await d.sinksJSON().text)
+        },
         Route(.GET, "/metrics", "Prometheus text format 0.0.4") { d, _ in
             StatusResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: try await d.metricsText())
         },
@@ -342,6 +346,30 @@ extension DaemonRunner {
             "plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
             ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
         family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
+        let sinks = sinkWorkers.current.values.map { $0.status.current }.sorted { $0.id < $1.id }
+        if !sinks.isEmpty {
+            let now = Date()
+            family(
+                "plansync_sink_delivered_total", "counter", "Events delivered per notification sink since the daemon started.",
+                sinks.map { (label([("sink", $0.id)]), String($0.delivered)) })
+            family(
+                "plansync_sink_failed_total", "counter", "Events refused for good or given up per notification sink since the daemon started.",
+                sinks.map { (label([("sink", $0.id)]), String($0.failed)) })
+            family(
+                "plansync_sink_lag_events", "gauge", "Events recorded and not yet delivered (or passed over) per notification sink.",
+                sinks.map { (label([("sink", $0.id)]), String(max(0, metrics.alertEvents - $0.cursor))) })
+            family(
+                "plansync_sink_lag_seconds", "gauge", "Age of the oldest event a notification sink is still trying to deliver.",
+                sinks.map { (label([("sink", $0.id)]), DecimalText.fixed($0.waitingSince.map { max(0, now.timeIntervalSince($0)) } ?? 0, digits: 3)) })
+        }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `/v1/sinks`: every configured notification sink's delivery state.
+    func sinksJSON() async throws -> JSONValue {
+        let last = try await mirror.lastEventSeq()
+        let now = Date()
+        let sinks = sinkWorkers.current.values.map { $0.status.current }.sorted { $0.id < $1.id }
+        return .object([("last_event_seq", .int(last)), ("sinks", .array(sinks.map { $0.json(lastSeq: last, now: now) }))])
     }
 }

@@ -35,6 +35,10 @@ public struct FetchRequest: Sendable {
     public var unixSocket: String?
     /// `GET` unless set (e.g. `POST` for /v1/sync).
     public var method: String?
+    /// A request body (sent with `POST`; redirects are then not followed).
+    public var body: String?
+    /// Extra request headers, `Name: value` each.
+    public var headers: [String] = []
     /// Nice value of the thread that hashes a body of 1 MiB or more (off the engine's queue,
     /// which keeps serving other transfers meanwhile). The daemon uses 19.
     public var largeBodyNiceness: Int32 = 0
@@ -79,6 +83,8 @@ public struct FetchResult: Sendable {
     public var etag: String?
     public var lastModified: String?
     public var contentType: String?
+    /// Seconds the server asked to wait before trying again (Retry-After), if it said.
+    public var retryAfter: Double?
     public var attempts: Int
     /// One line saying what happened, without credentials.
     public var message: String

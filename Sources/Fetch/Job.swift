@@ -189,9 +189,11 @@ final class Job: @unchecked Sendable {
             plansync_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, method)
             if method == "POST" {
                 plansync_easy_setopt_long(easy, CURLOPT_POST, 1)
-                plansync_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+                plansync_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, request.body ?? "")
             }
         }
+        // A body is for the URL configured: a redirect must not take it elsewhere.
+        if request.body != nil { plansync_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0) }
         plansync_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, writeBody)
         plansync_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
         plansync_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
@@ -200,6 +202,7 @@ final class Job: @unchecked Sendable {
         if !isFile {
             if let etag = request.etag { headerList = curl_slist_append(headerList, "If-None-Match: \(etag)") }
             if let modified = request.lastModified { headerList = curl_slist_append(headerList, "If-Modified-Since: \(modified)") }
+            for header in request.headers { headerList = curl_slist_append(headerList, header) }
             if headerList != nil { plansync_easy_setopt_list(easy, CURLOPT_HTTPHEADER, headerList) }
         }
         return easy
@@ -316,6 +319,7 @@ final class Job: @unchecked Sendable {
             elapsed: Date().timeIntervalSince(started), effectiveURL: shownURL,
             etag: request.etag, lastModified: request.lastModified, contentType: contentType,
             attempts: attempt, message: message)
+        result.retryAfter = state.retryAfter()
         switch outcome {
         case .ok:
             result.body = state.body

@@ -32,6 +32,29 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// HMAC-SHA256 of `message` keyed with `key` (webhook signatures), as raw bytes.
+    public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: 32)
+        key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                mac.withUnsafeMutableBufferPointer { plansync_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, $0.baseAddress) }
+            }
+        }
+        return mac
+    }
+
+    /// Lower-case hex digits of `bytes`.
+    public static func hexDigits(_ bytes: [UInt8]) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The digest of `bytes`, as hex.
     public static func hex(_ bytes: [UInt8]) -> String {
         var hash = SHA256()

@@ -45,6 +45,15 @@ struct Check: ParsableCommand {
             }
             printText(line)
         }
+        for sink in loaded.sinks {
+            var takes: [String] = []
+            if let plans = sink.match.plans { takes.append("plans \(plans.sorted().joined(separator: ","))") }
+            if let severities = sink.match.severities { takes.append("severity \(severities.sorted().joined(separator: ","))") }
+            if let alerts = sink.match.alerts { takes.append("alerts \(alerts.sorted().joined(separator: ","))") }
+            printText(
+                "  sink       \(sink.description): \(takes.isEmpty ? "every event" : takes.joined(separator: "; "))"
+                    + "\(sink.secret == nil ? "" : ", signed"), retried for \(DurationText.format(sink.maxAge))")
+        }
         if loaded.feeds.isEmpty { printText("  warning: no [[feed]] entries; nothing will be fetched") }
     }
 }

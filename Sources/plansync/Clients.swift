@@ -142,3 +142,23 @@ struct FeedsCommand: ParsableCommand {
         printText(VerdictTable.align(rows))
     }
 }
+
+/// `plansync sinks`.
+struct SinksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sinks", abstract: "Show each notification sink's cursor, lag, deliveries and last error.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let v = options.request("/v1/sinks")
+        guard !options.json, case .array(let sinks)? = v["sinks"] else { return }
+        var rows = [["sink", "kind", "cursor", "lag", "lag s", "delivered", "failed", "last success", "last error", "url"]]
+        for s in sinks {
+            rows.append([
+                text(s["id"]), text(s["kind"]), text(s["cursor"]), text(s["lag_events"]), text(s["lag_seconds"]), text(s["delivered"]),
+                text(s["failed"]), text(s["last_success"]), text(s["last_error"]), text(s["url"]),
+            ])
+        }
+        printText(sinks.isEmpty ? "no sinks configured" : VerdictTable.align(rows))
+    }
+}

@@ -41,7 +41,7 @@ import Testing
         #expect(
             DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
                 "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
-                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /metrics",
+                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /v1/sinks", "GET /metrics",
             ])
     }
 }

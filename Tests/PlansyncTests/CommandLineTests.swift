@@ -195,6 +195,20 @@ func scratchFolder() throws -> String {
         #expect(ok.stdout.contains("https://***@stats.example.org/a.csv"))
         #expect(!ok.stdout.contains("hunter2") && !ok.stderr.contains("hunter2"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/state"))
+        // Sinks are listed without their secrets; a bad one exits 2 and says where.
+        try "k3y".write(toFile: dir + "/hook.key", atomically: true, encoding: .utf8)
+        let sink =
+            "\n[[sink]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"https://hooks.example.org/p?access_token=t0ken\"\nsecret_file = \"hook.key\"\nmatch = { severity = [\"critical\"] }\n"
+        try (String(contentsOfFile: config, encoding: .utf8) + sink).write(toFile: config, atomically: true, encoding: .utf8)
+        let withSink = try PlansyncProcess.run(["check", "--config", config])
+        #expect(withSink.status == 0, "\(withSink.stderr)")
+        #expect(
+            withSink.stdout.contains("sink       ops (webhook https://hooks.example.org/p?access_token=***): severity critical, signed"), "\(withSink.stdout)")
+        #expect(!withSink.stdout.contains("t0ken") && !withSink.stdout.contains("k3y"))
+        try (String(contentsOfFile: config, encoding: .utf8) + "max_age = \"5s\"\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let badSink = try PlansyncProcess.run(["check", "--config", config])
+        #expect(badSink.status == 2)
+        #expect(badSink.stderr.contains("\(config): sink[0].max_age: max_age must be at least 1m"), "\(badSink.stderr)")
     }
 
     @Test func aMissingConfigExitsTwo() throws {

@@ -1,0 +1,324 @@
+import Configuration
+import Fetch
+import Foundation
+import Logging
+import Mirror
+import PlanCore
+import Support
+
+/// What `/v1/sinks`, `plansync sinks` and `/metrics` show of one notification sink.
+public struct SinkStatus: Sendable {
+    public var id: String
+    public var kind: String
+    /// The sink's URL with credentials and tokens removed.
+    public var url: String
+    /// The `seq` through which the sink has every event.
+    public var cursor: Int = 0
+    public var delivered = 0
+    /// Events refused for good (a 4xx other than 408/429) or given up after `max_age`.
+    public var failed = 0
+    public var attempts = 0
+    public var lastSuccessAt: Date?
+    public var lastError: String?
+    public var lastErrorAt: Date?
+    /// The `time` of the oldest event not yet delivered, while one waits.
+    public var waitingSince: Date?
+
+    /// The status as JSON (lag from the newest event's `seq`).
+    func json(lastSeq: Int, now: Date) -> JSONValue {
+        .object([
+            ("id", .string(id)), ("kind", .string(kind)), ("url", .string(url)), ("cursor", .int(cursor)),
+            ("lag_events", .int(max(0, lastSeq - cursor))),
+            ("lag_seconds", waitingSince.map { .number(DecimalText.fixed(max(0, now.timeIntervalSince($0)), digits: 1)) } ?? .int(0)),
+            ("delivered", .int(delivered)), ("failed", .int(failed)), ("attempts", .int(attempts)),
+            ("last_success", .optional(lastSuccessAt.map(Timestamp.string))), ("last_error", .optional(lastError)),
+            ("last_error_at", .optional(lastErrorAt.map(Timestamp.string))),
+        ])
+    }
+}
+
+/// Wakes a sink's loop: rung after every cycle that recorded events, and when it stops.
+final class Doorbell: Sendable {
+    private let state = Locked<(rung: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func ring() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let waiter = s.waiter else {
+                s.rung = true
+                return nil
+            }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns once rung (at once if it was rung since the last wait) or after `timeout` seconds.
+    func wait(timeout: Double) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.rung {
+                    s.rung = false
+                    return true
+                }
+                s.waiter = continuation
+                return false
+            }
+            if now {
+                continuation.resume()
+                return
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in
+                let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                    defer { s.waiter = nil }
+                    return s.waiter
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}
+
+/// Delivers the mirror's alert events to one sink from its durable cursor, in `seq` order, on
+/// its own task: a sink that is down or slow holds up nothing else. Every event is offered
+/// until the sink takes it, refuses it for good, or it is older than `max_age`; the cursor
+/// moves past it only then, so a restart (even `kill -9`) offers it again.
+final class SinkWorker: Sendable {
+    let config: SinkConfig
+    private let mirror: Mirror
+    private let engine: FetchEngine
+    private let logger: Logger
+    let status: Locked<SinkStatus>
+    private let bell = Doorbell()
+    private let stopped = Locked(false)
+    private let task = Locked<Task<Void, Never>?>(nil)
+    /// Longest wait between attempts at one event.
+    static let maxBackoff = 300.0
+
+    init(config: SinkConfig, mirror: Mirror, engine: FetchEngine, logger: Logger) {
+        self.config = config
+        self.mirror = mirror
+        self.engine = engine
+        self.logger = logger
+        status = Locked(SinkStatus(id: config.id, kind: config.kind.rawValue, url: Redaction.url(config.url)))
+    }
+
+    /// Starts the delivery loop.
+    func start() {
+        task.withLock { $0 = Task { await self.run() } }
+    }
+
+    /// New events may be there.
+    func ring() { bell.ring() }
+
+    /// Stops the loop (an attempt in flight ends with its timeout); returns when it has.
+    func stop() async {
+        stopped.withLock { $0 = true }
+        bell.ring()
+        await task.current?.value
+    }
+
+    private var isStopped: Bool { stopped.current }
+
+    private func run() async {
+        var cursor: Int?
+        while !isStopped, cursor == nil {
+            do {
+                if let known = try await mirror.sinkCursor(config.id) {
+                    cursor = known
+                } else {
+                    let start = config.fromStart ? 0 : try await mirror.lastEventSeq()
+                    try await mirror.advanceSink(config.id, to: start)
+                    cursor = start
+                }
+            } catch {
+                noteError("cannot read the sink's cursor: \(error)")
+                await bell.wait(timeout: 5)
+            }
+        }
+        guard var cursor else { return }
+        status.withLock { $0.cursor = cursor }
+        var nextResend = Date().addingTimeInterval(config.resendInterval)
+        while !isStopped {
+            let events: [StoredEvent]
+            do { events = try await mirror.events(after: cursor, limit: 200) } catch {
+                noteError("cannot read events: \(error)")
+                await bell.wait(timeout: 5)
+                continue
+            }
+            if events.isEmpty {
+                status.withLock { $0.waitingSince = nil }
+                if config.kind == .alertmanager {
+                    if Date() >= nextResend {
+                        await resendFiring()
+                        nextResend = Date().addingTimeInterval(config.resendInterval)
+                    }
+                    await bell.wait(timeout: max(1, nextResend.timeIntervalSinceNow))
+                } else {
+                    await bell.wait(timeout: 3600)
+                }
+                continue
+            }
+            for event in events {
+                guard !isStopped else { return }
+                guard let object = try? JSONParser.parse(Array(event.line.utf8)), config.match.matches(object) else {
+                    cursor = event.seq
+                    continue
+                }
+                let time = object["time"]?.stringValue.flatMap(Timestamp.date) ?? Date()
+                status.withLock { $0.waitingSince = time }
+                guard await deliverUntilDone(event, object: object, time: time) else { return }
+                cursor = event.seq
+                try? await mirror.advanceSink(config.id, to: cursor)
+                status.withLock { $0.cursor = cursor }
+            }
+            // Events none of which matched: the cursor moves past them too.
+            try? await mirror.advanceSink(config.id, to: cursor)
+            status.withLock { $0.cursor = cursor }
+        }
+    }
+
+    /// Offers one event until the sink takes it, refuses it for good, or it outlives
+    /// `max_age`; false when the worker stopped first.
+    private func deliverUntilDone(_ event: StoredEvent, object: JSONValue, time: Date) async -> Bool {
+        var attempt = 0
+        while !isStopped {
+            attempt += 1
+            let outcome = await send(event, object: object)
+            status.withLock { $0.attempts += 1 }
+            switch outcome {
+            case .delivered:
+                status.withLock {
+                    $0.delivered += 1
+                    $0.lastSuccessAt = Date()
+                }
+                return true
+            case .refused(let reason):
+                status.withLock { $0.failed += 1 }
+                noteError("event \(event.seq) refused for good: \(reason)")
+                return true
+            case .retry(let reason, let after):
+                noteError("event \(event.seq) not delivered (attempt \(attempt)): \(reason)")
+                if Date().timeIntervalSince(time) > config.maxAge {
+                    status.withLock { $0.failed += 1 }
+                    noteError("event \(event.seq) given up: older than max_age (\(DurationText.format(config.maxAge))); last error: \(reason)")
+                    return true
+                }
+                let backoff = min(SinkWorker.maxBackoff, pow(2, Double(min(attempt, 12) - 1)))
+                await bell.wait(timeout: after.map { min($0, 3600) } ?? Double.random(in: backoff / 2...backoff))
+            }
+        }
+        return false
+    }
+
+    private func noteError(_ message: String) {
+        let shown = Redaction.text(message)
+        status.withLock {
+            $0.lastError = shown
+            $0.lastErrorAt = Date()
+        }
+        logger.warning("notification sink: \(shown)", metadata: ["sink": "\(config.id)"])
+    }
+
+    enum Outcome {
+        case delivered
+        case refused(String)
+        case retry(String, after: Double?)
+    }
+
+    /// One delivery attempt of one event.
+    private func send(_ event: StoredEvent, object: JSONValue) async -> Outcome {
+        var request = FetchRequest(id: "sink:\(config.id)", url: config.url)
+        request.method = "POST"
+        request.timeout = config.timeout
+        request.connectTimeout = min(10, config.timeout)
+        request.retries = 0
+        request.maxBytes = 1 << 20
+        request.userAgent = "plansync"
+        switch config.kind {
+        case .webhook:
+            request.body = event.line
+            request.headers = ["Content-Type: application/json", "Idempotency-Key: \(event.seq)"]
+            if let secret = config.secret {
+                let mac = SHA256.hmac(key: Array(secret.utf8), message: Array(event.line.utf8))
+                request.headers.append("X-Plansync-Signature: sha256=\(SHA256.hexDigits(mac))")
+            }
+        case .alertmanager:
+            request.url = SinkWorker.alertmanagerURL(config.url)
+            request.body = JSONValue.array([alertmanagerAlert(object)]).text
+            request.headers = ["Content-Type: application/json"]
+        }
+        return SinkWorker.classify(await engine.fetch(request))
+    }
+
+    /// 2xx delivered; 408, 429, 5xx and transport failures retried; other answers refused.
+    static func classify(_ result: FetchResult) -> Outcome {
+        switch result.outcome {
+        case .ok: return .delivered
+        case .httpStatus:
+            let status = result.httpStatus ?? 0
+            if status == 408 || status == 429 || status >= 500 { return .retry(result.message, after: result.retryAfter) }
+            return .refused(result.message)
+        default:
+            return .retry(result.message, after: nil)
+        }
+    }
+
+    /// `…/api/v2/alerts` under the configured Alertmanager URL.
+    static func alertmanagerURL(_ base: String) -> String {
+        var base = base
+        while base.hasSuffix("/") { base.removeLast() }
+        return base.hasSuffix("/api/v2/alerts") ? base : base + "/api/v2/alerts"
+    }
+
+    /// An event as an Alertmanager alert: firing ones end 4 re-send intervals from now (so
+    /// Alertmanager keeps them while plansync keeps telling it), resolved ones at their time.
+    func alertmanagerAlert(_ event: JSONValue, now: Date = Date()) -> JSONValue {
+        var labels: [(String, JSONValue)] = [("alertname", .string(event["alert"]?.stringValue ?? "plansync"))]
+        for name in ["plan", "indicator", "year", "severity", "feed"] {
+            switch event[name] {
+            case .string(let s)?: labels.append((name, .string(s)))
+            case .number(let n)?: labels.append((name, .string(n)))
+            default: break
+            }
+        }
+        labels.append(("key", .string(event["key"]?.stringValue ?? "")))
+        let time = event["time"]?.stringValue ?? Timestamp.string(now)
+        let resolved = event["event"]?.stringValue == "resolved"
+        var alert: [(String, JSONValue)] = [
+            ("labels", .object(labels)),
+            (
+                "annotations",
+                .object([
+                    ("summary", .string(event["message"]?.stringValue ?? "")),
+                    ("description", .string(event.text)),
+                ])
+            ),
+        ]
+        alert.append(("startsAt", .string(time)))
+        alert.append(("endsAt", .string(resolved ? time : Timestamp.string(now.addingTimeInterval(4 * config.resendInterval)))))
+        return .object(alert)
+    }
+
+    /// Tells Alertmanager again of every firing alert this sink takes (their latest events).
+    private func resendFiring() async {
+        guard let alerts = try? await mirror.alertsJSON(state: "firing") else { return }
+        var batch: [JSONValue] = []
+        for alert in alerts {
+            guard case .raw(let line)? = alert["latest_event"], let event = try? JSONParser.parse(Array(line.utf8)),
+                config.match.matches(event), event["event"]?.stringValue == "firing"
+            else { continue }
+            batch.append(alertmanagerAlert(event))
+        }
+        guard !batch.isEmpty else { return }
+        var request = FetchRequest(id: "sink:\(config.id)", url: SinkWorker.alertmanagerURL(config.url))
+        request.method = "POST"
+        request.timeout = config.timeout
+        request.retries = 1
+        request.body = JSONValue.array(batch).text
+        request.headers = ["Content-Type: application/json"]
+        if case .retry(let reason, _) = SinkWorker.classify(await engine.fetch(request)) {
+            noteError("re-sending \(batch.count) firing alerts failed: \(reason)")
+        }
+    }
+}

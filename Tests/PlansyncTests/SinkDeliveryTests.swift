@@ -1,0 +1,239 @@
+import Foundation
+import Support
+import Testing
+import TestSupport
+
+/// Notification sinks in a running daemon, against real HTTP receivers on loopback.
+@Suite(.serialized) struct SinkDeliveryTests {
+    /// The demo's alert log lines (each event's JSON text), once the first cycle wrote them.
+    func logLines(_ d: RunningDaemon) -> [String] {
+        lines(d.root + "/.demo/alerts.jsonl")
+    }
+
+    static func seq(_ line: String) -> Int? {
+        ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["seq"] as? Int
+    }
+
+    @Test func webhooksGetEveryEventInOrderSignedRetriedAndFiltered() throws {
+        // The first answers fail (retried: 503, then 429 with Retry-After), then all succeed.
+        let hook = try Receiver(script: [(503, ""), (429, "Retry-After: 1\r\n")])
+        // Takes critical events only, and refuses the first one it is offered for good.
+        let critical = try Receiver(script: [(400, "")])
+        let secret = NSTemporaryDirectory() + "plansync-hook-\(UUID().uuidString)"
+        try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let d = try RunningDaemon(
+            extraFeeds: """
+
+                [[sink]]
+                id = "hook"
+                kind = "webhook"
+                url = "\(hook.url("/plansync"))"
+                secret_file = "\(secret)"
+                from_start = true
+
+                [[sink]]
+                id = "critical"
+                kind = "webhook"
+                url = "\(critical.url("/c"))"
+                match = { severity = ["critical"] }
+                from_start = true
+                """)
+        #expect(d.ready(), "stderr: \(String(decoding: d.stderr.fileHandleForReading.availableData, as: UTF8.self))")
+        #expect(d.eventually { logLines(d).count >= 7 })
+        let log = logLines(d)
+        // Every event, in seq order, after two failed attempts at the first.
+        let received = hook.wait(for: log.count + 2)
+        #expect(received.count == log.count + 2)
+        #expect(received.allSatisfy { $0.method == "POST" && $0.path == "/plansync" && $0.headers["content-type"] == "application/json" })
+        let delivered = Array(received.dropFirst(2))
+        #expect(delivered.map(\.body) == log)
+        #expect(delivered.map { $0.headers["idempotency-key"] } == log.map { Self.seq($0).map(String.init) })
+        #expect(received[0].headers["idempotency-key"] == received[2].headers["idempotency-key"], "the same event offered again")
+        for request in delivered {
+            let mac = SHA256.hexDigits(SHA256.hmac(key: Array("s3cret".utf8), message: Array(request.body.utf8)))
+            #expect(request.headers["x-plansync-signature"] == "sha256=\(mac)")
+        }
+        // Only critical events went to the other sink; the one it refused is counted, not retried.
+        let criticalLines = log.filter { $0.contains(#""severity":"critical""#) }
+        #expect(!criticalLines.isEmpty)
+        #expect(critical.wait(for: criticalLines.count).map(\.body) == criticalLines)
+        #expect(critical.requests.allSatisfy { $0.headers["x-plansync-signature"] == nil })
+
+        var sinks: [[String: Any]] = []
+        #expect(
+            try d.eventually {
+                sinks = (try d.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []
+                return sinks.count == 2 && sinks.allSatisfy { $0["lag_events"] as? Int == 0 }
+            }, "\(sinks)")
+        let byID = Dictionary(uniqueKeysWithValues: sinks.map { ($0["id"] as? String ?? "", $0) })
+        #expect(byID["hook"]?["delivered"] as? Int == log.count)
+        #expect(byID["hook"]?["failed"] as? Int == 0)
+        #expect(byID["hook"]?["attempts"] as? Int == log.count + 2)
+        #expect(byID["hook"]?["kind"] as? String == "webhook")
+        #expect(byID["critical"]?["failed"] as? Int == 1)
+        #expect(byID["critical"]?["delivered"] as? Int == criticalLines.count - 1)
+        #expect((byID["critical"]?["last_error"] as? String)?.contains("HTTP 400") == true)
+        let metrics = try d.curl("/metrics").body
+        #expect(metrics.contains(#"plansync_sink_delivered_total{sink="hook"} \#(log.count)"#))
+        #expect(metrics.contains(#"plansync_sink_failed_total{sink="critical"} 1"#))
+        #expect(metrics.contains(#"plansync_sink_lag_events{sink="hook"} 0"#))
+        let table = try PlansyncProcess.run(["sinks", "--socket", d.socket])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("hook") && table.stdout.contains("critical") && table.stdout.contains("webhook"), "\(table.stdout)")
+        #expect(!table.stdout.contains("s3cret"))
+        _ = d.stop()
+    }
+
+    @Test func aSinkThatIsDownGetsEveryEventAfterAKillAndRestart() throws {
+        // Down for everything at first: every attempt answers 503.
+        let down = try Receiver(script: Array(repeating: (503, ""), count: 10_000))
+        let state = try scratchFolder()
+        let sink = { (url: String) in "\n[[sink]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"\(url)\"\nfrom_start = true\n" }
+        let first = try RunningDaemon(extraFeeds: sink(down.url("/a")), stateFolder: state)
+        #expect(first.ready())
+        #expect(first.eventually { down.requests.count >= 2 })
+        var hook: [String: Any]?
+        #expect(
+            try first.eventually {
+                hook = ((try first.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []).first
+                return (hook?["lag_events"] as? Int ?? 0) >= 7 && (hook?["last_error"] as? String)?.contains("HTTP 503") == true
+            }, "\(String(describing: hook))")
+        #expect(hook?["delivered"] as? Int == 0)
+        _ = first.stop(SIGKILL)
+        let log = lines(state + "/alerts.jsonl")
+        #expect(log.count >= 7)
+
+        // Back up (at another address: the sink's id, not its URL, holds its cursor).
+        let up = try Receiver()
+        let second = try RunningDaemon(extraFeeds: sink(up.url("/b")), stateFolder: state)
+        #expect(second.ready())
+        #expect(Array(up.wait(for: log.count).map(\.body).prefix(log.count)) == log)
+        // Once more after the second daemon's own cycle: every event of the log, each once.
+        #expect(second.eventually { up.requests.count == lines(state + "/alerts.jsonl").count })
+        usleep(300_000)
+        #expect(up.requests.map(\.body) == lines(state + "/alerts.jsonl"), "each event once, in order")
+        _ = second.stop()
+    }
+}
+
+/// A real Alertmanager (Debian's `prometheus-alertmanager`) on 127.0.0.1, with a temporary
+/// configuration and storage, clustering off (it would listen on every address otherwise).
+final class AlertmanagerProcess: @unchecked Sendable {
+    let port: Int
+    let process = Process()
+    let folder: String
+
+    init() throws {
+        folder = try scratchFolder()
+        try """
+        route:
+          receiver: nobody
+        receivers:
+          - name: nobody
+        """.write(toFile: folder + "/alertmanager.yml", atomically: true, encoding: .utf8)
+        port = try freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-alertmanager")
+        process.arguments = [
+            "--config.file=\(folder)/alertmanager.yml", "--storage.path=\(folder)/data",
+            "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// curl against its API: the HTTP status and the body.
+    func api(_ path: String, post body: String? = nil) throws -> (status: Int, body: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        var arguments = ["-s", "--max-time", "10", "-w", "\n%{http_code}"]
+        if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+        p.arguments = arguments + [url + path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// The alerts it holds now (resolved ones are not listed).
+    func alerts() throws -> [[String: Any]] {
+        let r = try api("/api/v2/alerts")
+        return ((try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [[String: Any]]) ?? []
+    }
+}
+
+/// A TCP port on 127.0.0.1 nothing listens on (bound, read, released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite(.serialized) struct AlertmanagerSinkTests {
+    @Test func alertmanagerShowsFiringAlertsSilencesThemAndSeesThemResolved() throws {
+        let am = try AlertmanagerProcess()
+        let d0 = Date()
+        while (try? am.api("/api/v2/status").status) != 200, Date().timeIntervalSince(d0) < 30 { usleep(100_000) }
+        #expect(try am.api("/api/v2/status").status == 200, "Alertmanager did not start")
+        let d = try RunningDaemon(
+            interval: "1s",
+            extraFeeds: "\n[[sink]]\nid = \"am\"\nkind = \"alertmanager\"\nurl = \"\(am.url)\"\nresend_interval = \"10s\"\nfrom_start = true\n")
+        #expect(d.ready())
+        var alerts: [[String: Any]] = []
+        #expect(
+            try d.eventually(30) {
+                alerts = try am.alerts(); return alerts.count == 7
+            }, "\(alerts)")
+        let labels = alerts.compactMap { $0["labels"] as? [String: String] }
+        let gdpKey = "futian-2023/gdp/2022/target_missed"
+        let gdp = try #require(labels.first { $0["key"] == gdpKey })
+        #expect(gdp["alertname"] == "target_missed")
+        #expect(gdp["plan"] == "futian-2023" && gdp["indicator"] == "gdp" && gdp["year"] == "2022")
+        #expect(gdp["severity"] == "warning" || gdp["severity"] == "critical")
+        #expect(labels.filter { $0["severity"] == "critical" }.count == 1)
+        let annotations = alerts.first { ($0["labels"] as? [String: String])?["key"] == gdpKey }?["annotations"] as? [String: String]
+        #expect(annotations?["summary"]?.isEmpty == false)
+
+        // A silence made in Alertmanager suppresses the alert there.
+        let ends = Timestamp.string(Date().addingTimeInterval(3600))
+        let silence = try am.api(
+            "/api/v2/silences",
+            post:
+                #"{"matchers":[{"name":"key","value":"\#(gdpKey)","isRegex":false,"isEqual":true}],"startsAt":"\#(Timestamp.string(Date()))","endsAt":"\#(ends)","createdBy":"test","comment":"explained"}"#
+        )
+        #expect(silence.status == 200, "\(silence.body)")
+        #expect(
+            try d.eventually(10) {
+                let state = try am.alerts().first { ($0["labels"] as? [String: String])?["key"] == gdpKey }?["status"] as? [String: Any]
+                return state?["state"] as? String == "suppressed"
+            })
+
+        // The figure is corrected: plansync resolves the alert, and Alertmanager lets it go.
+        let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
+        try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,6.4")
+            .write(toFile: annex, atomically: true, encoding: .utf8)
+        var keys: [String] = []
+        #expect(
+            try d.eventually(30) {
+                keys = try am.alerts().compactMap { ($0["labels"] as? [String: String])?["key"] }
+                return !keys.contains(gdpKey) && keys.count == 7
+            }, "\(keys)")
+        _ = d.stop()
+    }
+}
