@@ -83,7 +83,7 @@ final class Doorbell: Sendable {
 /// its own task: a sink that is down or slow holds up nothing else. Every event is offered
 /// until the sink takes it, refuses it for good, or it is older than `max_age`; the cursor
 /// moves past it only then, so a restart (even `kill -9`) offers it again.
-final class SinkWorker: Sendable {
+public final class SinkWorker: Sendable {
     let config: SinkConfig
     private let mirror: Mirror
     private let engine: FetchEngine
@@ -228,6 +228,11 @@ final class SinkWorker: Sendable {
 
     /// One delivery attempt of one event.
     private func send(_ event: StoredEvent, object: JSONValue) async -> Outcome {
+        SinkWorker.classify(await engine.fetch(SinkWorker.request(config, line: event.line, seq: event.seq, object: object)))
+    }
+
+    /// The request that delivers one event (its alert log line and that line's object).
+    static func request(_ config: SinkConfig, line: String, seq: Int, object: JSONValue, now: Date = Date()) -> FetchRequest {
         var request = FetchRequest(id: "sink:\(config.id)", url: config.url)
         request.method = "POST"
         request.timeout = config.timeout
@@ -237,18 +242,39 @@ final class SinkWorker: Sendable {
         request.userAgent = "plansync"
         switch config.kind {
         case .webhook:
-            request.body = event.line
-            request.headers = ["Content-Type: application/json", "Idempotency-Key: \(event.seq)"]
+            request.body = line
+            request.headers = ["Content-Type: application/json", "Idempotency-Key: \(seq)"]
             if let secret = config.secret {
-                let mac = SHA256.hmac(key: Array(secret.utf8), message: Array(event.line.utf8))
+                let mac = SHA256.hmac(key: Array(secret.utf8), message: Array(line.utf8))
                 request.headers.append("X-Plansync-Signature: sha256=\(SHA256.hexDigits(mac))")
             }
         case .alertmanager:
-            request.url = SinkWorker.alertmanagerURL(config.url)
-            request.body = JSONValue.array([alertmanagerAlert(object)]).text
+            request.url = alertmanagerURL(config.url)
+            request.body = JSONValue.array([alertmanagerAlert(object, resendInterval: config.resendInterval, now: now)]).text
             request.headers = ["Content-Type: application/json"]
         }
-        return SinkWorker.classify(await engine.fetch(request))
+        return request
+    }
+
+    /// `plansync test-sink`: sends one test event (`alert` "plansync_test", `seq` 0, resolved
+    /// for Alertmanager so that it shows and goes) and says how the receiver answered.
+    public static func test(_ config: SinkConfig, engine: FetchEngine = FetchEngine(maxConcurrent: 1)) async -> (ok: Bool, message: String) {
+        let now = Date()
+        let object = JSONValue.object([
+            ("time", .string(Timestamp.string(now))), ("seq", .int(0)), ("event", .string(config.kind == .alertmanager ? "resolved" : "firing")),
+            ("alert", .string("plansync_test")), ("severity", .string("warning")), ("key", .string("plansync/test/\(config.id)")),
+            ("message", .string("plansync test message for sink \(config.id)")),
+        ])
+        let result = await engine.fetch(request(config, line: object.text, seq: 0, object: object, now: now))
+        let answer = String(decoding: result.body.prefix(300), as: UTF8.self)
+        switch classify(result) {
+        case .delivered:
+            return (true, "\(config.description): delivered (\(result.message))\(answer.isEmpty ? "" : ": \(Redaction.text(answer))")")
+        case .refused(let reason):
+            return (false, "\(config.description): refused for good: \(reason)")
+        case .retry(let reason, _):
+            return (false, "\(config.description): not delivered (the daemon would retry): \(reason)")
+        }
     }
 
     /// 2xx delivered; 408, 429, 5xx and transport failures retried; other answers refused.
@@ -273,7 +299,7 @@ final class SinkWorker: Sendable {
 
     /// An event as an Alertmanager alert: firing ones end 4 re-send intervals from now (so
     /// Alertmanager keeps them while plansync keeps telling it), resolved ones at their time.
-    func alertmanagerAlert(_ event: JSONValue, now: Date = Date()) -> JSONValue {
+    static func alertmanagerAlert(_ event: JSONValue, resendInterval: Double, now: Date = Date()) -> JSONValue {
         var labels: [(String, JSONValue)] = [("alertname", .string(event["alert"]?.stringValue ?? "plansync"))]
         for name in ["plan", "indicator", "year", "severity", "feed"] {
             switch event[name] {
@@ -296,7 +322,7 @@ final class SinkWorker: Sendable {
             ),
         ]
         alert.append(("startsAt", .string(time)))
-        alert.append(("endsAt", .string(resolved ? time : Timestamp.string(now.addingTimeInterval(4 * config.resendInterval)))))
+        alert.append(("endsAt", .string(resolved ? time : Timestamp.string(now.addingTimeInterval(4 * resendInterval)))))
         return .object(alert)
     }
 
@@ -308,7 +334,7 @@ final class SinkWorker: Sendable {
             guard case .raw(let line)? = alert["latest_event"], let event = try? JSONParser.parse(Array(line.utf8)),
                 config.match.matches(event), event["event"]?.stringValue == "firing"
             else { continue }
-            batch.append(alertmanagerAlert(event))
+            batch.append(SinkWorker.alertmanagerAlert(event, resendInterval: config.resendInterval))
         }
         guard !batch.isEmpty else { return }
         var request = FetchRequest(id: "sink:\(config.id)", url: SinkWorker.alertmanagerURL(config.url))

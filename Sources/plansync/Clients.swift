@@ -162,3 +162,25 @@ struct SinksCommand: ParsableCommand {
         printText(sinks.isEmpty ? "no sinks configured" : VerdictTable.align(rows))
     }
 }
+
+/// `plansync test-sink ID`.
+struct TestSinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-sink",
+        abstract: "Send one test message to a configured notification sink and show the receiver's answer.",
+        discussion: "Exit status: 0 when the sink took it, 1 when it did not, 2 on a configuration error.")
+    @Argument(help: "The sink's id.") var id: String
+    @Option(name: .long, help: ArgumentHelp("The daemon configuration file.", valueName: "file"))
+    var config: String = "/etc/plansync/plansync.toml"
+
+    func run() async throws {
+        let loaded: DaemonConfig
+        do { loaded = try DaemonConfig.load(path: config) } catch { fail(error.description) }
+        guard let sink = loaded.sinks.first(where: { $0.id == id }) else {
+            fail("no sink '\(id)' in \(loaded.path) (configured: \(loaded.sinks.map(\.id).joined(separator: ", ")))")
+        }
+        let (ok, message) = await SinkWorker.test(sink)
+        printText(message)
+        if !ok { throw ExitCode(1) }
+    }
+}

@@ -84,6 +84,44 @@ import TestSupport
         _ = d.stop()
     }
 
+    @Test func testSinkSendsOneMessageAndShowsTheAnswer() throws {
+        let ok = try Receiver()
+        let refusing = try Receiver(script: [(404, "")])
+        let demo = try demoCopy()
+        try "k3y".write(toFile: demo.root + "/hook.key", atomically: true, encoding: .utf8)
+        let sinks = """
+
+            [[sink]]
+            id = "ok"
+            kind = "webhook"
+            url = "\(ok.url("/t?token=abc123"))"
+            secret_file = "\(demo.root)/hook.key"
+
+            [[sink]]
+            id = "refusing"
+            kind = "webhook"
+            url = "\(refusing.url("/t"))"
+            """
+        try (String(contentsOfFile: demo.config, encoding: .utf8) + sinks).write(toFile: demo.config, atomically: true, encoding: .utf8)
+        let sent = try PlansyncProcess.run(["test-sink", "ok", "--config", demo.config])
+        #expect(sent.status == 0, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stdout.contains("ok (webhook") && sent.stdout.contains("delivered (HTTP 200"), "\(sent.stdout)")
+        #expect(!sent.stdout.contains("abc123"), "the token is masked")
+        let request = try #require(ok.requests.first)
+        #expect(request.body.contains(#""alert":"plansync_test""#))
+        #expect(request.headers["idempotency-key"] == "0")
+        let mac = SHA256.hexDigits(SHA256.hmac(key: Array("k3y".utf8), message: Array(request.body.utf8)))
+        #expect(request.headers["x-plansync-signature"] == "sha256=\(mac)")
+        let refused = try PlansyncProcess.run(["test-sink", "refusing", "--config", demo.config])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("refused for good: HTTP 404"), "\(refused.stdout)")
+        let unknown = try PlansyncProcess.run(["test-sink", "nope", "--config", demo.config])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("no sink 'nope'") && unknown.stderr.contains("ok, refusing"), "\(unknown.stderr)")
+        // Nothing was written: test-sink reads the configuration only.
+        #expect(!FileManager.default.fileExists(atPath: demo.root + "/.demo/mirror.sqlite"))
+    }
+
     @Test func aSinkThatIsDownGetsEveryEventAfterAKillAndRestart() throws {
         // Down for everything at first: every attempt answers 503.
         let down = try Receiver(script: Array(repeating: (503, ""), count: 10_000))
