@@ -56,6 +56,49 @@ import TestSupport
         #expect(a == b)
     }
 
+    /// A daemon delivering to a webhook is killed at random moments while its events change:
+    /// the receiver ends up with every event of the alert log, the first copy of each in `seq`
+    /// order, and every copy of an event (redelivered after a kill) the same bytes with the
+    /// same `Idempotency-Key` — so a receiver that dedupes by key sees each exactly once.
+    @Test func thirtyRoundsOfSIGKILLLoseNoEventOfAWebhookSink() throws {
+        let receiver = try Receiver()
+        let state = try scratchFolder()
+        let sink = "\n[[sink]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"\(receiver.url("/e"))\"\nfrom_start = true\n"
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<30 {
+            let d = try RunningDaemon(interval: "1s", extraFeeds: sink, stateFolder: state)
+            #expect(d.ready(), "round \(round)")
+            let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
+            let growth = round % 2 == 0 ? "6.5" : "3.0"
+            try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,\(growth)")
+                .write(toFile: annex, atomically: true, encoding: .utf8)
+            usleep(UInt32.random(in: 0...1_500_000, using: &generator))
+            _ = d.stop(SIGKILL)
+        }
+        // A last daemon delivers whatever is left.
+        let last = try RunningDaemon(interval: "1h", extraFeeds: sink, stateFolder: state)
+        #expect(last.ready())
+        #expect(
+            try last.eventually(60) {
+                let sinks = (try last.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []
+                return sinks.first?["lag_events"] as? Int == 0
+            })
+        _ = last.stop()
+        let log = lines(state + "/alerts.jsonl")
+        #expect(log.count > 30)
+        #expect(log.enumerated().allSatisfy { $1.contains("\"seq\":\($0 + 1),") }, "seq values not consecutive")
+        var firstSeen: [Int] = []
+        var bodies: [Int: Set<String>] = [:]
+        for request in receiver.requests {
+            guard let key = request.headers["idempotency-key"].flatMap({ Int($0) }) else { continue }
+            if bodies[key] == nil { firstSeen.append(key) }
+            bodies[key, default: []].insert(request.body)
+        }
+        #expect(firstSeen == Array(1...log.count), "every event, first copies in seq order")
+        #expect(bodies.allSatisfy { key, copies in copies == [log[key - 1]] }, "each copy of an event is that event")
+        #expect(receiver.requests.count < log.count * 2, "redeliveries are the exception: \(receiver.requests.count) for \(log.count)")
+    }
+
     /// A crash between appending a very long last line and marking it written: the next run
     /// finds that line's seq however long it is (the check once read only the last 64 KiB and
     /// wrote the event a second time).
