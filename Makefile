@@ -13,7 +13,7 @@ BIN      := .build/debug/plansync
 # The binary `make install` installs; set it to skip the release build (tests do).
 INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test lint format demo demo-sync install uninstall bench bench-scale reliability fuzz clean
+.PHONY: all deps build release test lint format demo demo-sync install uninstall bench bench-scale bench-sinks reliability fuzz clean
 
 all: build
 
@@ -74,6 +74,13 @@ bench-scale: release
 	@command -v bc >/dev/null && [ -x /usr/bin/time ] || \
 	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq bc time >/dev/null; }
 	PLANS=$(PLANS) Benchmarks/bench-scale.sh
+
+# Notification sinks: a backlog of about 10,000 events drained to a webhook, and the
+# latency from an event's alert log line to the receiver.
+bench-sinks: release
+	@command -v bc >/dev/null || \
+	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq bc >/dev/null; }
+	Benchmarks/bench-sinks.sh
 
 # The reliability suite: SIGKILL at random moments, a full disk, load with malformed clients.
 # (It also runs as part of `make test`.)

@@ -8,6 +8,13 @@ public enum SinkKind: String, Sendable, CaseIterable {
     case alertmanager
     /// One JSON object per event (the alert log line), signed with the secret when set.
     case webhook
+    /// A DingTalk group robot: markdown digests, signed (`timestamp`, `sign`) with the secret when set.
+    case dingtalk
+    /// A WeCom (企业微信) group robot: markdown digests.
+    case wecom
+
+    /// Kinds that send a digest of several events per message (group robots).
+    public var isDigest: Bool { self == .dingtalk || self == .wecom }
 
     /// The kinds this plansync delivers to.
     public static let allowed = allCases.map(\.rawValue).joined(separator: ", ")
@@ -43,7 +50,7 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
     /// through `Redaction.url`.
     public var url: String
     public var match: SinkMatch
-    /// HMAC key of webhook signatures; never shown.
+    /// HMAC key of webhook and DingTalk signatures; never shown.
     public var secret: String?
     /// Seconds one delivery may take.
     public var timeout: Double
@@ -51,11 +58,13 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
     public var maxAge: Double
     /// A new sink starts at the first event ever instead of the current end of the stream.
     public var fromStart: Bool
+    /// Language of digest messages: `zh` or `en`.
+    public var lang: String
     /// How often Alertmanager is told again of the alerts still firing (seconds).
     public var resendInterval: Double
 
     public static let keys = [
-        "id", "kind", "url", "match", "secret_file", "credential", "timeout", "max_age", "from_start", "resend_interval",
+        "id", "kind", "url", "match", "secret_file", "credential", "timeout", "max_age", "from_start", "resend_interval", "lang",
     ]
     static let matchKeys = ["plans", "severity", "alerts"]
     /// Alert kinds a match may name: the mirror's and the sinks' own.
@@ -115,6 +124,10 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
         if secretFile != nil, credential != nil {
             throw table.error("credential", "give either secret_file or credential, not both")
         }
+        if kind == .wecom, secretFile != nil || credential != nil {
+            throw table.error(
+                secretFile != nil ? "secret_file" : "credential", "a wecom robot has no signing secret: its key is the url's key=… parameter")
+        }
         if let file = secretFile {
             secret = try readSecret(absolutePath(file, relativeTo: folder), table: table, key: "secret_file")
         } else if let name = credential {
@@ -136,9 +149,14 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
         if table.has("resend_interval"), kind != .alertmanager {
             throw table.error("resend_interval", "'resend_interval' applies to alertmanager sinks only")
         }
+        let lang = try table.string("lang") ?? "zh"
+        guard ["zh", "en"].contains(lang) else { throw table.error("lang", "lang must be \"zh\" or \"en\"") }
+        if table.has("lang"), !kind.isDigest {
+            throw table.error("lang", "'lang' applies to dingtalk and wecom sinks only")
+        }
         return SinkConfig(
             id: id, kind: kind, url: url, match: match, secret: secret, timeout: timeout, maxAge: maxAge,
-            fromStart: try table.bool("from_start") ?? false, resendInterval: resend)
+            fromStart: try table.bool("from_start") ?? false, lang: lang, resendInterval: resend)
     }
 
     /// A secret file's content without its final line break; empty or unreadable is an error.

@@ -159,49 +159,69 @@ public final class SinkWorker: Sendable {
                 }
                 continue
             }
+            // The cursor is written every 100 events or quarter second (a backlog of 10,000
+            // events drains without 10,000 transactions); a crash offers those again.
+            var written = cursor
+            var writtenAt = ContinuousClock.now
+            var matching: [(event: StoredEvent, object: JSONValue)] = []
             for event in events {
-                guard !isStopped else { return }
-                guard let object = try? JSONParser.parse(Array(event.line.utf8)), config.match.matches(object) else {
-                    cursor = event.seq
-                    continue
+                if let object = try? JSONParser.parse(Array(event.line.utf8)), config.match.matches(object) {
+                    matching.append((event, object))
                 }
-                let time = object["time"]?.stringValue.flatMap(Timestamp.date) ?? Date()
-                status.withLock { $0.waitingSince = time }
-                guard await deliverUntilDone(event, object: object, time: time) else { return }
-                cursor = event.seq
-                try? await mirror.advanceSink(config.id, to: cursor)
-                status.withLock { $0.cursor = cursor }
             }
-            // Events none of which matched: the cursor moves past them too.
+            // A robot gets digests (its rate limit is per message); the others an event a request.
+            let groups = config.kind.isDigest ? SinkMessages.digests(matching, kind: config.kind, lang: config.lang) : matching.map { [$0] }
+            for group in groups {
+                guard !isStopped, let first = group.first else { break }
+                let time = first.object["time"]?.stringValue.flatMap(Timestamp.date) ?? Date()
+                status.withLock { $0.waitingSince = time }
+                let label = group.count == 1 ? "event \(first.event.seq)" : "events \(first.event.seq)–\(group.last!.event.seq)"
+                guard await deliverUntilDone(label, count: group.count, time: time, { await self.send(group) }) else { break }
+                // Events before the group that matched nothing are passed over with it.
+                cursor = group.last!.event.seq
+                status.withLock { $0.cursor = cursor }
+                if cursor - written >= 100 || writtenAt.duration(to: .now) > .milliseconds(250) {
+                    try? await mirror.advanceSink(config.id, to: cursor)
+                    written = cursor
+                    writtenAt = .now
+                }
+            }
+            if !isStopped { cursor = max(cursor, events.last!.seq) }
+            // The batch done (or the worker stopping): its last delivered or passed-over event.
             try? await mirror.advanceSink(config.id, to: cursor)
             status.withLock { $0.cursor = cursor }
+            if config.kind.isDigest, !groups.isEmpty {
+                // Group robots take about 20 messages a minute.
+                await bell.wait(timeout: 3)
+            }
         }
     }
 
-    /// Offers one event until the sink takes it, refuses it for good, or it outlives
-    /// `max_age`; false when the worker stopped first.
-    private func deliverUntilDone(_ event: StoredEvent, object: JSONValue, time: Date) async -> Bool {
+    /// Offers one message (one event, or a digest of `count`) until the sink takes it,
+    /// refuses it for good, or its oldest event outlives `max_age`; false when the worker
+    /// stopped first.
+    private func deliverUntilDone(_ label: String, count: Int, time: Date, _ send: () async -> Outcome) async -> Bool {
         var attempt = 0
         while !isStopped {
             attempt += 1
-            let outcome = await send(event, object: object)
+            let outcome = await send()
             status.withLock { $0.attempts += 1 }
             switch outcome {
             case .delivered:
                 status.withLock {
-                    $0.delivered += 1
+                    $0.delivered += count
                     $0.lastSuccessAt = Date()
                 }
                 return true
             case .refused(let reason):
-                status.withLock { $0.failed += 1 }
-                noteError("event \(event.seq) refused for good: \(reason)")
+                status.withLock { $0.failed += count }
+                noteError("\(label) refused for good: \(reason)")
                 return true
             case .retry(let reason, let after):
-                noteError("event \(event.seq) not delivered (attempt \(attempt)): \(reason)")
+                noteError("\(label) not delivered (attempt \(attempt)): \(reason)")
                 if Date().timeIntervalSince(time) > config.maxAge {
-                    status.withLock { $0.failed += 1 }
-                    noteError("event \(event.seq) given up: older than max_age (\(DurationText.format(config.maxAge))); last error: \(reason)")
+                    status.withLock { $0.failed += count }
+                    noteError("\(label) given up: older than max_age (\(DurationText.format(config.maxAge))); last error: \(reason)")
                     return true
                 }
                 let backoff = min(SinkWorker.maxBackoff, pow(2, Double(min(attempt, 12) - 1)))
@@ -226,9 +246,14 @@ public final class SinkWorker: Sendable {
         case retry(String, after: Double?)
     }
 
-    /// One delivery attempt of one event.
-    private func send(_ event: StoredEvent, object: JSONValue) async -> Outcome {
-        SinkWorker.classify(await engine.fetch(SinkWorker.request(config, line: event.line, seq: event.seq, object: object)))
+    /// One delivery attempt of one event, or of a robot's digest.
+    private func send(_ group: [(event: StoredEvent, object: JSONValue)]) async -> Outcome {
+        if config.kind.isDigest {
+            let result = await engine.fetch(SinkMessages.robotRequest(config, objects: group.map(\.object)))
+            return SinkMessages.classifyRobot(result, kind: config.kind)
+        }
+        let (event, object) = group[0]
+        return SinkWorker.classify(await engine.fetch(SinkWorker.request(config, line: event.line, seq: event.seq, object: object)))
     }
 
     /// The request that delivers one event (its alert log line and that line's object).
@@ -252,6 +277,8 @@ public final class SinkWorker: Sendable {
             request.url = alertmanagerURL(config.url)
             request.body = JSONValue.array([alertmanagerAlert(object, resendInterval: config.resendInterval, now: now)]).text
             request.headers = ["Content-Type: application/json"]
+        case .dingtalk, .wecom:
+            return SinkMessages.robotRequest(config, objects: [object], now: now)
         }
         return request
     }
@@ -267,7 +294,7 @@ public final class SinkWorker: Sendable {
         ])
         let result = await engine.fetch(request(config, line: object.text, seq: 0, object: object, now: now))
         let answer = String(decoding: result.body.prefix(300), as: UTF8.self)
-        switch classify(result) {
+        switch config.kind.isDigest ? SinkMessages.classifyRobot(result, kind: config.kind) : classify(result) {
         case .delivered:
             return (true, "\(config.description): delivered (\(result.message))\(answer.isEmpty ? "" : ": \(Redaction.text(answer))")")
         case .refused(let reason):

@@ -38,7 +38,7 @@ public enum Redaction {
     }
 
     /// The URL with any `user:password@` replaced by `***@` and secret-looking query
-    /// parameters (`token`, `key`, `apikey`, `password`, `secret`, `signature`) masked.
+    /// parameters (`token`, `key`, `apikey`, `password`, `secret`, `signature`, `sign`) masked.
     public static func url(_ text: String) -> String {
         // Nothing to hide without userinfo (@) or a query (?): the usual case, kept cheap.
         guard text.utf8.contains(where: { $0 == 0x40 || $0 == 0x3F }) else { return text }
@@ -58,7 +58,7 @@ public enum Redaction {
         guard let question = result.firstIndex(of: "?") else { return result }
         let fragmentStart = result[question...].firstIndex(of: "#") ?? result.endIndex
         let query = result[result.index(after: question)..<fragmentStart]
-        let secretNames = ["token", "key", "apikey", "api_key", "access_token", "password", "passwd", "secret", "signature", "sig", "auth"]
+        let secretNames = ["token", "key", "apikey", "api_key", "access_token", "password", "passwd", "secret", "signature", "sig", "sign", "auth"]
         let masked = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
             let name = pair[..<eq].lowercased()

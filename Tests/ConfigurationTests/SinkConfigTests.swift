@@ -68,7 +68,7 @@ private let base = """
     static let bad: [(String, String, String)] = [
         ("id = \"Ops Hook\"\nkind = \"webhook\"\nurl = \"http://h/x\"", "sink[0].id", "not a valid sink id"),
         ("id = \"alert_log\"\nkind = \"webhook\"\nurl = \"http://h/x\"", "sink[0].id", "alert log's own cursor"),
-        ("id = \"a\"\nkind = \"pager\"\nurl = \"http://h/x\"", "sink[0].kind", "unknown sink kind 'pager' (allowed: alertmanager, webhook)"),
+        ("id = \"a\"\nkind = \"pager\"\nurl = \"http://h/x\"", "sink[0].kind", "unknown sink kind 'pager' (allowed: alertmanager, webhook, dingtalk, wecom)"),
         ("id = \"a\"\nkind = \"webhook\"", "sink[0].url", "missing"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"ftp://h/x\"", "sink[0].url", "not a http or https URL"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"https://user:topsecret@/x\"", "sink[0].url", "https://***@/x"),
@@ -89,6 +89,9 @@ private let base = """
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nmax_age = \"10s\"", "sink[0].max_age", "at least 1m"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nresend_interval = \"1m\"", "sink[0].resend_interval", "alertmanager sinks only"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nsecret = \"x\"", "sink[0].secret", "unknown key 'secret'"),
+        ("id = \"a\"\nkind = \"dingtalk\"\nurl = \"http://h/x\"\nlang = \"fr\"", "sink[0].lang", "lang must be \"zh\" or \"en\""),
+        ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nlang = \"en\"", "sink[0].lang", "dingtalk and wecom sinks only"),
+        ("id = \"a\"\nkind = \"wecom\"\nurl = \"http://h/x\"\nsecret_file = \"s\"", "sink[0].secret_file", "no signing secret"),
         (
             "id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\n[[sink]]\nid = \"a\"\nkind = \"webhook\"\nurl = \"http://h/y\"", "sink[1].id",
             "duplicate sink id 'a'"

@@ -275,3 +275,67 @@ func freePort() throws -> Int {
         _ = d.stop()
     }
 }
+
+/// DingTalk and WeCom group robots, as their webhook APIs are documented, served on loopback.
+@Suite(.serialized) struct RobotSinkTests {
+    @Test func dingTalkGetsASignedChineseDigestAndWeComAnEnglishOneAfterARateLimit() throws {
+        let ding = try Receiver(okBody: #"{"errcode":0,"errmsg":"ok"}"#)
+        // WeCom's first answer is its rate limit (HTTP 200, errcode 45009): sent again.
+        let wecom = try Receiver(bodies: [#"{"errcode":45009,"errmsg":"api freq out of limit"}"#], okBody: #"{"errcode":0,"errmsg":"ok"}"#)
+        let secret = NSTemporaryDirectory() + "plansync-ding-\(UUID().uuidString)"
+        try "SECdemo".write(toFile: secret, atomically: true, encoding: .utf8)
+        let d = try RunningDaemon(
+            extraFeeds: """
+
+                [[sink]]
+                id = "ding"
+                kind = "dingtalk"
+                url = "\(ding.url("/robot/send?access_token=t0k3n"))"
+                secret_file = "\(secret)"
+                from_start = true
+
+                [[sink]]
+                id = "wecom"
+                kind = "wecom"
+                url = "\(wecom.url("/cgi-bin/webhook/send?key=k3y"))"
+                lang = "en"
+                from_start = true
+                """)
+        #expect(d.ready())
+        #expect(d.eventually { lines(d.root + "/.demo/alerts.jsonl").count >= 7 })
+        let events = lines(d.root + "/.demo/alerts.jsonl").count
+
+        let sent = try #require(ding.wait(for: 1).first)
+        let query = Dictionary(
+            uniqueKeysWithValues: (URLComponents(string: "http://x" + sent.path)?.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+        #expect(query["access_token"] == "t0k3n")
+        let timestamp = try #require(query["timestamp"])
+        let expected = Data(SHA256.hmac(key: Array("SECdemo".utf8), message: Array("\(timestamp)\nSECdemo".utf8))).base64EncodedString()
+        #expect(query["sign"] == expected, "the sign parameter, once percent-decoded, is the Base64 HMAC")
+        let message = try #require(try JSONSerialization.jsonObject(with: Data(sent.body.utf8)) as? [String: Any])
+        #expect(message["msgtype"] as? String == "markdown")
+        let markdown = try #require(message["markdown"] as? [String: String])
+        #expect(markdown["title"] == "plansync：\(events) 条告警触发，0 条恢复", "\(markdown)")
+        #expect(markdown["text"]?.contains("目标未完成 · futian-2023") == true)
+        #expect(markdown["text"]?.contains("地区生产总值（2022年）实际 3.0%，目标 6.0%，差 3.0 个百分点") == true, "\(markdown["text"] ?? "")")
+
+        let attempts = wecom.wait(for: 2)
+        #expect(attempts.count == 2 && attempts[0].body == attempts[1].body, "the rate-limited digest is sent again as it was")
+        let content = ((try JSONSerialization.jsonObject(with: Data(attempts[1].body.utf8)) as? [String: Any])?["markdown"] as? [String: String])?["content"]
+        #expect(content?.hasPrefix("### plansync: \(events) firing, 0 resolved") == true, "\(content ?? "")")
+        #expect(content?.contains("target missed · futian-2023") == true)
+
+        var sinks: [[String: Any]] = []
+        #expect(
+            try d.eventually {
+                sinks = (try d.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []
+                return sinks.count == 2 && sinks.allSatisfy { $0["delivered"] as? Int == events }
+            }, "\(sinks)")
+        let shown = "\(sinks)"
+        #expect(!shown.contains("t0k3n") && !shown.contains("k3y") && !shown.contains("SECdemo"))
+        #expect(
+            sinks.first { $0["id"] as? String == "wecom" }?["last_error"] as? String
+                == "events 1–\(events) not delivered (attempt 1): errcode 45009: api freq out of limit (rate limited)")
+        _ = d.stop()
+    }
+}

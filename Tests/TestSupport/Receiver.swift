@@ -21,12 +21,18 @@ public final class Receiver: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [Request] = []
     private var script: [(status: Int, headers: String)]
+    private var bodies: [String]
+    private let okBody: String
     private var stopped = false
 
-    /// - Parameter script: the statuses of the first answers, with extra header lines
-    ///   (e.g. `"Retry-After: 1\r\n"`).
-    public init(script: [(Int, String)] = []) throws {
+    /// - Parameters:
+    ///   - script: the statuses of the first answers, with extra header lines
+    ///     (e.g. `"Retry-After: 1\r\n"`).
+    ///   - bodies: the bodies of the first answers (then `okBody` for 2xx, an error otherwise).
+    public init(script: [(Int, String)] = [], bodies: [String] = [], okBody: String = #"{"status":"ok"}"#) throws {
         self.script = script.map { (status: $0.0, headers: $0.1) }
+        self.bodies = bodies
+        self.okBody = okBody
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener
         var yes: Int32 = 1
@@ -120,11 +126,11 @@ public final class Receiver: @unchecked Sendable {
         }
         guard var request, let end = headEnd else { return }
         request.body = String(decoding: data[end..<(end + contentLength)], as: UTF8.self)
-        let answer = lock.withLock { () -> (status: Int, headers: String) in
+        let (answer, scripted) = lock.withLock { () -> ((status: Int, headers: String), String?) in
             received.append(request)
-            return script.isEmpty ? (200, "") : script.removeFirst()
+            return (script.isEmpty ? (200, "") : script.removeFirst(), bodies.isEmpty ? nil : bodies.removeFirst())
         }
-        let body = answer.status < 300 ? #"{"status":"ok"}"# : #"{"error":"scripted"}"#
+        let body = scripted ?? (answer.status < 300 ? okBody : #"{"error":"scripted"}"#)
         let text =
             "HTTP/1.1 \(answer.status) Scripted\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\(answer.headers)\r\n\(body)"
         let bytes = Array(text.utf8)
