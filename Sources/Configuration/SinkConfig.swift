@@ -12,9 +12,11 @@ public enum SinkKind: String, Sendable, CaseIterable {
     case dingtalk
     /// A WeCom (企业微信) group robot: markdown digests.
     case wecom
+    /// E-mail through SMTP: plain-text digests.
+    case email
 
-    /// Kinds that send a digest of several events per message (group robots).
-    public var isDigest: Bool { self == .dingtalk || self == .wecom }
+    /// Kinds that send a digest of several events per message (group robots, e-mail).
+    public var isDigest: Bool { self == .dingtalk || self == .wecom || self == .email }
 
     /// The kinds this plansync delivers to.
     public static let allowed = allCases.map(\.rawValue).joined(separator: ", ")
@@ -60,11 +62,17 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
     public var fromStart: Bool
     /// Language of digest messages: `zh` or `en`.
     public var lang: String
+    /// E-mail: sender, recipients, subject prefix, and whether `smtp://` must upgrade with STARTTLS.
+    public var from: String?
+    public var to: [String] = []
+    public var subjectPrefix = "[plansync]"
+    public var startTLS = false
     /// How often Alertmanager is told again of the alerts still firing (seconds).
     public var resendInterval: Double
 
     public static let keys = [
-        "id", "kind", "url", "match", "secret_file", "credential", "timeout", "max_age", "from_start", "resend_interval", "lang",
+        "id", "kind", "url", "match", "secret_file", "credential", "timeout", "max_age", "from_start", "resend_interval", "lang", "from", "to",
+        "subject_prefix", "starttls",
     ]
     static let matchKeys = ["plans", "severity", "alerts"]
     /// Alert kinds a match may name: the mirror's and the sinks' own.
@@ -87,8 +95,8 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
         guard let kind = SinkKind(rawValue: kindText) else {
             throw table.error("kind", "unknown sink kind '\(kindText)' (allowed: \(SinkKind.allowed))")
         }
-        let url = try table.requiredString("url", example: "\"https://hooks.example.org/plansync\"")
-        let schemes = ["http", "https"]
+        let url = try table.requiredString("url", example: kind == .email ? "\"smtp://127.0.0.1:25\"" : "\"https://hooks.example.org/plansync\"")
+        let schemes = kind == .email ? ["smtp", "smtps"] : ["http", "https"]
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), schemes.contains(scheme),
             let host = parts.host, !host.isEmpty
         else {
@@ -152,11 +160,31 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
         let lang = try table.string("lang") ?? "zh"
         guard ["zh", "en"].contains(lang) else { throw table.error("lang", "lang must be \"zh\" or \"en\"") }
         if table.has("lang"), !kind.isDigest {
-            throw table.error("lang", "'lang' applies to dingtalk and wecom sinks only")
+            throw table.error("lang", "'lang' applies to dingtalk, wecom and email sinks only")
         }
-        return SinkConfig(
+        for key in ["from", "to", "subject_prefix", "starttls"] where table.has(key) && kind != .email {
+            throw table.error(key, "'\(key)' applies to email sinks only")
+        }
+        var sink = SinkConfig(
             id: id, kind: kind, url: url, match: match, secret: secret, timeout: timeout, maxAge: maxAge,
             fromStart: try table.bool("from_start") ?? false, lang: lang, resendInterval: resend)
+        if kind == .email {
+            let from = try table.requiredString("from", example: "\"plansync@example.org\"")
+            let to = try table.strings("to") ?? []
+            guard !to.isEmpty else { throw table.error("to", "an email sink needs recipients (e.g. to = [\"office@example.org\"])") }
+            guard isMailAddress(from) else { throw table.error("from", "'\(from)' is not an e-mail address (name@host)") }
+            for address in to where !isMailAddress(address) {
+                throw table.error("to", "'\(address)' is not an e-mail address (name@host)")
+            }
+            sink.from = from
+            sink.to = to
+            sink.subjectPrefix = try table.string("subject_prefix") ?? "[plansync]"
+            sink.startTLS = try table.bool("starttls") ?? false
+            if sink.startTLS, url.lowercased().hasPrefix("smtps:") {
+                throw table.error("starttls", "starttls is for smtp:// URLs; smtps:// is TLS from the start")
+            }
+        }
+        return sink
     }
 
     /// A secret file's content without its final line break; empty or unreadable is an error.
@@ -168,5 +196,12 @@ public struct SinkConfig: Sendable, Equatable, CustomStringConvertible {
         while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
         guard !text.isEmpty else { throw table.error(key, "'\(path)' is empty") }
         return text
+    }
+
+    /// `name@host`, no spaces, angle brackets or commas (SMTP envelope addresses).
+    static func isMailAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty
+            && !text.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "," || $0 == "\r" || $0 == "\n" })
     }
 }

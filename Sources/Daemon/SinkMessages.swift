@@ -5,12 +5,13 @@ import Mirror
 import PlanCore
 import Support
 
-/// Messages for the group robots (DingTalk, WeCom): markdown digests of several events in
-/// Chinese or English, their requests (DingTalk's signature) and how their answers read.
+/// Digest messages for the group robots (DingTalk, WeCom: markdown) and e-mail (plain text),
+/// in Chinese or English: their requests (DingTalk's signature, the SMTP envelope) and how
+/// their answers read.
 enum SinkMessages {
     /// Most bytes of one message's text: WeCom takes 4,096 bytes of markdown, DingTalk more;
     /// a digest longer than this is split.
-    static func limit(_ kind: SinkKind) -> Int { kind == .wecom ? 3800 : 16000 }
+    static func limit(_ kind: SinkKind) -> Int { kind == .wecom ? 3800 : kind == .email ? 200_000 : 16000 }
 
     /// Events cut into digests: in `seq` order, each under the kind's size limit.
     static func digests(_ events: [(event: StoredEvent, object: JSONValue)], kind: SinkKind, lang: String = "zh")
@@ -52,7 +53,24 @@ enum SinkMessages {
 
     /// One event as a markdown list item: what, the indicator's name, actual, target,
     /// shortfall, period and feed where it has them, else its message.
-    static func line(_ e: JSONValue, lang: String) -> String {
+    static func line(_ e: JSONValue, lang: String, markdown: Bool = true) -> String {
+        let line = markdownLine(e, lang: lang)
+        guard !markdown else { return line }
+        // Plain text (e-mail): the same words without emphasis and escapes.
+        var plain = ""
+        var escaped = false
+        for c in line.replacingOccurrences(of: "**", with: "") {
+            if c == "\\", !escaped {
+                escaped = true
+                continue
+            }
+            escaped = false
+            plain.append(c)
+        }
+        return plain
+    }
+
+    private static func markdownLine(_ e: JSONValue, lang: String) -> String {
         func field(_ key: String) -> String? {
             switch e[key] {
             case .string(let s)?: return s
@@ -97,15 +115,46 @@ enum SinkMessages {
         return out
     }
 
-    /// The digest's title and text.
-    static func digest(_ objects: [JSONValue], lang: String) -> (title: String, text: String) {
+    /// The digest's title and text (markdown, or plain for e-mail).
+    static func digest(_ objects: [JSONValue], lang: String, markdown: Bool = true) -> (title: String, text: String) {
         let firing = objects.filter { $0["event"]?.stringValue == "firing" }.count
         let resolved = objects.count - firing
         let title =
             lang == "zh"
             ? "plansync：\(firing) 条告警触发，\(resolved) 条恢复" : "plansync: \(firing) firing, \(resolved) resolved"
-        let text = "### \(title)\n\n" + objects.map { line($0, lang: lang) }.joined(separator: "\n")
-        return (title, text)
+        let lines = objects.map { line($0, lang: lang, markdown: markdown) }.joined(separator: "\n")
+        return (title, markdown ? "### \(title)\n\n" + lines : title + "\n\n" + lines + "\n")
+    }
+
+    /// A digest as an e-mail: UTF-8 subject (RFC 2047) and a base64 text/plain body.
+    static func mailMessage(_ config: SinkConfig, objects: [JSONValue], now: Date) -> [UInt8] {
+        let (title, text) = digest(objects, lang: config.lang, markdown: false)
+        let subject = "\(config.subjectPrefix) \(title)"
+        let seqs = objects.compactMap { $0["seq"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } }
+        let body = Data(text.utf8).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+        let headers = [
+            "From: \(config.from ?? "")",
+            "To: \(config.to.joined(separator: ", "))",
+            "Subject: =?UTF-8?B?\(Data(subject.utf8).base64EncodedString())?=",
+            "Date: \(mailDate(now))",
+            "Message-ID: <plansync.\(config.id).\(seqs.first ?? 0)-\(seqs.last ?? 0).\(Int64(now.timeIntervalSince1970 * 1000))@plansync>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=UTF-8",
+            "Content-Transfer-Encoding: base64",
+        ]
+        return Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + body + "\r\n").utf8)
+    }
+
+    /// RFC 5322 date, in UTC.
+    static func mailDate(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(parts.tm_wday)]), \(parts.tm_mday) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 
     /// The robot's request for a digest of `objects` (DingTalk signed with the secret when set).
@@ -119,6 +168,13 @@ enum SinkMessages {
         request.maxBytes = 1 << 20
         request.headers = ["Content-Type: application/json; charset=utf-8"]
         switch config.kind {
+        case .email:
+            var user: String?
+            if let parts = URLComponents(string: config.url), let name = parts.user { user = name.removingPercentEncoding ?? name }
+            request.mail = MailEnvelope(
+                from: config.from ?? "", to: config.to, message: mailMessage(config, objects: objects, now: now),
+                startTLS: config.startTLS, username: config.secret == nil ? nil : (user ?? config.from), password: config.secret)
+            request.headers = []
         case .dingtalk:
             request.body =
                 JSONValue.object([
@@ -148,6 +204,12 @@ enum SinkMessages {
     /// A robot's answer: HTTP as for webhooks, then `errcode` 0 delivered; its rate-limit
     /// codes (DingTalk 130101, WeCom 45009) retried with backoff; other codes refused.
     static func classifyRobot(_ result: FetchResult, kind: SinkKind) -> SinkWorker.Outcome {
+        if kind == .email {
+            // A 5xx reply (no such mailbox, message refused) is final; anything else is tried again.
+            if result.outcome == .ok { return .delivered }
+            if let code = result.httpStatus, (500..<600).contains(code) { return .refused("SMTP \(code): \(result.message)") }
+            return .retry(result.message, after: nil)
+        }
         guard result.outcome == .ok else { return SinkWorker.classify(result) }
         guard let answer = try? JSONParser.parse(result.body), case .number(let code)? = answer["errcode"] else {
             return .retry("the robot answered without an errcode: \(DisplayText.excerpt(String(decoding: result.body.prefix(200), as: UTF8.self)))", after: nil)

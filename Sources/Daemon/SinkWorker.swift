@@ -277,7 +277,7 @@ public final class SinkWorker: Sendable {
             request.url = alertmanagerURL(config.url)
             request.body = JSONValue.array([alertmanagerAlert(object, resendInterval: config.resendInterval, now: now)]).text
             request.headers = ["Content-Type: application/json"]
-        case .dingtalk, .wecom:
+        case .dingtalk, .wecom, .email:
             return SinkMessages.robotRequest(config, objects: [object], now: now)
         }
         return request

@@ -39,6 +39,8 @@ public struct FetchRequest: Sendable {
     public var body: String?
     /// Extra request headers, `Name: value` each.
     public var headers: [String] = []
+    /// Set for `smtp://` and `smtps://` URLs: the message and its envelope.
+    public var mail: MailEnvelope?
     /// Nice value of the thread that hashes a body of 1 MiB or more (off the engine's queue,
     /// which keeps serving other transfers meanwhile). The daemon uses 19.
     public var largeBodyNiceness: Int32 = 0
@@ -46,6 +48,28 @@ public struct FetchRequest: Sendable {
     public init(id: String, url: String) {
         self.id = id
         self.url = url
+    }
+}
+
+/// A message to send by SMTP (libcurl's `smtp://` and `smtps://`).
+public struct MailEnvelope: Sendable {
+    public var from: String
+    public var to: [String]
+    /// The whole message: headers, a blank line, the body; CRLF line ends.
+    public var message: [UInt8]
+    /// Upgrade a plain `smtp://` connection with STARTTLS, and fail without it.
+    public var startTLS: Bool
+    /// SMTP AUTH, when the server asks for it.
+    public var username: String?
+    public var password: String?
+
+    public init(from: String, to: [String], message: [UInt8], startTLS: Bool = false, username: String? = nil, password: String? = nil) {
+        self.from = from
+        self.to = to
+        self.message = message
+        self.startTLS = startTLS
+        self.username = username
+        self.password = password
     }
 }
 

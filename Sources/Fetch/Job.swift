@@ -7,6 +7,9 @@ import Support
 final class TransferState {
     let maxBytes: Int
     var body: [UInt8] = []
+    /// What an upload (an SMTP message) sends, and how much of it went.
+    var upload: [UInt8] = []
+    var uploaded = 0
     var tooLarge = false
     /// Headers of the last response (lower-case names), reset at every status line.
     var headers: [String: String] = [:]
@@ -50,6 +53,18 @@ final class TransferState {
         guard let date = HTTPDate.parse(value) else { return nil }
         return max(0, date.timeIntervalSince(now))
     }
+}
+
+/// Gives libcurl the next part of an upload.
+private let readUpload: plansync_data_callback = { data, size, count, context in
+    let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+    let n = min(size * count, state.upload.count - state.uploaded)
+    guard n > 0, let data else { return 0 }
+    state.upload.withUnsafeBytes { bytes in
+        UnsafeMutableRawPointer(data).copyMemory(from: bytes.baseAddress! + state.uploaded, byteCount: n)
+    }
+    state.uploaded += n
+    return n
 }
 
 /// Takes the decoded body; returning less than offered aborts the transfer (size limit).
@@ -98,6 +113,7 @@ final class Job: @unchecked Sendable {
     let started = Date()
     private(set) var state: TransferState
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var mailRecipients: UnsafeMutablePointer<curl_slist>?
     /// For file: URLs, validators made from the file's modification time and size.
     private var fileValidators: (etag: String, lastModified: String)?
 
@@ -120,6 +136,14 @@ final class Job: @unchecked Sendable {
     /// Decides without the network: refused schemes, and unchanged or unreadable local files.
     func preflight() -> FetchResult? {
         let lower = request.url.lowercased()
+        if request.mail != nil {
+            // Mail goes by SMTP only, and nothing else does.
+            guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else {
+                let scheme = lower.split(separator: ":").first.map(String.init) ?? lower
+                return result(outcome: .refusedScheme, message: "scheme '\(scheme)' is not allowed for mail (smtp, smtps)")
+            }
+            return nil
+        }
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("file://") else {
             let scheme = lower.split(separator: ":").first.map(String.init) ?? lower
             return result(outcome: .refusedScheme, message: "scheme '\(scheme)' is not allowed (http, https, file)")
@@ -163,7 +187,7 @@ final class Job: @unchecked Sendable {
         let context = Unmanaged.passUnretained(state).toOpaque()
         plansync_easy_setopt_string(easy, CURLOPT_URL, request.url)
         plansync_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        plansync_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https,file")
+        plansync_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, request.mail == nil ? "http,https,file" : "smtp,smtps")
         // A server must never redirect us to a local file.
         plansync_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         plansync_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
@@ -194,6 +218,20 @@ final class Job: @unchecked Sendable {
         }
         // A body is for the URL configured: a redirect must not take it elsewhere.
         if request.body != nil { plansync_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0) }
+        if let mail = request.mail {
+            plansync_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+            plansync_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(mail.from)>")
+            for address in mail.to { mailRecipients = curl_slist_append(mailRecipients, "<\(address)>") }
+            plansync_easy_setopt_list(easy, CURLOPT_MAIL_RCPT, mailRecipients)
+            state.upload = mail.message
+            plansync_easy_setopt_long(easy, CURLOPT_UPLOAD, 1)
+            plansync_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(mail.message.count))
+            plansync_easy_setopt_callback(easy, CURLOPT_READFUNCTION, readUpload)
+            plansync_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+            if mail.startTLS { plansync_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+            if let user = mail.username { plansync_easy_setopt_string(easy, CURLOPT_USERNAME, user) }
+            if let password = mail.password { plansync_easy_setopt_string(easy, CURLOPT_PASSWORD, password) }
+        }
         plansync_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, writeBody)
         plansync_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
         plansync_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, collectHeader)
@@ -214,12 +252,15 @@ final class Job: @unchecked Sendable {
     /// transfer started (359 MB at 2,800 feeds).
     func releaseBody() {
         state.body = []
+        state.upload = []
     }
 
-    /// Frees an attempt's header list; the handle itself is freed or reused by the engine.
+    /// Frees an attempt's header and recipient lists; the handle itself is freed or reused by the engine.
     func releaseHeaders() {
         if let list = headerList { curl_slist_free_all(list) }
         headerList = nil
+        if let list = mailRecipients { curl_slist_free_all(list) }
+        mailRecipients = nil
     }
 
     /// A result decided before any transfer.
@@ -267,9 +308,12 @@ final class Job: @unchecked Sendable {
                     ? ": link-local addresses (cloud metadata) are reached only with allow_link_local = true"
                     : ": loopback and private addresses are reached only when the configured URL's own host is there, never through a redirect")
         case CURLE_OK:
-            if isFile || status == nil || (200..<300).contains(status!) {
+            if isFile || status == nil || request.mail != nil || (200..<300).contains(status!) {
                 outcome = .ok
-                message = "\(status.map { "HTTP \($0), " } ?? "")\(state.body.count) bytes in \(format(timings.total))"
+                message =
+                    request.mail != nil
+                    ? "accepted (SMTP \(status ?? 0)) in \(format(timings.total))"
+                    : "\(status.map { "HTTP \($0), " } ?? "")\(state.body.count) bytes in \(format(timings.total))"
             } else if status == 304 {
                 outcome = .notModified
                 message = "not modified (HTTP 304)"

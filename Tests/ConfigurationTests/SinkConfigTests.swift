@@ -68,7 +68,10 @@ private let base = """
     static let bad: [(String, String, String)] = [
         ("id = \"Ops Hook\"\nkind = \"webhook\"\nurl = \"http://h/x\"", "sink[0].id", "not a valid sink id"),
         ("id = \"alert_log\"\nkind = \"webhook\"\nurl = \"http://h/x\"", "sink[0].id", "alert log's own cursor"),
-        ("id = \"a\"\nkind = \"pager\"\nurl = \"http://h/x\"", "sink[0].kind", "unknown sink kind 'pager' (allowed: alertmanager, webhook, dingtalk, wecom)"),
+        (
+            "id = \"a\"\nkind = \"pager\"\nurl = \"http://h/x\"", "sink[0].kind",
+            "unknown sink kind 'pager' (allowed: alertmanager, webhook, dingtalk, wecom, email)"
+        ),
         ("id = \"a\"\nkind = \"webhook\"", "sink[0].url", "missing"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"ftp://h/x\"", "sink[0].url", "not a http or https URL"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"https://user:topsecret@/x\"", "sink[0].url", "https://***@/x"),
@@ -90,7 +93,13 @@ private let base = """
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nresend_interval = \"1m\"", "sink[0].resend_interval", "alertmanager sinks only"),
         ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nsecret = \"x\"", "sink[0].secret", "unknown key 'secret'"),
         ("id = \"a\"\nkind = \"dingtalk\"\nurl = \"http://h/x\"\nlang = \"fr\"", "sink[0].lang", "lang must be \"zh\" or \"en\""),
-        ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nlang = \"en\"", "sink[0].lang", "dingtalk and wecom sinks only"),
+        ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nlang = \"en\"", "sink[0].lang", "dingtalk, wecom and email sinks only"),
+        ("id = \"a\"\nkind = \"email\"\nurl = \"http://h/x\"\nfrom = \"a@b\"\nto = [\"c@d\"]", "sink[0].url", "not a smtp or smtps URL"),
+        ("id = \"a\"\nkind = \"email\"\nurl = \"smtp://h:25\"\nto = [\"c@d\"]", "sink[0].from", "missing"),
+        ("id = \"a\"\nkind = \"email\"\nurl = \"smtp://h:25\"\nfrom = \"a@b\"", "sink[0].to", "needs recipients"),
+        ("id = \"a\"\nkind = \"email\"\nurl = \"smtp://h:25\"\nfrom = \"a@b\"\nto = [\"Office <c@d>\"]", "sink[0].to", "not an e-mail address"),
+        ("id = \"a\"\nkind = \"email\"\nurl = \"smtps://h:465\"\nfrom = \"a@b\"\nto = [\"c@d\"]\nstarttls = true", "sink[0].starttls", "TLS from the start"),
+        ("id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\nto = [\"c@d\"]", "sink[0].to", "email sinks only"),
         ("id = \"a\"\nkind = \"wecom\"\nurl = \"http://h/x\"\nsecret_file = \"s\"", "sink[0].secret_file", "no signing secret"),
         (
             "id = \"a\"\nkind = \"webhook\"\nurl = \"http://h/x\"\n[[sink]]\nid = \"a\"\nkind = \"webhook\"\nurl = \"http://h/y\"", "sink[1].id",

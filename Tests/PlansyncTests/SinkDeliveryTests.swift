@@ -339,3 +339,69 @@ func freePort() throws -> Int {
         _ = d.stop()
     }
 }
+
+/// E-mail through libcurl's SMTP to a real SMTP server on loopback (Debian's python3-aiosmtpd,
+/// its Mailbox handler writing a Maildir).
+@Suite(.serialized) struct EmailSinkTests {
+    /// Subject, To and body of a message file, decoded by Python's email package.
+    func decoded(_ file: String) throws -> (subject: String, to: String, body: String) {
+        let script = """
+            import email, sys
+            from email.header import decode_header, make_header
+            m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+            print(str(make_header(decode_header(m['Subject']))))
+            print(m['To'])
+            print(m.get_content_charset())
+            sys.stdout.write(m.get_payload(decode=True).decode('utf-8'))
+            """
+        let r = try shell("/usr/bin/python3 -c \"\(script.replacingOccurrences(of: "\"", with: "\\\""))\" \(file)")
+        let lines = r.output.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.count == 4 && lines[2] == "utf-8", "\(r.output)")
+        return (lines[0], lines.count > 1 ? lines[1] : "", lines.count > 3 ? lines[3] : "")
+    }
+
+    @Test func aDigestArrivesByMailWithAUTF8SubjectAndBody() throws {
+        let port = try freePort()
+        let maildir = try scratchFolder() + "/mail"
+        let smtp = Process()
+        smtp.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        smtp.arguments = ["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Mailbox", maildir]
+        smtp.standardOutput = FileHandle.nullDevice
+        smtp.standardError = FileHandle.nullDevice
+        try smtp.run()
+        defer { smtp.terminate() }
+        let d = try RunningDaemon(
+            extraFeeds: """
+
+                [[sink]]
+                id = "office"
+                kind = "email"
+                url = "smtp://127.0.0.1:\(port)"
+                from = "plansync@example.org"
+                to = ["office@example.org", "director@example.org"]
+                subject_prefix = "[福田]"
+                from_start = true
+                """)
+        #expect(d.ready())
+        var files: [String] = []
+        #expect(
+            d.eventually(30) {
+                files = (try? FileManager.default.contentsOfDirectory(atPath: maildir + "/new")) ?? []
+                return !files.isEmpty
+            }, "no message in \(maildir)/new")
+        let events = lines(d.root + "/.demo/alerts.jsonl").count
+        let message = try decoded(maildir + "/new/" + (files.first ?? ""))
+        #expect(message.subject == "[福田] plansync：\(events) 条告警触发，0 条恢复", "\(message.subject)")
+        #expect(message.to == "office@example.org, director@example.org")
+        #expect(message.body.contains("- 触发 目标未完成 · futian-2023：地区生产总值（2022年）实际 3.0%，目标 6.0%，差 3.0 个百分点"), "\(message.body)")
+        #expect(!message.body.contains("**"))
+        var sinks: [[String: Any]] = []
+        #expect(
+            try d.eventually {
+                sinks = (try d.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []
+                return sinks.first?["delivered"] as? Int == events
+            }, "\(sinks)")
+        #expect(files.count == 1, "one digest for the cycle's events")
+        _ = d.stop()
+    }
+}
