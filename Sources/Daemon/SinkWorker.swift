@@ -92,6 +92,9 @@ public final class SinkWorker: Sendable {
     private let bell = Doorbell()
     private let stopped = Locked(false)
     private let task = Locked<Task<Void, Never>?>(nil)
+    /// A failure was recorded in the mirror since the last delivery (cleared by the next one).
+    /// Starts set, so that the first delivery clears what an earlier process recorded.
+    private let unhealthy = Locked(true)
     /// Longest wait between attempts at one event.
     static let maxBackoff = 300.0
 
@@ -212,16 +215,27 @@ public final class SinkWorker: Sendable {
                     $0.delivered += count
                     $0.lastSuccessAt = Date()
                 }
+                let wasUnhealthy = unhealthy.withLock { flag -> Bool in
+                    defer { flag = false }
+                    return flag
+                }
+                if wasUnhealthy { try? await mirror.recordSinkHealth(config.id, outcome: .delivered) }
                 return true
             case .refused(let reason):
                 status.withLock { $0.failed += count }
-                noteError("\(label) refused for good: \(reason)")
+                let message = "\(label) refused for good: \(reason)"
+                noteError(message)
+                await recordHealth(.eventLost, message)
                 return true
             case .retry(let reason, let after):
-                noteError("\(label) not delivered (attempt \(attempt)): \(reason)")
+                let message = "\(label) not delivered (attempt \(attempt)): \(reason)"
+                noteError(message)
+                await recordHealth(.attemptFailed, message)
                 if Date().timeIntervalSince(time) > config.maxAge {
                     status.withLock { $0.failed += count }
-                    noteError("\(label) given up: older than max_age (\(DurationText.format(config.maxAge))); last error: \(reason)")
+                    let lost = "\(label) given up: older than max_age (\(DurationText.format(config.maxAge))); last error: \(reason)"
+                    noteError(lost)
+                    await recordHealth(.eventLost, lost)
                     return true
                 }
                 let backoff = min(SinkWorker.maxBackoff, pow(2, Double(min(attempt, 12) - 1)))
@@ -229,6 +243,12 @@ public final class SinkWorker: Sendable {
             }
         }
         return false
+    }
+
+    /// Tells the mirror of a failure (judging raises `sink_failing` from it).
+    private func recordHealth(_ outcome: SinkHealthOutcome, _ message: String) async {
+        unhealthy.withLock { $0 = true }
+        try? await mirror.recordSinkHealth(config.id, outcome: outcome, error: Redaction.text(message))
     }
 
     private func noteError(_ message: String) {

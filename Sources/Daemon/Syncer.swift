@@ -154,7 +154,7 @@ public final class Syncer: Sendable {
                     id: $0.id, plan: $0.plan, priority: $0.priority,
                     failingAfter: $0.settings.failingAfter, staleAfter: $0.settings.staleAfter)
             },
-            now: now(), full: rejudge, collect: false)
+            sinks: config.sinks.map(\.id), now: now(), full: rejudge, collect: false)
         // Each event in the journal — up to a few hundred; a province's first sync records
         // hundreds of thousands, which the alert log and sinks carry, and the journal counts.
         let recorded = judgement.eventSeqs

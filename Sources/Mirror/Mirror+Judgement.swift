@@ -44,7 +44,7 @@ extension Mirror {
     /// one plan's verdicts and alerts, however many plans there are — unless `collect` asks
     /// for every verdict and event back (tests, small configurations).
     public func judge(
-        plans: [Plan], feeds: [FeedPolicy], now: Date, full: Bool = false, collect: Bool = true
+        plans: [Plan], feeds: [FeedPolicy], sinks: [String] = [], now: Date, full: Bool = false, collect: Bool = true
     ) async throws(MirrorError) -> Judgement {
         let stamp = Timestamp.string(now)
         var feedsByPlan: [String: [FeedPolicy]] = [:]
@@ -56,8 +56,8 @@ extension Mirror {
         do {
             return try await write { db in
                 try self.judge(
-                    db, plans: plans, inputs: inputs, feedsByPlan: byPlan, feeds: feeds, now: now, stamp: stamp, full: full,
-                    collect: collect)
+                    db, plans: plans, inputs: inputs, feedsByPlan: byPlan, feeds: feeds, sinks: sinks, now: now, stamp: stamp,
+                    full: full, collect: collect)
             }
         } catch {
             // Rolled back: the next judgement must not trust what this one saw.
@@ -79,7 +79,7 @@ extension Mirror {
     /// their inputs, lets `Judging` decide, stores what it decided, plan by plan.
     private func judge(
         _ db: Database, plans: [Plan], inputs inputsByPosition: [String], feedsByPlan: [String: [FeedPolicy]],
-        feeds: [FeedPolicy], now: Date, stamp: String, full: Bool, collect: Bool
+        feeds: [FeedPolicy], sinks: [String], now: Date, stamp: String, full: Bool, collect: Bool
     ) throws -> Judgement {
         let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
         let seenVersion = judgedDataVersion.withLock { seen in
@@ -174,7 +174,7 @@ extension Mirror {
                 "DELETE FROM verdict WHERE plan_id NOT IN (SELECT value FROM json_each(?))",
                 [JSONValue.array(plans.map { .string($0.id) }).text])
             // Alerts of plans unknown to judged_plan too (removed before schema 4).
-            for owner in everyStored.keys.sorted() where owner != "feed" {
+            for owner in everyStored.keys.sorted() where owner != "feed" && owner != "sink" {
                 try recorder.step(stored: everyStored[owner] ?? [:], holding: [], note: { _ in nil })
             }
         }
@@ -194,6 +194,24 @@ extension Mirror {
             }
         }
         try recorder.step(stored: feedAlerts, holding: Judging.feedConditions(feeds, health: health, now: now), note: { _ in nil })
+        // Notification sinks' health, as their delivery loops recorded it: failing after 3
+        // failed attempts in a row, or once an event was refused or given up, until one is taken.
+        var sinkConditions: [AlertCondition] = []
+        let configuredSinks = Set(sinks)
+        try db.eachRow("SELECT sink, consecutive_failures, failed_events, last_error FROM sink_cursor") { row in
+            let sink = DirectSQL.text(row, 0) ?? ""
+            let failures = Int(sqlite3_column_int64(row, 1)), failed = Int(sqlite3_column_int64(row, 2))
+            guard configuredSinks.contains(sink), failures >= 3 || failed > 0 else { return }
+            sinkConditions.append(
+                AlertConditions.sinkFailing(sink: sink, failures: failures, failedEvents: failed, lastError: DirectSQL.text(row, 3)))
+        }
+        var sinkAlerts: [String: StoredAlert] = everyStored["sink"] ?? [:]
+        if !everyAlert {
+            for alert in try StoredAlert.read(db, "WHERE key >= 'sink/' AND key < 'sink0'", []) where alert.owner == "sink" {
+                sinkAlerts[alert.record.key] = alert
+            }
+        }
+        try recorder.step(stored: sinkAlerts, holding: sinkConditions, note: { _ in nil })
         return Judgement(verdicts: verdicts, events: recorder.events, rejudged: rejudged, eventSeqs: firstSeq..<(recorder.seq + 1))
     }
 
@@ -368,6 +386,22 @@ extension Mirror {
         try await read { db in try Int.fetchOne(db, sql: "SELECT delivered_seq FROM sink_cursor WHERE sink = ?", arguments: [sink]) }
     }
 
+    /// Records a notification sink's delivery: taken (its failures cleared), an attempt that
+    /// failed, or an event refused for good or given up. Read by judging (`sink_failing`).
+    public func recordSinkHealth(_ sink: String, outcome: SinkHealthOutcome, error: String? = nil) async throws(MirrorError) {
+        try await write { db in
+            let set: String
+            switch outcome {
+            case .delivered: set = "consecutive_failures = 0, failed_events = 0"
+            case .attemptFailed: set = "consecutive_failures = consecutive_failures + 1, last_error = ?"
+            case .eventLost: set = "failed_events = failed_events + 1, last_error = ?"
+            }
+            var values: [SQLValue] = outcome == .delivered ? [] : [.text(error)]
+            values.append(.text(sink))
+            try db.runBound("UPDATE sink_cursor SET \(set) WHERE sink = ?", values)
+        }
+    }
+
     /// Records that `sink` has every event through `seq` (a cursor never moves back).
     public func advanceSink(_ sink: String, to seq: Int, now: Date = Date()) async throws(MirrorError) {
         let stamp = Timestamp.string(now)
@@ -379,6 +413,13 @@ extension Mirror {
                 """, [sink, seq, stamp])
         }
     }
+}
+
+/// What a notification sink's delivery loop tells the mirror of its health.
+public enum SinkHealthOutcome: Sendable {
+    case delivered
+    case attemptFailed
+    case eventLost
 }
 
 /// One plan judged, and what storing its verdicts changes.
@@ -414,7 +455,9 @@ struct StoredAlert {
             else { return }
             let key = DirectSQL.text(row, 0) ?? ""
             var owner = "feed"
-            if !AlertKind.feedScoped.contains(kind) {
+            if AlertKind.sinkScoped.contains(kind) {
+                owner = "sink"
+            } else if !AlertKind.feedScoped.contains(kind) {
                 let plan: Substring = key.split(separator: "/", maxSplits: 1).first ?? Substring(key)
                 owner = "plan:\(plan)"
             }

@@ -288,6 +288,16 @@ extension Mirror {
                     END;
                     """)
         }
+        migrator.registerMigration("v6-sink-health") { db in
+            // Notification sinks' health, kept by their delivery loops and judged like feeds'
+            // (`sink_failing`).
+            try db.execute(
+                sql: """
+                    ALTER TABLE sink_cursor ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE sink_cursor ADD COLUMN failed_events INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE sink_cursor ADD COLUMN last_error TEXT;
+                    """)
+        }
         return migrator
     }
 }

@@ -89,7 +89,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "5")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "6")
         // Observations are keyed by feed first (one plan's rows are one range of the key).
         #expect(
             try sqlite(
@@ -116,7 +116,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 5)")
+            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 6)")
         }
     }
 

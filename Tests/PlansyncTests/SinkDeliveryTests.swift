@@ -122,6 +122,50 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: demo.root + "/.demo/mirror.sqlite"))
     }
 
+    @Test func aSinkThatRefusesEventsRaisesSinkFailingUntilItTakesOneAgain() throws {
+        let broken = try Receiver(script: Array(repeating: (400, ""), count: 100_000))
+        let watch = try Receiver()
+        let d = try RunningDaemon(
+            interval: "1s",
+            extraFeeds: """
+
+                [[sink]]
+                id = "broken"
+                kind = "webhook"
+                url = "\(broken.url("/b"))"
+                from_start = true
+
+                [[sink]]
+                id = "watch"
+                kind = "webhook"
+                url = "\(watch.url("/w"))"
+                match = { alerts = ["sink_failing"] }
+                """)
+        #expect(d.ready())
+        let key = "sink/broken/sink_failing"
+        func alert(_ state: String) throws -> [String: Any]? {
+            ((try d.json("/v1/alerts?state=\(state)")["alerts"] as? [[String: Any]]) ?? []).first { $0["key"] as? String == key }
+        }
+        var firing: [String: Any]?
+        #expect(
+            try d.eventually(30) {
+                firing = try alert("firing"); return firing != nil
+            })
+        #expect((firing?["message"] as? String)?.contains("events not delivered for good (") == true, "\(String(describing: firing))")
+        #expect((firing?["message"] as? String)?.contains("HTTP 400") == true)
+        // The other sink, watching for it, is told.
+        #expect(d.eventually { watch.requests.contains { $0.body.contains(#""event":"firing","alert":"sink_failing""#) } })
+        #expect(lines(d.root + "/.demo/alerts.jsonl").contains { $0.contains(#""alert":"sink_failing""#) && $0.contains(#""key":"sink/broken/sink_failing""#) })
+        // The receiver is fixed; the next events are taken, and the alert resolves.
+        broken.answerOK()
+        let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
+        try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,6.4")
+            .write(toFile: annex, atomically: true, encoding: .utf8)
+        #expect(try d.eventually(30) { try alert("resolved") != nil })
+        #expect(d.eventually { watch.requests.contains { $0.body.contains(#""event":"resolved","alert":"sink_failing""#) } })
+        _ = d.stop()
+    }
+
     @Test func aSinkThatIsDownGetsEveryEventAfterAKillAndRestart() throws {
         // Down for everything at first: every attempt answers 503.
         let down = try Receiver(script: Array(repeating: (503, ""), count: 10_000))

@@ -72,6 +72,14 @@ public final class Receiver: @unchecked Sendable {
         return requests
     }
 
+    /// Drops what is left of the script: every answer from now on is 200 with `okBody`.
+    public func answerOK() {
+        lock.withLock {
+            script.removeAll()
+            bodies.removeAll()
+        }
+    }
+
     public func stop() {
         let wasStopped = lock.withLock { () -> Bool in
             defer { stopped = true }

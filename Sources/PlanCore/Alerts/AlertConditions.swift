@@ -95,4 +95,19 @@ public enum AlertConditions {
             message:
                 "feed \(feed) has had no successful fetch for more than \(staleAfter)\(lastSuccess.map { " (last success \($0))" } ?? " (never succeeded)")")
     }
+
+    /// A notification sink failing: `failures` attempts in a row, or `failedEvents` events it
+    /// refused or that were given up since it last took one.
+    public static func sinkFailing(sink: String, failures: Int, failedEvents: Int, lastError: String?) -> AlertCondition {
+        var why: [String] = []
+        if failures > 0 { why.append("\(failures) failed attempts in a row") }
+        if failedEvents > 0 { why.append("\(failedEvents) events not delivered for good") }
+        return AlertCondition(
+            key: "sink/\(sink)/sink_failing", kind: .sinkFailing, severity: .warning,
+            details: .object([
+                ("sink", .string(sink)), ("failures", .int(failures)), ("failed_events", .int(failedEvents)),
+                ("last_error", .optional(lastError)),
+            ]),
+            message: "notification sink \(sink) is failing: \(why.joined(separator: ", "))\(lastError.map { " (\($0))" } ?? "")")
+    }
 }

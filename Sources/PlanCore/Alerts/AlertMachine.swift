@@ -5,11 +5,15 @@ public enum AlertKind: String, Sendable, CaseIterable {
     case feedFailing = "feed_failing"
     case feedStale = "feed_stale"
     case sourceConflict = "source_conflict"
+    /// A notification sink failing: attempts failing in a row, or events refused or given up.
+    case sinkFailing = "sink_failing"
 
     /// Kinds keyed `<plan>/...`, raised by judging a plan.
     public static let planScoped: Set<AlertKind> = [.targetAtRisk, .targetMissed, .sourceConflict]
     /// Kinds keyed `feed/<feed>/...`, raised by a feed's health.
     public static let feedScoped: Set<AlertKind> = [.feedFailing, .feedStale]
+    /// Kinds keyed `sink/<sink>/...`, raised by a notification sink's health.
+    public static let sinkScoped: Set<AlertKind> = [.sinkFailing]
 }
 
 /// `firing` when a condition starts to hold, `resolved` when it stops.
