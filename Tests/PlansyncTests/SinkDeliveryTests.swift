@@ -166,6 +166,37 @@ import TestSupport
         _ = d.stop()
     }
 
+    @Test func reloadAddsASinkAtTheEndOfTheStreamAndRemovesIt() throws {
+        let receiver = try Receiver()
+        let d = try RunningDaemon(interval: "1s")
+        #expect(d.ready())
+        #expect(d.eventually { lines(d.root + "/.demo/alerts.jsonl").count >= 7 })
+        let before = lines(d.root + "/.demo/alerts.jsonl").count
+        let original = try String(contentsOfFile: d.config, encoding: .utf8)
+        try (original + "\n[[sink]]\nid = \"late\"\nkind = \"webhook\"\nurl = \"\(receiver.url("/l"))\"\n")
+            .write(toFile: d.config, atomically: true, encoding: .utf8)
+        #expect(try d.curl("/v1/reload", method: "POST").status == 200)
+        #expect(try d.eventually { ((try d.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []).first?["cursor"] as? Int == before })
+        // New events only: it does not replay history.
+        let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
+        try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,6.4")
+            .write(toFile: annex, atomically: true, encoding: .utf8)
+        #expect(d.eventually(30) { !receiver.requests.isEmpty })
+        usleep(500_000)
+        let log = lines(d.root + "/.demo/alerts.jsonl")
+        #expect(receiver.requests.map(\.body) == Array(log.dropFirst(before)))
+        // A configuration without it: gone from the status.
+        try original.write(toFile: d.config, atomically: true, encoding: .utf8)
+        #expect(try d.curl("/v1/reload", method: "POST").status == 200)
+        #expect(try d.eventually { ((try d.json("/v1/sinks")["sinks"] as? [[String: Any]]) ?? []).isEmpty })
+        // An invalid sink is refused by reload and changes nothing.
+        try (original + "\n[[sink]]\nid = \"Bad Id\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\n")
+            .write(toFile: d.config, atomically: true, encoding: .utf8)
+        let refused = try d.curl("/v1/reload", method: "POST")
+        #expect(refused.status == 422 && refused.body.contains("not a valid sink id"), "\(refused)")
+        _ = d.stop()
+    }
+
     @Test func aSinkThatIsDownGetsEveryEventAfterAKillAndRestart() throws {
         // Down for everything at first: every attempt answers 503.
         let down = try Receiver(script: Array(repeating: (503, ""), count: 10_000))
