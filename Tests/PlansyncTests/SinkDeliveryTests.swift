@@ -444,7 +444,11 @@ func freePort() throws -> Int {
         smtp.standardOutput = FileHandle.nullDevice
         smtp.standardError = FileHandle.nullDevice
         try smtp.run()
-        defer { smtp.terminate() }
+        // aiosmtpd's command line keeps running on SIGTERM.
+        defer {
+            kill(smtp.processIdentifier, SIGKILL)
+            smtp.waitUntilExit()
+        }
         let d = try RunningDaemon(
             extraFeeds: """
 
