@@ -70,9 +70,13 @@ import TestSupport
             #expect(d.ready(), "round \(round)")
             let annex = d.root + "/Config/feeds/futian-2022-annex.csv"
             let growth = round % 2 == 0 ? "6.5" : "3.0"
+            let logged = lines(state + "/alerts.jsonl").count
             try String(contentsOfFile: annex, encoding: .utf8).replacingOccurrences(of: "gdp,2022,growth,3.0", with: "gdp,2022,growth,\(growth)")
                 .write(toFile: annex, atomically: true, encoding: .utf8)
-            usleep(UInt32.random(in: 0...1_500_000, using: &generator))
+            // Killed while the round's events are being delivered: once the cycle has logged
+            // them, after 0–300 ms more.
+            _ = d.eventually(10) { lines(state + "/alerts.jsonl").count > logged }
+            usleep(UInt32.random(in: 0...300_000, using: &generator))
             _ = d.stop(SIGKILL)
         }
         // A last daemon delivers whatever is left.
