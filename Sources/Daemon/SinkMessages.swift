@@ -51,26 +51,9 @@ enum SinkMessages {
         }
     }
 
-    /// One event as a markdown list item: what, the indicator's name, actual, target,
+    /// One event as a list item (markdown, or plain text for e-mail): what, the indicator's name, actual, target,
     /// shortfall, period and feed where it has them, else its message.
     static func line(_ e: JSONValue, lang: String, markdown: Bool = true) -> String {
-        let line = markdownLine(e, lang: lang)
-        guard !markdown else { return line }
-        // Plain text (e-mail): the same words without emphasis and escapes.
-        var plain = ""
-        var escaped = false
-        for c in line.replacingOccurrences(of: "**", with: "") {
-            if c == "\\", !escaped {
-                escaped = true
-                continue
-            }
-            escaped = false
-            plain.append(c)
-        }
-        return plain
-    }
-
-    private static func markdownLine(_ e: JSONValue, lang: String) -> String {
         func field(_ key: String) -> String? {
             switch e[key] {
             case .string(let s)?: return s
@@ -79,10 +62,12 @@ enum SinkMessages {
             }
         }
         let event = word(field("event") ?? "", lang: lang), alert = word(field("alert") ?? "", lang: lang)
-        var head = "- **\(event)** \(alert)"
+        // Markdown for the robots (emphasis, escaped text); plain text for e-mail.
+        func text(_ s: String) -> String { markdown ? self.markdown(s) : s }
+        var head = markdown ? "- **\(event)** \(alert)" : "- \(event) \(alert)"
         if let plan = field("plan") { head += " · \(plan)" }
         guard let actual = field("actual"), let threshold = field("threshold") else {
-            return head + ": " + markdown(field("message") ?? "")
+            return head + ": " + text(field("message") ?? "")
         }
         let unit = field("unit") ?? ""
         let percent = unit == "%"
@@ -96,13 +81,13 @@ enum SinkMessages {
             if let shortfall, field("event") == "firing" { parts.append("差 \(shortfall)") }
             if let period = field("period") { parts.append("期间 \(period)") }
             if let feed = field("feed") { parts.append("来源 \(feed)") }
-            return head + "：" + markdown(parts.joined(separator: "，"))
+            return head + "：" + text(parts.joined(separator: "，"))
         }
         parts = ["\(name) \(year): actual \(show(actual)), target \(show(threshold))"]
         if let shortfall, field("event") == "firing" { parts.append("short by \(shortfall)") }
         if let period = field("period") { parts.append("period \(period)") }
         if let feed = field("feed") { parts.append("feed \(feed)") }
-        return head + ": " + markdown(parts.joined(separator: ", "))
+        return head + ": " + text(parts.joined(separator: ", "))
     }
 
     /// Text with markdown's own characters made plain (names and messages come from plan files).
@@ -160,12 +145,7 @@ enum SinkMessages {
     /// The robot's request for a digest of `objects` (DingTalk signed with the secret when set).
     static func robotRequest(_ config: SinkConfig, objects: [JSONValue], now: Date = Date()) -> FetchRequest {
         let (title, text) = digest(objects, lang: config.lang)
-        var request = FetchRequest(id: "sink:\(config.id)", url: config.url)
-        request.method = "POST"
-        request.timeout = config.timeout
-        request.connectTimeout = min(10, config.timeout)
-        request.retries = 0
-        request.maxBytes = 1 << 20
+        var request = SinkWorker.post(config)
         request.headers = ["Content-Type: application/json; charset=utf-8"]
         switch config.kind {
         case .email:

@@ -278,13 +278,7 @@ public final class SinkWorker: Sendable {
 
     /// The request that delivers one event (its alert log line and that line's object).
     static func request(_ config: SinkConfig, line: String, seq: Int, object: JSONValue, now: Date = Date()) -> FetchRequest {
-        var request = FetchRequest(id: "sink:\(config.id)", url: config.url)
-        request.method = "POST"
-        request.timeout = config.timeout
-        request.connectTimeout = min(10, config.timeout)
-        request.retries = 0
-        request.maxBytes = 1 << 20
-        request.userAgent = "plansync"
+        var request = post(config)
         switch config.kind {
         case .webhook:
             request.body = line
@@ -300,6 +294,17 @@ public final class SinkWorker: Sendable {
         case .dingtalk, .wecom, .email:
             return SinkMessages.robotRequest(config, objects: [object], now: now)
         }
+        return request
+    }
+
+    /// A POST to the sink's URL with its timeout, one attempt (the worker retries itself).
+    static func post(_ config: SinkConfig, url: String? = nil) -> FetchRequest {
+        var request = FetchRequest(id: "sink:\(config.id)", url: url ?? config.url)
+        request.method = "POST"
+        request.timeout = config.timeout
+        request.connectTimeout = min(10, config.timeout)
+        request.retries = 0
+        request.maxBytes = 1 << 20
         return request
     }
 
@@ -384,9 +389,7 @@ public final class SinkWorker: Sendable {
             batch.append(SinkWorker.alertmanagerAlert(event, resendInterval: config.resendInterval))
         }
         guard !batch.isEmpty else { return }
-        var request = FetchRequest(id: "sink:\(config.id)", url: SinkWorker.alertmanagerURL(config.url))
-        request.method = "POST"
-        request.timeout = config.timeout
+        var request = SinkWorker.post(config, url: SinkWorker.alertmanagerURL(config.url))
         request.retries = 1
         request.body = JSONValue.array(batch).text
         request.headers = ["Content-Type: application/json"]

@@ -244,7 +244,7 @@ final class AlertmanagerProcess: @unchecked Sendable {
         receivers:
           - name: nobody
         """.write(toFile: folder + "/alertmanager.yml", atomically: true, encoding: .utf8)
-        port = try freePort()
+        port = try freeTCPPort()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-alertmanager")
         process.arguments = [
             "--config.file=\(folder)/alertmanager.yml", "--storage.path=\(folder)/data",
@@ -280,22 +280,6 @@ final class AlertmanagerProcess: @unchecked Sendable {
         let r = try api("/api/v2/alerts")
         return ((try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [[String: Any]]) ?? []
     }
-}
-
-/// A TCP port on 127.0.0.1 nothing listens on (bound, read, released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 @Suite(.serialized) struct AlertmanagerSinkTests {
@@ -436,7 +420,7 @@ func freePort() throws -> Int {
     }
 
     @Test func aDigestArrivesByMailWithAUTF8SubjectAndBody() throws {
-        let port = try freePort()
+        let port = try freeTCPPort()
         let maildir = try scratchFolder() + "/mail"
         let smtp = Process()
         smtp.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
