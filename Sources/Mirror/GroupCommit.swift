@@ -37,12 +37,13 @@ final class GroupCommit: Sendable {
     /// awaited write arriving meanwhile starts the batch at once.
     private let laterGather: DispatchTimeInterval
     private let timerQueue = DispatchQueue(label: "plansync.group-commit")
-    /// Called after each transaction ends (committed or not), before anyone resumes.
-    private let committed: @Sendable () -> Void
+    /// Called on the writer after each transaction ends (committed or not), before anyone
+    /// resumes and before the writer does anything else.
+    private let committed: @Sendable (Database) -> Void
 
     init(
         pool: DatabasePool, gather: DispatchTimeInterval = .milliseconds(2), laterGather: DispatchTimeInterval = .milliseconds(8),
-        committed: @escaping @Sendable () -> Void = {}
+        committed: @escaping @Sendable (Database) -> Void = { _ in }
     ) {
         self.pool = pool
         self.gather = gather
@@ -180,7 +181,7 @@ final class GroupCommit: Sendable {
             for (pending, _) in succeeded { pending.fail(error) }
             succeeded = []
         }
-        committed()
+        committed(db)
         for (_, resume) in succeeded { resume() }
         for (pending, error) in failed { pending.fail(error) }
         for pending in batch[..<(rest.isEmpty ? batch.endIndex : rest.startIndex)] { pending.finished() }

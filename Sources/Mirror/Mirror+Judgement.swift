@@ -132,7 +132,7 @@ extension Mirror {
         if workers > 1 {
             let plansDue = due.map { ($0.plan, $0.feeds) }
             let expectedSeq = dataSeq
-            pipeline.start(workers: workers) { pipeline in
+            pipeline.start(workers: workers, niceness: judgingNiceness, name: "plansync.judge") { pipeline in
                 try? self.pool.read { reader in
                     // The snapshot must be this transaction's: the feeds' data_seq tell.
                     var seen: [String: Int] = [:]

@@ -54,7 +54,8 @@ extension Mirror {
             sql += " ORDER BY v.plan_id, i.position, v.year"
             return try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
-        return cached ? try await cachedRead(Mirror.verdictsKey(plan: plan, year: year), body) : try await read(body)
+        // Group commits write no verdict and no indicator: the answer outlives them.
+        return cached ? try await cachedRead(Mirror.verdictsKey(plan: plan, year: year), survivesFeedWrites: true, body) : try await read(body)
     }
 
     private static func verdictsKey(plan: String?, year: Int?) -> String {

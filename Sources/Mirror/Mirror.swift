@@ -58,6 +58,9 @@ public final class Mirror: Sendable {
 
     /// Threads that judge plans while the writer stores verdicts (the cores, by default).
     let judgingThreads: Int
+    /// The nice value of those threads: judging a province takes seconds of both cores, and
+    /// the status socket's event loop (nice 0) must get a core at once meanwhile.
+    let judgingNiceness: Int32 = Int32(ProcessInfo.processInfo.environment["PLANSYNC_JUDGING_NICE"] ?? "") ?? 10
     /// The fewest plans due for judging that are worth those threads.
     let parallelJudgingMinimum: Int
 
@@ -100,7 +103,11 @@ public final class Mirror: Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             let cache = ReadCache(databasePath: path)
             self.cache = cache
-            commits = GroupCommit(pool: pool, committed: { cache.invalidate() })
+            commits = GroupCommit(
+                pool: pool,
+                committed: { db in
+                    cache.groupCommitted { try? Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) }
+                })
             let migrator = Mirror.migrator
             let (version, superseded) = try pool.read { db in
                 (try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0, try migrator.hasBeenSuperseded(db))
@@ -118,6 +125,8 @@ public final class Mirror: Sendable {
                 if version != Mirror.schemaVersion {
                     try pool.write { db in try db.execute(sql: "PRAGMA user_version = \(Mirror.schemaVersion)") }
                 }
+                // The writer's `data_version` from here on tells other connections' commits.
+                pool.writeWithoutTransaction { db in cache.groupCommitted { try? Int.fetchOne(db, sql: "PRAGMA data_version") } }
             } else if version < Mirror.schemaVersion {
                 throw MirrorError(
                     path: path, message: "schema \(version) is older than this plansync's \(Mirror.schemaVersion); run `plansync sync` once to upgrade it")
@@ -129,16 +138,21 @@ public final class Mirror: Sendable {
 
     /// Runs a write transaction, mapping errors.
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
-        defer { cache.invalidate() }
+        cache.writing()
+        defer { cache.wrote() }
         do { return try await pool.write(body) } catch { throw MirrorError.wrap(error, path: path) }
     }
 
-    /// Runs a read whose answer is kept (under `key`) until the mirror changes.
-    func cachedRead<T: Sendable>(_ key: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError) -> T {
+    /// Runs a read whose answer is kept (under `key`) until the mirror changes; with
+    /// `survivesFeedWrites`, through group commits too (the read must not touch what they
+    /// write: fetches, feeds, observations, revisions).
+    func cachedRead<T: Sendable>(_ key: String, survivesFeedWrites: Bool = false, _ body: @Sendable @escaping (Database) throws -> T) async throws(MirrorError)
+        -> T
+    {
         let version = cache.version()
         if let hit: T = cache.value(key, at: version) { return hit }
         let value = try await read(body)
-        cache.store(value, for: key, at: version)
+        cache.store(value, for: key, at: version, survivesFeedWrites: survivesFeedWrites)
         return value
     }
 

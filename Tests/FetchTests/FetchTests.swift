@@ -420,6 +420,23 @@ let bigCSV =
         #expect(farthestAhead.current <= 8)
     }
 
+    /// Workers run on threads of their own (named, at the given nice value), not on
+    /// Dispatch's global queues, whose few threads Swift's tasks share on Linux: workers busy
+    /// for seconds there held back the status socket's answers (up to 8 s at 2,800 plans).
+    @Test func workersRunOnNamedThreadsOfTheirOwn() {
+        let pipeline = OrderedPipeline<String>(count: 4, window: 4)
+        pipeline.start(workers: 2, niceness: 5, name: "test.pipeline") { pipeline in
+            while let index = pipeline.claim() {
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+                let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+                pipeline.deliver(index, "\(name.trimmingCharacters(in: .whitespacesAndNewlines)) \(nice)")
+            }
+        }
+        let seen = (0..<4).map { pipeline.take($0) }
+        pipeline.finish()
+        #expect(seen == Array(repeating: "test.pipeline 5", count: 4))
+    }
+
     @Test func anItemAStoppedWorkerLeftIsTheConsumers() {
         let pipeline = OrderedPipeline<String>(count: 10, window: 4)
         pipeline.start(workers: 1) { pipeline in

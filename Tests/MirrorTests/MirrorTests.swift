@@ -358,6 +358,38 @@ extension ConfigurationMirrorTests {
         #expect(try await mirror.verdictTexts(plan: "p", year: 2022).count == 2)
     }
 
+    @Test func cachedVerdictsOutliveGroupCommitsButNotOtherCommits() async throws {
+        let path = temporaryDatabase()
+        let mirror = try await preparedMirror(path: path)
+        _ = try await mirror.judge(plans: [plan], feeds: JudgementTests().feeds, now: Date())
+        let texts = try await mirror.verdictTexts(plan: "p")
+        #expect(mirror.cachedStatusCounts() == nil)
+        _ = try await mirror.statusCounts()
+        // Per-feed writes (fetches, observations) share group commits: they change no verdict.
+        try await mirror.recordFailure(record("b", outcome: .timeout))
+        _ = try await mirror.reconcile(record(), plan: "p", observations: [obs("gdp", "2022", .growth, "9.0")], skipped: 0)
+        #expect(mirror.cachedVerdictTexts(plan: "p") == texts, "a group commit dropped the verdicts")
+        #expect(mirror.cachedStatusCounts() == nil, "the status counts outlived a group commit")
+        // Judging (another kind of commit) ends them.
+        _ = try await mirror.judge(plans: [plan], feeds: JudgementTests().feeds, now: Date())
+        #expect(mirror.cachedVerdictTexts(plan: "p") == nil)
+        let judged = try await mirror.verdictTexts(plan: "p")
+        #expect(judged != texts, "9.0 is judged differently from the fixture's figure")
+        // Another process rewrites a verdict, then this process group-commits before anyone
+        // asks: the WAL index then shows this process's commit last, and only the writer's
+        // `data_version` tells that another connection committed in between.
+        _ = try sqlite(path, "UPDATE verdict SET json = json || ' ' WHERE plan_id = 'p';")
+        try await mirror.recordFailure(record("b", outcome: .timeout))
+        #expect(mirror.cachedVerdictTexts(plan: "p") == nil, "an answer from before another process's commit was kept")
+        let rewritten = try await mirror.verdictTexts(plan: "p")
+        #expect(rewritten.allSatisfy { $0.hasSuffix(" ") })
+        #expect(mirror.cachedVerdictTexts(plan: "p") == rewritten)
+        // And a commit by another process with no group commit after it.
+        _ = try sqlite(path, "UPDATE verdict SET json = trim(json) WHERE plan_id = 'p';")
+        #expect(mirror.cachedVerdictTexts(plan: "p") == nil)
+        #expect(try await mirror.verdictTexts(plan: "p") == judged)
+    }
+
     @Test func readersDoNotWaitForAnOpenWriteTransaction() async throws {
         let path = temporaryDatabase()
         let mirror = try await preparedMirror(path: path)
