@@ -14,7 +14,7 @@ import Support
 /// all where the folder is not writable.
 struct PlanCache {
     /// First line of the file; bumped when the encoding or what plan parsing keeps changes.
-    static let magic = "plansync-plan-cache 1\n"
+    static let magic = "plansync-plan-cache 2\n"
     /// How old a file's modification time must be before its plan is cached.
     static let settle: Int64 = 2
 
@@ -118,6 +118,7 @@ private struct ByteWriter {
 
     mutating func plan(_ plan: Plan) {
         string(plan.id); string(plan.title); optional(plan.titleEN); optional(plan.region)
+        string(plan.paceTolerance.description); string(plan.language.rawValue)
         int(plan.indicators.count)
         for indicator in plan.indicators {
             string(indicator.code); string(indicator.name); optional(indicator.nameEN)
@@ -200,6 +201,7 @@ private struct ByteReader {
 
     mutating func plan() -> Plan? {
         guard let id = string(), let title = string(), let titleEN = optionalString(), let region = optionalString(),
+            let tolerance = string().flatMap({ Figure($0) }), let language = string().flatMap({ PlanLanguage(rawValue: $0) }),
             let count = int(), count >= 0
         else { return nil }
         var indicators: [Indicator] = []
@@ -225,6 +227,7 @@ private struct ByteReader {
             indicators.append(Indicator(code: code, name: name, nameEN: nameEN, category: category, unit: unit, targets: targets))
         }
         guard i == bytes.endIndex else { return nil }
-        return Plan(id: id, title: title, titleEN: titleEN, region: region, indicators: indicators)
+        return Plan(
+            id: id, title: title, titleEN: titleEN, region: region, indicators: indicators, paceTolerance: tolerance, language: language)
     }
 }

@@ -80,7 +80,7 @@ public enum PlanFile {
     /// Parses plan TOML text; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> Plan {
         let root = TableReader(try TOMLNode.parse(text, file: file), file: file)
-        try root.rejectUnknownKeys(allowed: ["id", "title", "title_en", "region", "indicator"])
+        try root.rejectUnknownKeys(allowed: ["id", "title", "title_en", "region", "lang", "pace_tolerance_pp", "indicator"])
         let id = try root.requiredString("id", example: "\"futian-2023\"")
         guard isIdentifier(id) else {
             throw root.error("id", "'\(id)' is not a valid plan id (use letters, digits, '-', '_' and '.')")
@@ -121,9 +121,20 @@ public enum PlanFile {
                     code: code, name: name, nameEN: try table.string("name_en"),
                     category: category, unit: unit, targets: targets))
         }
+        var language: PlanLanguage?
+        if let text = try root.string("lang") {
+            guard let parsed = PlanLanguage(rawValue: text) else {
+                throw root.error("lang", "unknown language '\(text)' (allowed: zh, en)")
+            }
+            language = parsed
+        }
+        let tolerance = try root.figure("pace_tolerance_pp") ?? Figure(0)
+        guard tolerance.value >= 0, tolerance.value <= 100 else {
+            throw root.error("pace_tolerance_pp", "pace_tolerance_pp must be between 0 and 100 percentage points, found \(tolerance)")
+        }
         return Plan(
             id: id, title: title, titleEN: try root.string("title_en"), region: try root.string("region"),
-            indicators: indicators)
+            indicators: indicators, paceTolerance: tolerance, language: language)
     }
 
     private static func parseTarget(_ table: TableReader, code: String) throws(ConfigError) -> Target {
@@ -147,8 +158,9 @@ public enum PlanFile {
         }
         let baseYear = try table.int("base_year", range: Int.min...Int.max)
         if let baseYear {
-            guard ruleName == "decline_vs_base_at_least" else {
-                throw table.error("base_year", "base_year is only used by rule 'decline_vs_base_at_least'; remove it")
+            guard RuleKind(rawValue: ruleName)?.needsBaseYear == true else {
+                throw table.error(
+                    "base_year", "base_year is only used by rules 'decline_vs_base_at_least' and 'average_growth_at_least'; remove it")
             }
             guard targetYears.contains(baseYear), baseYear < year else {
                 throw table.error("base_year", "base_year \(baseYear) must be a year before the target year \(year)")
@@ -158,7 +170,8 @@ public enum PlanFile {
         do {
             rule = try TargetRule(name: ruleName, value: value, baseYear: baseYear)
         } catch {
-            throw table.error(error == .missingBaseYear ? "base_year" : "value", error.description)
+            if case .missingBaseYear = error { throw table.error("base_year", error.description) }
+            throw table.error("value", error.description)
         }
         return Target(year: year, rule: rule, text: try table.string("text"))
     }

@@ -5,6 +5,9 @@ import PlanCore
 enum VerdictTable {
     static func render(_ verdicts: [Verdict], plan: Plan) -> String {
         var rows: [[String]] = [["indicator", "name", "year", "status", "actual", "target", "short by", "period", "feed"]]
+        // The pace column only when a verdict has pace arithmetic (in-year or before a multi-year target's year).
+        let withPace = verdicts.contains { $0.pace != nil }
+        if withPace { rows[0].append("pace") }
         for v in verdicts {
             let indicator = plan.indicator(v.indicator)
             let unit = v.unit ?? ""
@@ -25,6 +28,7 @@ enum VerdictTable {
                 v.indicator, indicator?.name ?? "", String(v.year), label(v), actual, target(v, suffix: suffix),
                 shortfall, period, feed,
             ])
+            if withPace { rows[rows.count - 1].append(PaceText.phrase(v, language: plan.language) ?? "") }
         }
         return align(rows)
     }
@@ -56,6 +60,7 @@ enum VerdictTable {
         case .growthAtLeast, .atLeast: return "≥ \(t)"
         case .growthPositive, .moreThan: return "> \(t)"
         case .declineAtLeast, .atMost, .declineVsBaseAtLeast: return "≤ \(t)"
+        case .averageGrowthAtLeast: return "≥ \(t) a year"
         case .belowPrevious: return v.threshold == nil ? "below previous year" : "< \(t)"
         case .assigned: return "set by higher authority"
         }

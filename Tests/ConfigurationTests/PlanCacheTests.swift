@@ -19,6 +19,8 @@ import Testing
         title = "每个字段"
         title_en = "Every field"
         region = "某区"
+        pace_tolerance_pp = 1.50
+        lang = "en"
 
         [[indicator]]
         code = "gdp"
@@ -30,6 +32,7 @@ import Testing
           { year = 2023, rule = "growth_at_least", value = 6.50, text = "增长6.5%" },
           { year = 2024, rule = "growth_positive" },
           { year = 2025, rule = "decline_vs_base_at_least", value = 13.5, base_year = 2020 },
+          { year = 2026, rule = "average_growth_at_least", value = 6.0, base_year = 2020 },
         ]
 
         [[indicator]]
@@ -59,6 +62,7 @@ import Testing
         let decoded = try #require(PlanCache(path: cache).plan(file: file, version: version))
         #expect(decoded == plan)
         #expect(decoded.indicators[0].targets[0].rule.value?.description == "6.50")
+        #expect(decoded.paceTolerance.description == "1.50" && decoded.language == .en)
     }
 
     @Test func theCacheIsUsedOnlyForTheSameVersionOfTheFile() throws {

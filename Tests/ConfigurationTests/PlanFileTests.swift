@@ -82,6 +82,21 @@ private func variant(_ old: String, _ new: String) -> String {
                 "[ { year = 2023, rule = \"assigned\" }, { year = 2023, rule = \"assigned\" } ]"),
             keyPath: "indicator[0].targets[1].year", line: nil, message: "already has a target for 2023"),
         Bad(text: "id = \"p\"\ntitle = \"t\"\n", keyPath: "", line: nil, message: "no [[indicator]] sections"),
+        Bad(
+            text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"average_growth_at_least\", value = 6.5"),
+            keyPath: "indicator[0].targets[0].base_year", line: nil, message: "rule 'average_growth_at_least' needs 'base_year'"),
+        Bad(
+            text: variant("rule = \"growth_at_least\", value = 6.5", "rule = \"growth_at_least\", value = 6.5, base_year = 2020"),
+            keyPath: "indicator[0].targets[0].base_year", line: nil, message: "base_year is only used by rules"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\npace_tolerance_pp = -1"), keyPath: "pace_tolerance_pp", line: nil,
+            message: "pace_tolerance_pp must be between 0 and 100 percentage points, found -1"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\npace_tolerance_pp = \"2pp\""), keyPath: "pace_tolerance_pp", line: nil,
+            message: "expected a number without quotes"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\nlang = \"fr\""), keyPath: "lang", line: nil,
+            message: "unknown language 'fr' (allowed: zh, en)"),
         // Found by fuzzing the toml++-based parser used before, which asserted (and so aborted
         // the process) on these key shapes.
         Bad(text: valid + "\n[地区]\nx = 1\n", keyPath: nil, line: 10, message: "a key with characters other than A-Z"),
@@ -105,6 +120,19 @@ private func variant(_ old: String, _ new: String) -> String {
                 && (c.keyPath == nil || e.keyPath == c.keyPath) && (c.line == nil || e.line == c.line)
                 && text.hasPrefix("plans/p.toml")
         }
+    }
+
+    @Test func paceToleranceLanguageAndAverageGrowthTargets() throws {
+        let plan = try PlanFile.parse(
+            variant("title = \"计划\"", "title = \"计划\"\npace_tolerance_pp = 1.5\nlang = \"en\"")
+                .replacingOccurrences(
+                    of: "rule = \"growth_at_least\", value = 6.5", with: "rule = \"average_growth_at_least\", value = 6.5, base_year = 2020"),
+            file: "p.toml")
+        #expect(plan.paceTolerance == Figure("1.5")! && plan.language == .en)
+        #expect(plan.indicators[0].targets[0].rule == .averageGrowthAtLeast(Figure("6.5")!, baseYear: 2020))
+        // Defaults: no tolerance; the language of the title.
+        let plain = try PlanFile.parse(valid, file: "p.toml")
+        #expect(plain.paceTolerance == Figure(0) && plain.language == .zh)
     }
 
     @Test func aPlanSavedWithWindowsLineEndingsParsesTheSame() throws {

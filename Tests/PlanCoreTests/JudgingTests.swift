@@ -176,7 +176,8 @@ import Testing
 /// The inputs text is stored as a SHA-256 in every mirror (`judged_plan.inputs`): writing it
 /// faster must not change a byte of it, or every plan of an upgraded province is judged again.
 @Suite struct InputsTextTests {
-    /// The text as plansync 0.4 wrote it (string interpolation, kept here as the reference).
+    /// The text as plansync 0.4 wrote it (string interpolation, kept here as the reference;
+    /// judging version 2 added the `pace` line).
     func reference(_ plan: Plan, feeds: [FeedPolicy]) -> String {
         var text = "judging \(Judging.version)\nplan \(plan.id)\n"
         func line(_ fields: String?...) {
@@ -187,6 +188,7 @@ import Testing
             text += "\n"
         }
         line("title", plan.title, plan.titleEN, plan.region)
+        line("pace", plan.paceTolerance.description, plan.language.rawValue)
         for indicator in plan.indicators {
             line("indicator", indicator.code, indicator.name, indicator.nameEN, indicator.category.rawValue, indicator.unit)
             for target in indicator.targets {

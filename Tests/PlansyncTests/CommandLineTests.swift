@@ -113,6 +113,95 @@ func scratchFolder() throws -> String {
         #expect(Set(yearColumns.dropFirst()).count == 1)
     }
 
+    /// Plan arithmetic end to end: 序时进度, the pace still needed (from levels and even), a
+    /// five-year path and average growth, as `evaluate` prints them in JSON and in the table.
+    @Test func paceArithmeticThroughEvaluate() throws {
+        let dir = try scratchFolder()
+        try """
+        id = "pace"
+        title = "某区2023年计划"
+        pace_tolerance_pp = 0.5
+
+        [[indicator]]
+        code = "revenue"
+        name = "一般公共预算收入"
+        category = "expected"
+        unit = "亿元"
+        targets = [ { year = 2023, rule = "at_least", value = 100 } ]
+
+        [[indicator]]
+        code = "gdp"
+        name = "地区生产总值"
+        category = "expected"
+        unit = "亿元"
+        targets = [ { year = 2023, rule = "growth_at_least", value = 6.5 } ]
+
+        [[indicator]]
+        code = "retail"
+        name = "社会消费品零售总额"
+        category = "expected"
+        unit = "亿元"
+        targets = [ { year = 2023, rule = "growth_at_least", value = 6.5 } ]
+
+        [[indicator]]
+        code = "energy"
+        name = "单位GDP能耗"
+        category = "binding"
+        unit = "吨标准煤/万元"
+        targets = [ { year = 2025, rule = "decline_vs_base_at_least", value = 13.5, base_year = 2020 } ]
+
+        [[indicator]]
+        code = "income"
+        name = "居民人均可支配收入"
+        category = "expected"
+        unit = "元"
+        targets = [ { year = 2025, rule = "average_growth_at_least", value = 6.0, base_year = 2020 } ]
+        """.write(toFile: dir + "/plan.toml", atomically: true, encoding: .utf8)
+        try """
+        indicator,period,measure,value,unit,cumulative,base_year,note
+        revenue,2023-11,level,60,亿元,true,,
+        gdp,2023-06,growth,5.0,%,true,,
+        retail,2023-06,growth,5.0,%,true,,
+        retail,2022,level,1000,亿元,,,
+        retail,2022-06,level,480,亿元,true,,
+        retail,2023-06,level,504,亿元,true,,
+        energy,2023,change_vs_base,-7.0,%,,2020,
+        income,2020,level,40000,元,,,
+        income,2023,level,47640,元,,,
+        """.write(toFile: dir + "/obs.csv", atomically: true, encoding: .utf8)
+        let r = try PlansyncProcess.run(["evaluate", "--plan", dir + "/plan.toml", "--observations", dir + "/obs.csv", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let verdicts = try #require(json?["verdicts"] as? [[String: Any]])
+        func verdict(_ code: String) throws -> [String: Any] { try #require(verdicts.first { $0["indicator"] as? String == code }) }
+        let revenue = try verdict("revenue")
+        #expect(revenue["status"] as? String == "at_risk")
+        #expect(revenue["progress"] as? Double == 60 && revenue["expected_progress"] as? Double == 91.67 && revenue["gap_pp"] as? Double == -31.67)
+        let gdp = try verdict("gdp")
+        #expect(gdp["status"] as? String == "at_risk")
+        #expect(gdp["required_rest"] as? Double == 8 && gdp["required_basis"] as? String == "even")
+        let retail = try verdict("retail")
+        #expect(retail["required_rest"] as? Double == 7.88 && retail["required_basis"] as? String == "levels")
+        #expect(retail["status"] as? String == "at_risk", "7.88 needed is 1.38 pp over 6.5, beyond the 0.5 pp tolerance")
+        let energy = try verdict("energy")
+        #expect(energy["status"] as? String == "at_risk" && energy["period"] as? String == "2023")
+        #expect(energy["expected_to_date"] as? Double == -8.33 && energy["required_per_year"] as? Double == -3.56)
+        #expect(energy["severity"] as? String == "critical")
+        // 47640 ÷ 40000 = 1.191 by 2023 against 1.06³ = 1.191016: 0.0016 pp behind, within the
+        // plan's 0.5 pp; the rest needs 6.0% a year.
+        let income = try verdict("income")
+        #expect(income["status"] as? String == "on_track" && income["expected_to_date"] as? Double == 19.1)
+        #expect(income["required_per_year"] as? Double == 6 && income["rule"] as? String == "average_growth_at_least")
+        // Fields that do not apply are absent, not null.
+        #expect(revenue["required_rest"] == nil && gdp["progress"] == nil && energy["gap_pp"] == nil)
+        // The table says it in the plan's language.
+        let table = try PlansyncProcess.run(["evaluate", "--plan", dir + "/plan.toml", "--observations", dir + "/obs.csv"])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("落后序时进度 31.7 个百分点（完成 60.0%，序时 91.7%）"))
+        #expect(table.stdout.contains("其余时间需增长 8.0%") && table.stdout.contains("其余时间需增长 7.9%"))
+        #expect(table.stdout.contains("按匀速路径 2023 年应达 -8.3%，此后每年需 -3.6%"))
+    }
+
     @Test func allYearsIncludeAwaitingAndNoDataTargets() throws {
         let r = try PlansyncProcess.run([
             "evaluate", "--plan", "Config/plans/futian-2023.toml",

@@ -1,7 +1,7 @@
 /// Builds the alert conditions that hold for verdicts, conflicts and feeds.
 public enum AlertConditions {
     /// A missed or at-risk verdict's condition (nil for other statuses).
-    public static func verdict(_ v: Verdict, indicator: Indicator) -> AlertCondition? {
+    public static func verdict(_ v: Verdict, indicator: Indicator, language: PlanLanguage = .en) -> AlertCondition? {
         let kind: AlertKind
         switch v.status {
         case .missed: kind = .targetMissed
@@ -10,25 +10,33 @@ public enum AlertConditions {
         }
         return AlertCondition(
             key: "\(v.plan)/\(v.indicator)/\(v.year)/\(kind.rawValue)", kind: kind, severity: v.severity ?? .warning,
-            verdict: v, indicator: indicator)
+            verdict: v, indicator: indicator, language: language)
     }
 
     /// The details of a verdict's alert (its log line's subject fields).
     static func details(_ v: Verdict, indicator: Indicator) -> JSONValue {
         let target = indicator.targets.first { $0.year == v.year }
-        return JSONValue.object([
-            ("plan", .string(v.plan)), ("indicator", .string(v.indicator)), ("name", .string(indicator.name)),
-            ("name_en", .optional(indicator.nameEN)), ("year", .int(v.year)),
-            ("period", .optional(v.period?.description)), ("cumulative", .bool(v.cumulative)), ("rule", .string(v.rule.rawValue)),
-            ("measure", .optional(v.measure?.rawValue)), ("actual", v.actual.map(JSONValue.figure) ?? .null),
-            ("threshold", v.threshold.map(JSONValue.figure) ?? .null),
-            ("shortfall", v.shortfall.map(JSONValue.figure) ?? .null), ("unit", .optional(v.unit)),
-            ("feed", .optional(v.feed)), ("derived", .bool(v.derived)), ("target", .optional(target?.text)),
-        ])
+        return JSONValue.object(
+            [
+                ("plan", .string(v.plan)), ("indicator", .string(v.indicator)), ("name", .string(indicator.name)),
+                ("name_en", .optional(indicator.nameEN)), ("year", .int(v.year)),
+                ("period", .optional(v.period?.description)), ("cumulative", .bool(v.cumulative)), ("rule", .string(v.rule.rawValue)),
+                ("measure", .optional(v.measure?.rawValue)), ("actual", v.actual.map(JSONValue.figure) ?? .null),
+                ("threshold", v.threshold.map(JSONValue.figure) ?? .null),
+                ("shortfall", v.shortfall.map(JSONValue.figure) ?? .null), ("unit", .optional(v.unit)),
+                ("feed", .optional(v.feed)), ("derived", .bool(v.derived)), ("target", .optional(target?.text)),
+            ]
+                + (v.pace?.json ?? []))
     }
 
     /// e.g. `地区生产总值 2022: growth 3.0% below target 6.0% (short by 3.0 pp)`.
-    public static func message(_ v: Verdict, name: String) -> String {
+    public static func message(_ v: Verdict, name: String, language: PlanLanguage = .en) -> String {
+        let base = plainMessage(v, name: name)
+        guard let pace = PaceText.phrase(v, language: language) else { return base }
+        return base + (language == .zh ? "；" : "; ") + pace
+    }
+
+    private static func plainMessage(_ v: Verdict, name: String) -> String {
         guard let actual = v.actual, let threshold = v.threshold, let shortfall = v.shortfall else {
             return "\(name) \(v.year): \(v.status.rawValue)"
         }
@@ -46,6 +54,8 @@ public enum AlertConditions {
         case .atMost: phrase = "\(what) \(show(actual)) above the limit \(show(threshold)) (over by \(gap))"
         case .belowPrevious: phrase = "\(what) \(show(actual)) not below the previous year's \(show(threshold))"
         case .moreThan: phrase = "\(what) \(show(actual)) not more than \(show(threshold)) (short by \(gap))"
+        case .averageGrowthAtLeast:
+            phrase = "average yearly growth \(show(actual)) below target \(show(threshold)) (short by \(gap))"
         case .growthAtLeast, .atLeast, .assigned:
             phrase = "\(what) \(show(actual)) below target \(show(threshold)) (short by \(gap))"
         }

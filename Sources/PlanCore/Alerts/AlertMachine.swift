@@ -34,7 +34,7 @@ public struct AlertCondition: Sendable, Equatable {
 
     private enum Source: Sendable {
         case given(details: JSONValue, message: String)
-        case verdict(Verdict, Indicator)
+        case verdict(Verdict, Indicator, PlanLanguage)
     }
 
     public init(key: String, kind: AlertKind, severity: Severity, details: JSONValue, message: String) {
@@ -45,18 +45,18 @@ public struct AlertCondition: Sendable, Equatable {
     }
 
     /// A missed or at-risk verdict's condition, its details and message worked out when read.
-    init(key: String, kind: AlertKind, severity: Severity, verdict: Verdict, indicator: Indicator) {
+    init(key: String, kind: AlertKind, severity: Severity, verdict: Verdict, indicator: Indicator, language: PlanLanguage) {
         self.key = key
         self.kind = kind
         self.severity = severity
-        self.source = .verdict(verdict, indicator)
+        self.source = .verdict(verdict, indicator, language)
     }
 
     /// The log line's subject fields (plan, indicator, year, actual, ...), as a JSON object.
     public var details: JSONValue {
         switch source {
         case .given(let details, _): details
-        case .verdict(let v, let indicator): AlertConditions.details(v, indicator: indicator)
+        case .verdict(let v, let indicator, _): AlertConditions.details(v, indicator: indicator)
         }
     }
 
@@ -64,7 +64,7 @@ public struct AlertCondition: Sendable, Equatable {
     public var message: String {
         switch source {
         case .given(_, let message): message
-        case .verdict(let v, let indicator): AlertConditions.message(v, name: indicator.name)
+        case .verdict(let v, let indicator, let language): AlertConditions.message(v, name: indicator.name, language: language)
         }
     }
 

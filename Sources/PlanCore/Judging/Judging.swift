@@ -82,7 +82,7 @@ public enum Judging {
         for indicator in plan.indicators {
             for target in indicator.targets {
                 let v = Evaluation.verdict(plan: plan, indicator: indicator, target: target, index: index)
-                if let condition = AlertConditions.verdict(v, indicator: indicator) { result.conditions.append(condition) }
+                if let condition = AlertConditions.verdict(v, indicator: indicator, language: plan.language) { result.conditions.append(condition) }
                 result.verdicts.append(v)
             }
         }
@@ -135,7 +135,7 @@ public enum Judging {
 extension Judging {
     /// Bumped whenever judging itself changes, so verdicts stored by an older plansync are
     /// judged again after an upgrade.
-    public static let version = 1
+    public static let version = 2
 
     /// Everything a plan's verdicts, conflicts and alert conditions are computed from apart
     /// from its observations, as one canonical text (the mirror keeps its SHA-256 to know
@@ -167,6 +167,8 @@ extension Judging {
         }
         raw("judging \(version)\nplan \(plan.id)\n")
         field("title"); field(plan.title); field(plan.titleEN); field(plan.region)
+        bytes.append(0x0A)
+        field("pace"); field(plan.paceTolerance.description); field(plan.language.rawValue)
         bytes.append(0x0A)
         for indicator in plan.indicators {
             field("indicator"); field(indicator.code); field(indicator.name); field(indicator.nameEN)

@@ -66,12 +66,15 @@ public struct Verdict: Sendable, Equatable {
     public var derived: Bool
     /// Disagreements between feeds on the figures this verdict used.
     public var conflicts: [SourceConflict]
+    /// The pace arithmetic behind an in-year or before-the-target-year verdict (nil when
+    /// none applies).
+    public var pace: Pace?
 
     public init(
         plan: String, indicator: String, year: Int, status: VerdictStatus, rule: RuleKind,
         measure: Measure? = nil, actual: Figure? = nil, threshold: Figure? = nil, shortfall: Figure? = nil,
         unit: String? = nil, period: Period? = nil, cumulative: Bool = false, feed: String? = nil,
-        severity: Severity? = nil, derived: Bool = false, conflicts: [SourceConflict] = []
+        severity: Severity? = nil, derived: Bool = false, conflicts: [SourceConflict] = [], pace: Pace? = nil
     ) {
         self.plan = plan
         self.indicator = indicator
@@ -89,6 +92,7 @@ public struct Verdict: Sendable, Equatable {
         self.severity = severity
         self.derived = derived
         self.conflicts = conflicts
+        self.pace = pace
     }
 
     /// `json` as text, written straight into bytes (the mirror writes or compares one for every
@@ -126,6 +130,17 @@ public struct Verdict: Sendable, Equatable {
         out.optional(severity?.rawValue)
         out.raw(derived ? ",\"derived\":true,\"conflicts\":" : ",\"derived\":false,\"conflicts\":")
         if conflicts.isEmpty { out.raw("[]") } else { out.value(conflictsJSON) }
+        if let pace {
+            for (name, value) in pace.members {
+                out.raw(",\"")
+                out.raw(name)
+                out.raw("\":")
+                switch value {
+                case .figure(let f): out.raw(f.description)
+                case .text(let t): out.string(t)
+                }
+            }
+        }
         out.byte("}")
         return out.text
     }
@@ -147,7 +162,7 @@ public struct Verdict: Sendable, Equatable {
 
     /// The verdict as the JSON object of docs/plans.md (plus `conflicts`).
     public var json: JSONValue {
-        .object([
+        let fields: [(String, JSONValue)] = [
             ("plan", .string(plan)),
             ("indicator", .string(indicator)),
             ("year", .int(year)),
@@ -164,7 +179,8 @@ public struct Verdict: Sendable, Equatable {
             ("severity", severity.map { .string($0.rawValue) } ?? .null),
             ("derived", .bool(derived)),
             ("conflicts", conflictsJSON),
-        ])
+        ]
+        return .object(fields + (pace?.json ?? []))
     }
 }
 
@@ -222,10 +238,119 @@ extension Verdict {
             guard let parsed = try? Period(parsing: periodText) else { return nil }
             period = parsed
         }
+        var pace = Pace()
+        for name in Pace.figureNames {
+            switch json[name] {
+            case nil: continue
+            case .number(let n)?:
+                guard let f = Figure(n) else { return nil }
+                pace[figure: name] = f
+            default: return nil
+            }
+        }
+        if let basis = json["required_basis"] {
+            guard let text = basis.stringValue, let b = Pace.Basis(rawValue: text) else { return nil }
+            pace.requiredBasis = b
+        }
         self.init(
             plan: plan, indicator: indicator, year: year, status: status, rule: rule,
             measure: measureText.flatMap(Measure.init(rawValue:)), actual: actual, threshold: threshold, shortfall: shortfall,
             unit: unit, period: period, cumulative: cumulative, feed: feed, severity: severityText.flatMap(Severity.init(rawValue:)),
-            derived: derived, conflicts: conflicts)
+            derived: derived, conflicts: conflicts, pace: pace.isEmpty ? nil : pace)
+    }
+}
+
+/// The plan arithmetic offices do by hand (docs/plans.md, "Pace"), in percent, rounded to
+/// two decimals: the share of an annual quantity reached against the share of the year
+/// elapsed (序时进度), the growth the rest of the year needs, and a multi-year target's path.
+public struct Pace: Sendable, Equatable {
+    /// Where the rest-of-year figure came from: last year's levels, or last year spread evenly.
+    public enum Basis: String, Sendable {
+        case levels
+        case even
+    }
+
+    /// Actual ÷ target of a year-to-date quantity (%).
+    public var progress: Figure?
+    /// The share of the year the figure's period closes (%).
+    public var expectedProgress: Figure?
+    /// `progress` − `expectedProgress` (percentage points).
+    public var gapPP: Figure?
+    /// The growth the remaining periods need for the year to reach the target (%).
+    public var requiredRest: Figure?
+    public var requiredBasis: Basis?
+    /// Where the constant-rate path to a multi-year target stands in the judged year (%).
+    public var expectedToDate: Figure?
+    /// The constant yearly change the remaining years need (%).
+    public var requiredPerYear: Figure?
+
+    public init(
+        progress: Figure? = nil, expectedProgress: Figure? = nil, gapPP: Figure? = nil, requiredRest: Figure? = nil,
+        requiredBasis: Basis? = nil, expectedToDate: Figure? = nil, requiredPerYear: Figure? = nil
+    ) {
+        self.progress = progress
+        self.expectedProgress = expectedProgress
+        self.gapPP = gapPP
+        self.requiredRest = requiredRest
+        self.requiredBasis = requiredBasis
+        self.expectedToDate = expectedToDate
+        self.requiredPerYear = requiredPerYear
+    }
+
+    static let figureNames = ["progress", "expected_progress", "gap_pp", "required_rest", "expected_to_date", "required_per_year"]
+
+    var isEmpty: Bool { members.isEmpty }
+
+    enum Member {
+        case figure(Figure)
+        case text(String)
+    }
+
+    /// `members` as JSON members.
+    public var json: [(String, JSONValue)] {
+        members.map { name, value in
+            switch value {
+            case .figure(let f): (name, JSONValue.figure(f))
+            case .text(let t): (name, JSONValue.string(t))
+            }
+        }
+    }
+
+    /// The JSON members that apply, in their fixed order.
+    var members: [(String, Member)] {
+        var out: [(String, Member)] = []
+        if let progress { out.append(("progress", .figure(progress))) }
+        if let expectedProgress { out.append(("expected_progress", .figure(expectedProgress))) }
+        if let gapPP { out.append(("gap_pp", .figure(gapPP))) }
+        if let requiredRest { out.append(("required_rest", .figure(requiredRest))) }
+        if let requiredBasis { out.append(("required_basis", .text(requiredBasis.rawValue))) }
+        if let expectedToDate { out.append(("expected_to_date", .figure(expectedToDate))) }
+        if let requiredPerYear { out.append(("required_per_year", .figure(requiredPerYear))) }
+        return out
+    }
+
+    subscript(figure name: String) -> Figure? {
+        get {
+            switch name {
+            case "progress": progress
+            case "expected_progress": expectedProgress
+            case "gap_pp": gapPP
+            case "required_rest": requiredRest
+            case "expected_to_date": expectedToDate
+            case "required_per_year": requiredPerYear
+            default: nil
+            }
+        }
+        set {
+            switch name {
+            case "progress": progress = newValue
+            case "expected_progress": expectedProgress = newValue
+            case "gap_pp": gapPP = newValue
+            case "required_rest": requiredRest = newValue
+            case "expected_to_date": expectedToDate = newValue
+            case "required_per_year": requiredPerYear = newValue
+            default: break
+            }
+        }
     }
 }

@@ -5,13 +5,23 @@ public struct Plan: Sendable, Equatable {
     public var titleEN: String?
     public var region: String?
     public var indicators: [Indicator]
+    /// How far (percentage points) a year-to-date figure may fall behind the pace the target
+    /// needs before the target is at risk (`pace_tolerance_pp`; 0 by default).
+    public var paceTolerance: Figure
+    /// The language of the plan's words (pace phrases in messages and tables): `zh` or `en`.
+    public var language: PlanLanguage
 
-    public init(id: String, title: String, titleEN: String? = nil, region: String? = nil, indicators: [Indicator]) {
+    public init(
+        id: String, title: String, titleEN: String? = nil, region: String? = nil, indicators: [Indicator],
+        paceTolerance: Figure = Figure(0), language: PlanLanguage? = nil
+    ) {
         self.id = id
         self.title = title
         self.titleEN = titleEN
         self.region = region
         self.indicators = indicators
+        self.paceTolerance = paceTolerance
+        self.language = language ?? PlanLanguage(guessingFrom: title)
     }
 
     /// The indicator with this code, if the plan has it.
@@ -22,6 +32,17 @@ public struct Plan: Sendable, Equatable {
     /// Every target year the plan mentions, ascending.
     public var years: [Int] {
         Array(Set(indicators.flatMap { $0.targets.map(\.year) })).sorted()
+    }
+}
+
+/// The language a plan is written in.
+public enum PlanLanguage: String, Sendable, CaseIterable {
+    case zh
+    case en
+
+    /// Chinese when the text has a CJK character, English otherwise.
+    public init(guessingFrom text: String) {
+        self = text.unicodeScalars.contains { (0x3400...0x9FFF).contains($0.value) } ? .zh : .en
     }
 }
 
@@ -63,7 +84,7 @@ public struct Target: Sendable, Equatable {
     }
 }
 
-/// The nine kinds of target (docs/plans.md). Growth and decline values are percent;
+/// The ten kinds of target (docs/plans.md). Growth and decline values are percent;
 /// level values are in the indicator's unit.
 public enum TargetRule: Sendable, Equatable {
     /// Year-on-year growth ≥ v.
@@ -74,6 +95,8 @@ public enum TargetRule: Sendable, Equatable {
     case declineAtLeast(Figure)
     /// Change against the base year's level ≤ −v.
     case declineVsBaseAtLeast(Figure, baseYear: Int)
+    /// Average yearly growth from the base year ≥ v (年均增长).
+    case averageGrowthAtLeast(Figure, baseYear: Int)
     /// Level ≤ v.
     case atMost(Figure)
     /// Level ≥ v.
@@ -95,6 +118,7 @@ public enum TargetRule: Sendable, Equatable {
         case .growthPositive: .growthPositive
         case .declineAtLeast: .declineAtLeast
         case .declineVsBaseAtLeast: .declineVsBaseAtLeast
+        case .averageGrowthAtLeast: .averageGrowthAtLeast
         case .atMost: .atMost
         case .atLeast: .atLeast
         case .moreThan: .moreThan
@@ -114,7 +138,7 @@ public enum TargetRule: Sendable, Equatable {
     /// The measure the rule reads (nil for `assigned`).
     public var measure: Measure? {
         switch self {
-        case .growthAtLeast, .growthPositive, .declineAtLeast: .growth
+        case .growthAtLeast, .growthPositive, .declineAtLeast, .averageGrowthAtLeast: .growth
         case .declineVsBaseAtLeast: .changeVsBase
         case .atMost, .atLeast, .moreThan, .belowPrevious: .level
         case .assigned: nil
@@ -125,14 +149,17 @@ public enum TargetRule: Sendable, Equatable {
     public var value: Figure? {
         switch self {
         case .growthAtLeast(let v), .declineAtLeast(let v), .atMost(let v), .atLeast(let v), .moreThan(let v): v
-        case .declineVsBaseAtLeast(let v, _): v
+        case .declineVsBaseAtLeast(let v, _), .averageGrowthAtLeast(let v, _): v
         case .growthPositive, .belowPrevious, .assigned: nil
         }
     }
 
-    /// The base year of `decline_vs_base_at_least`.
+    /// The base year of `decline_vs_base_at_least` and `average_growth_at_least`.
     public var baseYear: Int? {
-        if case .declineVsBaseAtLeast(_, let base) = self { base } else { nil }
+        switch self {
+        case .declineVsBaseAtLeast(_, let base), .averageGrowthAtLeast(_, let base): base
+        default: nil
+        }
     }
 
     /// Builds a rule from its file form.
@@ -149,8 +176,12 @@ public enum TargetRule: Sendable, Equatable {
         case .declineAtLeast: self = .declineAtLeast(try required())
         case .declineVsBaseAtLeast:
             let v = try required()
-            guard let baseYear else { throw .missingBaseYear }
+            guard let baseYear else { throw .missingBaseYear(rule: name) }
             self = .declineVsBaseAtLeast(v, baseYear: baseYear)
+        case .averageGrowthAtLeast:
+            let v = try required()
+            guard let baseYear else { throw .missingBaseYear(rule: name) }
+            self = .averageGrowthAtLeast(v, baseYear: baseYear)
         case .atMost: self = .atMost(try required())
         case .atLeast: self = .atLeast(try required())
         case .moreThan: self = .moreThan(try required())
@@ -160,13 +191,14 @@ public enum TargetRule: Sendable, Equatable {
     }
 }
 
-/// The nine kinds of target rule, by the names plan files use: what a verdict says it
+/// The ten kinds of target rule, by the names plan files use: what a verdict says it
 /// judged (`Verdict.rule`), from the plan file to the output.
 public enum RuleKind: String, Sendable, CaseIterable, Equatable {
     case growthAtLeast = "growth_at_least"
     case growthPositive = "growth_positive"
     case declineAtLeast = "decline_at_least"
     case declineVsBaseAtLeast = "decline_vs_base_at_least"
+    case averageGrowthAtLeast = "average_growth_at_least"
     case atMost = "at_most"
     case atLeast = "at_least"
     case moreThan = "more_than"
@@ -176,17 +208,20 @@ public enum RuleKind: String, Sendable, CaseIterable, Equatable {
     /// True when the rule takes a `value` in the plan file.
     public var needsValue: Bool {
         switch self {
-        case .growthAtLeast, .declineAtLeast, .declineVsBaseAtLeast, .atMost, .atLeast, .moreThan: true
+        case .growthAtLeast, .declineAtLeast, .declineVsBaseAtLeast, .averageGrowthAtLeast, .atMost, .atLeast, .moreThan: true
         case .growthPositive, .belowPrevious, .assigned: false
         }
     }
+
+    /// True when the rule runs from a `base_year` to the target year.
+    public var needsBaseYear: Bool { self == .declineVsBaseAtLeast || self == .averageGrowthAtLeast }
 }
 
 /// Why a target rule could not be built.
 public enum RuleError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknown(String)
     case missingValue(rule: String)
-    case missingBaseYear
+    case missingBaseYear(rule: String)
 
     public var description: String {
         switch self {
@@ -194,8 +229,8 @@ public enum RuleError: Error, Sendable, Equatable, CustomStringConvertible {
             "unknown rule '\(name)' (allowed: \(TargetRule.names.joined(separator: ", ")))"
         case .missingValue(let rule):
             "rule '\(rule)' needs a numeric 'value' (e.g. value = 6.5)"
-        case .missingBaseYear:
-            "rule 'decline_vs_base_at_least' needs 'base_year' (e.g. base_year = 2020)"
+        case .missingBaseYear(let rule):
+            "rule '\(rule)' needs 'base_year' (e.g. base_year = 2020)"
         }
     }
 }
