@@ -14,7 +14,7 @@ import Support
 /// all where the folder is not writable.
 struct PlanCache {
     /// First line of the file; bumped when the encoding or what plan parsing keeps changes.
-    static let magic = "plansync-plan-cache 2\n"
+    static let magic = "plansync-plan-cache 3\n"
     /// How old a file's modification time must be before its plan is cached.
     static let settle: Int64 = 2
 
@@ -111,6 +111,16 @@ private struct ByteWriter {
         if let value { int(value) }
     }
 
+    mutating func release(_ r: ReleaseSchedule?) {
+        bytes.append(r == nil ? 0 : 1)
+        guard let r else { return }
+        string(r.frequency.rawValue); int(r.lagDays); string(String(r.grace))
+        int(r.skip.count)
+        for n in r.skip.sorted() { int(n) }
+        int(r.dates.count)
+        for (period, day) in r.dates.sorted(by: { $0.key < $1.key }) { string(period.description); string(day.description) }
+    }
+
     mutating func version(_ v: PlanFile.FileVersion) {
         int(Int(truncatingIfNeeded: v.device)); int(Int(truncatingIfNeeded: v.inode)); int(Int(v.size))
         int(Int(v.modified)); int(v.modifiedNanos); int(Int(v.changed)); int(v.changedNanos)
@@ -118,11 +128,12 @@ private struct ByteWriter {
 
     mutating func plan(_ plan: Plan) {
         string(plan.id); string(plan.title); optional(plan.titleEN); optional(plan.region)
-        string(plan.paceTolerance.description); string(plan.language.rawValue)
+        string(plan.paceTolerance.description); string(plan.language.rawValue); string(plan.timeZone)
         int(plan.indicators.count)
         for indicator in plan.indicators {
             string(indicator.code); string(indicator.name); optional(indicator.nameEN)
             string(indicator.category.rawValue); string(indicator.unit)
+            release(indicator.release)
             int(indicator.targets.count)
             for target in indicator.targets {
                 int(target.year); string(target.rule.name); optional(target.rule.value?.description)
@@ -199,16 +210,42 @@ private struct ByteReader {
             modified: Int64(modified), modifiedNanos: modifiedNanos, changed: Int64(changed), changedNanos: changedNanos)
     }
 
+    /// An optional release schedule: `.some(nil)` when absent, nil when the encoding is bad.
+    mutating func release() -> ReleaseSchedule?? {
+        guard i < bytes.endIndex else { return nil }
+        let flag = bytes[i]
+        i += 1
+        if flag == 0 { return .some(nil) }
+        guard flag == 1, let frequency = string().flatMap({ ReleaseSchedule.Frequency(rawValue: $0) }), let lag = int(),
+            let grace = string().flatMap({ Double($0) }), let skipCount = int(), skipCount >= 0, skipCount <= 12
+        else { return nil }
+        var skip: Set<Int> = []
+        for _ in 0..<skipCount {
+            guard let n = int() else { return nil }
+            skip.insert(n)
+        }
+        guard let dateCount = int(), dateCount >= 0, dateCount <= 10_000 else { return nil }
+        var dates: [Period: ReleaseSchedule.Day] = [:]
+        for _ in 0..<dateCount {
+            guard let p = string().flatMap({ try? Period(parsing: $0) }), let d = string().flatMap({ ReleaseSchedule.Day(parsing: $0) })
+            else { return nil }
+            dates[p] = d
+        }
+        return .some(ReleaseSchedule(frequency: frequency, lagDays: lag, grace: grace, skip: skip, dates: dates))
+    }
+
     mutating func plan() -> Plan? {
         guard let id = string(), let title = string(), let titleEN = optionalString(), let region = optionalString(),
             let tolerance = string().flatMap({ Figure($0) }), let language = string().flatMap({ PlanLanguage(rawValue: $0) }),
+            let timeZone = string(),
             let count = int(), count >= 0
         else { return nil }
         var indicators: [Indicator] = []
         indicators.reserveCapacity(count)
         for _ in 0..<count {
             guard let code = string(), let name = string(), let nameEN = optionalString(), let categoryText = string(),
-                let category = Category(rawValue: categoryText), let unit = string(), let targetCount = int(), targetCount >= 0
+                let category = Category(rawValue: categoryText), let unit = string(), case .some(let release) = release(),
+                let targetCount = int(), targetCount >= 0
             else { return nil }
             var targets: [Target] = []
             targets.reserveCapacity(targetCount)
@@ -224,10 +261,12 @@ private struct ByteReader {
                 guard let rule = try? TargetRule(name: ruleName, value: value, baseYear: baseYear) else { return nil }
                 targets.append(Target(year: year, rule: rule, text: text))
             }
-            indicators.append(Indicator(code: code, name: name, nameEN: nameEN, category: category, unit: unit, targets: targets))
+            indicators.append(
+                Indicator(code: code, name: name, nameEN: nameEN, category: category, unit: unit, targets: targets, release: release))
         }
         guard i == bytes.endIndex else { return nil }
         return Plan(
-            id: id, title: title, titleEN: titleEN, region: region, indicators: indicators, paceTolerance: tolerance, language: language)
+            id: id, title: title, titleEN: titleEN, region: region, indicators: indicators, paceTolerance: tolerance, language: language,
+            timeZone: timeZone)
     }
 }

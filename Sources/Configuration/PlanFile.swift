@@ -80,7 +80,16 @@ public enum PlanFile {
     /// Parses plan TOML text; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> Plan {
         let root = TableReader(try TOMLNode.parse(text, file: file), file: file)
-        try root.rejectUnknownKeys(allowed: ["id", "title", "title_en", "region", "lang", "pace_tolerance_pp", "indicator"])
+        try root.rejectUnknownKeys(
+            allowed: ["id", "title", "title_en", "region", "lang", "pace_tolerance_pp", "timezone", "release", "indicator"])
+        var timeZone = "UTC"
+        if let name = try root.string("timezone") {
+            guard TimeZone(identifier: name) != nil else {
+                throw root.error("timezone", "unknown time zone '\(name)' (use an IANA name, e.g. \"Asia/Shanghai\" or \"UTC\")")
+            }
+            timeZone = name
+        }
+        let planRelease = try root.table("release").map { table throws(ConfigError) in try parseRelease(table) }
         let id = try root.requiredString("id", example: "\"futian-2023\"")
         guard isIdentifier(id) else {
             throw root.error("id", "'\(id)' is not a valid plan id (use letters, digits, '-', '_' and '.')")
@@ -93,7 +102,7 @@ public enum PlanFile {
             throw root.error(nil, "the plan has no [[indicator]] sections; add at least one")
         }
         for (position, table) in tables.enumerated() {
-            try table.rejectUnknownKeys(allowed: ["code", "name", "name_en", "category", "unit", "targets"])
+            try table.rejectUnknownKeys(allowed: ["code", "name", "name_en", "category", "unit", "targets", "release"])
             let code = try table.requiredString("code", example: "\"gdp\"")
             guard isIndicatorCode(code) else {
                 throw table.error("code", "'\(code)' is not a valid indicator code (lower-case letters, digits and '_', starting with a letter)")
@@ -116,10 +125,11 @@ public enum PlanFile {
                 }
                 targets.append(parsed)
             }
+            let release = try table.table("release").map { table throws(ConfigError) in try parseRelease(table) } ?? planRelease
             indicators.append(
                 Indicator(
                     code: code, name: name, nameEN: try table.string("name_en"),
-                    category: category, unit: unit, targets: targets))
+                    category: category, unit: unit, targets: targets, release: release))
         }
         var language: PlanLanguage?
         if let text = try root.string("lang") {
@@ -134,7 +144,53 @@ public enum PlanFile {
         }
         return Plan(
             id: id, title: title, titleEN: try root.string("title_en"), region: try root.string("region"),
-            indicators: indicators, paceTolerance: tolerance, language: language)
+            indicators: indicators, paceTolerance: tolerance, language: language, timeZone: timeZone)
+    }
+
+    /// `release = { frequency = "monthly", lag_days = 15, grace = "3d", skip = ["01"], dates = { "2024-03" = "2024-04-16" } }`
+    private static func parseRelease(_ table: TableReader) throws(ConfigError) -> ReleaseSchedule {
+        try table.rejectUnknownKeys(allowed: ["frequency", "lag_days", "grace", "skip", "dates"])
+        let frequencyText = try table.requiredString("frequency", example: "\"monthly\"")
+        guard let frequency = ReleaseSchedule.Frequency(rawValue: frequencyText) else {
+            let allowed = ReleaseSchedule.Frequency.allCases.map(\.rawValue).joined(separator: ", ")
+            throw table.error("frequency", "unknown frequency '\(frequencyText)' (allowed: \(allowed))")
+        }
+        guard let lagDays = try table.int("lag_days", range: 0...366) else {
+            throw table.error("lag_days", "missing required key 'lag_days' (days after the period ends that its figure is due, e.g. lag_days = 15)")
+        }
+        let grace = try table.duration("grace") ?? 0
+        // Skipped periods, written as the period's part after the year: "01" (month), "Q1", "S1".
+        var skip: Set<Int> = []
+        for (i, text) in (try table.strings("skip") ?? []).enumerated() {
+            guard let period = try? Period(parsing: "2000-" + text), period.year == 2000, Self.matches(period, frequency)
+            else {
+                let example = ["monthly": "\"01\"", "quarterly": "\"Q1\"", "half_yearly": "\"S1\""][frequency.rawValue] ?? "none"
+                throw table.error(
+                    "skip", "skip[\(i)] '\(text)' is not a \(frequency.rawValue) period of the year (e.g. \(example))")
+            }
+            skip.insert(ReleaseSchedule.number(period))
+        }
+        var dates: [Period: ReleaseSchedule.Day] = [:]
+        if let datesTable = try table.table("dates") {
+            for (key, node) in zip(datesTable.values.keys, datesTable.values.values) {
+                guard let period = try? Period(parsing: key), Self.matches(period, frequency) else {
+                    throw datesTable.error(key, "'\(key)' is not a \(frequency.rawValue) period (e.g. \"2024-03\", \"2024-Q1\", \"2024\")")
+                }
+                guard case .string(let text) = node, let day = ReleaseSchedule.Day(parsing: text) else {
+                    throw datesTable.error(key, "expected a date \"YYYY-MM-DD\" in quotes (e.g. \"2024-04-16\")")
+                }
+                dates[period] = day
+            }
+        }
+        return ReleaseSchedule(frequency: frequency, lagDays: lagDays, grace: grace, skip: skip, dates: dates)
+    }
+
+    /// True when `period` is of the kind `frequency` releases.
+    private static func matches(_ period: Period, _ frequency: ReleaseSchedule.Frequency) -> Bool {
+        switch (period, frequency) {
+        case (.month, .monthly), (.quarter, .quarterly), (.half, .halfYearly), (.year, .yearly): true
+        default: false
+        }
     }
 
     private static func parseTarget(_ table: TableReader, code: String) throws(ConfigError) -> Target {

@@ -89,9 +89,11 @@ extension Mirror {
         let full = full || (seenVersion.map { $0 != dataVersion } ?? false)
         var dataSeq: [String: Int] = [:]
         try db.eachRow("SELECT id, data_seq FROM feed") { row in dataSeq[DirectSQL.text(row, 0) ?? ""] = Int(sqlite3_column_int64(row, 1)) }
-        var judgedBefore: [String: (inputs: String, seq: Int)] = [:]
-        try db.eachRow("SELECT plan_id, inputs, data_seq FROM judged_plan") { row in
-            judgedBefore[DirectSQL.text(row, 0) ?? ""] = (DirectSQL.text(row, 1) ?? "", Int(sqlite3_column_int64(row, 2)))
+        var judgedBefore: [String: (inputs: String, seq: Int, recheckDue: Bool)] = [:]
+        try db.eachRow("SELECT plan_id, inputs, data_seq, recheck_at FROM judged_plan") { row in
+            // Text comparison: both are `Timestamp.string`s (RFC 3339, UTC, whole seconds).
+            let recheckDue = DirectSQL.text(row, 3).map { $0 <= stamp } ?? false
+            judgedBefore[DirectSQL.text(row, 0) ?? ""] = (DirectSQL.text(row, 1) ?? "", Int(sqlite3_column_int64(row, 2)), recheckDue)
         }
         // A mirror never judged incrementally (new, or migrated from schema 3) may hold alerts
         // of plans removed long ago: then, and when judging in full, every stored alert is looked at.
@@ -120,7 +122,7 @@ extension Mirror {
         for (plan, inputs) in zip(plans, inputsByPosition) {
             let planFeeds = feedsByPlan[plan.id] ?? []
             let seq = planFeeds.map { dataSeq[$0.id] ?? 0 }.max() ?? 0
-            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq { continue }
+            if !full, let before = judgedBefore[plan.id], before.inputs == inputs, before.seq == seq, !before.recheckDue { continue }
             due.append((plan, inputs, planFeeds.map(\.id), seq))
         }
         // Plans are judged on other threads (each on a reader connection: the observations and
@@ -140,7 +142,8 @@ extension Mirror {
                     guard seen == expectedSeq else { return }
                     while let index = pipeline.claim() {
                         let (plan, feeds) = plansDue[index]
-                        pipeline.deliver(index, Result { try Mirror.judgePlan(reader, plan: plan, feeds: feeds, priorities: priorities) })
+                        pipeline.deliver(
+                            index, Result { try Mirror.judgePlan(reader, plan: plan, feeds: feeds, priorities: priorities, now: now) })
                     }
                 }
             }
@@ -149,14 +152,22 @@ extension Mirror {
         for (index, item) in due.enumerated() {
             let judged =
                 try (workers > 1 ? pipeline.take(index) : nil)?.get()
-                ?? Mirror.judgePlan(db, plan: item.plan, feeds: item.feeds, priorities: priorities)
+                ?? Mirror.judgePlan(db, plan: item.plan, feeds: item.feeds, priorities: priorities, now: now)
             try Mirror.storeVerdicts(db, plan: item.plan.id, judged: judged, stamp: stamp)
+            // Rounded up to the second: judged again at or after the moment, never before.
+            let recheck = SQLValue.text(judged.result.recheckAt.map { Timestamp.string($0.addingTimeInterval(0.999)) })
             try db.runBound(
                 """
-                INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at, recheck_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(plan_id) DO UPDATE SET inputs = excluded.inputs, data_seq = excluded.data_seq,
-                    status_counts = excluded.status_counts, judged_at = excluded.judged_at, checked_at = excluded.checked_at
-                """, [.text(item.plan.id), .text(item.inputs), .integer(Int64(item.seq)), .text(judged.countsText), .text(stamp), .text(stamp)])
+                    status_counts = excluded.status_counts, judged_at = excluded.judged_at, checked_at = excluded.checked_at,
+                    recheck_at = excluded.recheck_at
+                """,
+                [
+                    .text(item.plan.id), .text(item.inputs), .integer(Int64(item.seq)), .text(judged.countsText), .text(stamp), .text(stamp),
+                    recheck,
+                ])
             try recorder.step(stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote)
             if collect { verdicts += judged.result.verdicts }
             rejudged.append(item.plan.id)
@@ -277,10 +288,10 @@ extension Mirror {
 
     /// Judges one plan on `db` (the writer's connection or a reader's): loads its
     /// observations, judges them, and compares the verdicts with those stored.
-    static func judgePlan(_ db: Database, plan: Plan, feeds: [String], priorities: [String: Int]) throws -> JudgedPlan {
+    static func judgePlan(_ db: Database, plan: Plan, feeds: [String], priorities: [String: Int], now: Date) throws -> JudgedPlan {
         let observations = try loadObservations(db, plan: plan, feeds: feeds, years: Judging.yearsNeeded(plan))
         let index = ObservationIndex(observations, priorities: priorities)
-        let result = Judging.judge(plan, index: index)
+        let result = Judging.judge(plan, index: index, now: now)
         struct Cell: Hashable {
             var indicator: String
             var year: Int

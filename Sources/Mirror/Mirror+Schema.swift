@@ -298,6 +298,11 @@ extension Mirror {
                     ALTER TABLE sink_cursor ADD COLUMN last_error TEXT;
                     """)
         }
+        migrator.registerMigration("v7-release-recheck") { db in
+            // When the clock alone changes a plan's judgement (a figure falling due by its
+            // release schedule): the plan is judged again from then, its inputs unchanged.
+            try db.execute(sql: "ALTER TABLE judged_plan ADD COLUMN recheck_at TEXT")
+        }
         return migrator
     }
 }

@@ -28,8 +28,13 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Body charset of the observation files: utf-8 or gb18030.")
     var charset: String = "utf-8"
 
-    @Flag(name: .long, help: "Print {\"verdicts\": [...]} as JSON.")
+    @Flag(name: .long, help: "Print {\"verdicts\": [...], \"overdue\": [...], \"releases\": [...]} as JSON.")
     var json = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Judge as at this time (RFC 3339, e.g. 2024-04-20T00:00:00+08:00): the clock for overdue releases.", valueName: "time"))
+    var at: String?
 
     func run() throws {
         let plan: Plan
@@ -37,6 +42,11 @@ struct Evaluate: ParsableCommand {
         guard let charset = Charset(name: charset) else { fail("--charset: unknown charset '\(charset)' (allowed: utf-8, gb18030)") }
         if let year, !PlanFile.targetYears.contains(year) {
             fail("--year: \(year) is out of range (allowed: \(PlanFile.targetYears.lowerBound)–\(PlanFile.targetYears.upperBound))")
+        }
+        var now = Date()
+        if let at {
+            guard let parsed = RFC3339.date(at) else { fail("--at: '\(at)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)") }
+            now = parsed
         }
         var all: [Observation] = []
         var priorities: [String: Int] = [:]
@@ -62,14 +72,74 @@ struct Evaluate: ParsableCommand {
             skipped += parsed.skipped
             all += parsed.observations
         }
-        let verdicts = Evaluation.verdicts(
-            plan: plan, observations: all, priorities: priorities,
-            years: year.map { [$0] })
+        let index = ObservationIndex(all, priorities: priorities)
+        let verdicts = Evaluation.verdicts(plan: plan, index: index, years: year.map { [$0] })
+        var judged = PlanJudgement(verdicts: [], conditions: [])
+        Judging.releases(plan, index: index, now: now, into: &judged)
         if json {
-            print(JSONValue.object([("verdicts", .array(verdicts.map(\.json)))]).text)
+            print(
+                JSONValue.object([
+                    ("verdicts", .array(verdicts.map(\.json))), ("overdue", ReleaseJSON.overdue(judged.releases, plan: plan)),
+                    ("releases", ReleaseJSON.next(judged.releases, plan: plan)),
+                ]).text)
         } else {
             printText(VerdictTable.render(verdicts, plan: plan))
+            for line in ReleaseJSON.lines(judged.releases, plan: plan, now: now) { printText(line) }
             if skipped > 0 { printText("\(skipped) row(s) for indicators not in plan \(plan.id) were skipped.") }
         }
+    }
+}
+
+/// Release statuses as JSON and as lines (evaluate, indicators).
+enum ReleaseJSON {
+    static func zone(_ plan: Plan) -> TimeZone { TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")! }
+
+    /// `[{"indicator", "name", "period", "due"}]`: figures past due and grace, none published.
+    static func overdue(_ releases: [ReleaseStatus], plan: Plan) -> JSONValue {
+        .array(
+            releases.flatMap(\.overdue).map { o in
+                .object([
+                    ("indicator", .string(o.indicator)), ("name", .optional(plan.indicator(o.indicator)?.name)),
+                    ("period", .string(o.period.description)), ("due", .string(ReleaseSchedule.utcText(o.due))),
+                ])
+            })
+    }
+
+    /// `[{"indicator", "next_period", "next_due", "overdue"}]`, one per watched indicator.
+    static func next(_ releases: [ReleaseStatus], plan: Plan) -> JSONValue {
+        .array(
+            releases.map { r in
+                .object([
+                    ("indicator", .string(r.indicator)), ("next_period", .optional(r.next?.period.description)),
+                    ("next_due", .optional(r.next.map { ReleaseSchedule.utcText($0.due) })), ("overdue", .int(r.overdue.count)),
+                ])
+            })
+    }
+
+    static func lines(_ releases: [ReleaseStatus], plan: Plan, now: Date) -> [String] {
+        var lines: [String] = []
+        for r in releases {
+            let name = plan.indicator(r.indicator)?.name ?? r.indicator
+            for o in r.overdue {
+                lines.append("overdue: \(r.indicator) \(name) \(o.period), due \(ReleaseSchedule.localText(o.due, zone: zone(plan)))")
+            }
+        }
+        for r in releases {
+            // The next figure awaited, unless it is the overdue one listed above.
+            guard let next = r.next, !r.overdue.contains(where: { $0.period == next.period }) else { continue }
+            lines.append("next: \(r.indicator) \(next.period), due \(ReleaseSchedule.localText(next.due, zone: zone(plan)))")
+        }
+        return lines
+    }
+}
+
+/// RFC 3339 times with any offset (`Z`, `+08:00`), with or without fractional seconds.
+enum RFC3339 {
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let d = formatter.date(from: text) { return d }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 }

@@ -97,6 +97,29 @@ private func variant(_ old: String, _ new: String) -> String {
         Bad(
             text: variant("title = \"计划\"", "title = \"计划\"\nlang = \"fr\""), keyPath: "lang", line: nil,
             message: "unknown language 'fr' (allowed: zh, en)"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\ntimezone = \"Beijing\""), keyPath: "timezone", line: nil,
+            message: "unknown time zone 'Beijing'"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\nrelease = { frequency = \"weekly\", lag_days = 3 }"),
+            keyPath: "release.frequency", line: nil, message: "unknown frequency 'weekly' (allowed: monthly, quarterly, half_yearly, yearly)"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\nrelease = { frequency = \"monthly\" }"),
+            keyPath: "release.lag_days", line: nil, message: "missing required key 'lag_days'"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\nrelease = { frequency = \"monthly\", lag_days = 15, skip = [\"13\"] }"),
+            keyPath: "release.skip", line: nil, message: "skip[0] '13' is not a monthly period of the year (e.g. \"01\")"),
+        Bad(
+            text: variant("title = \"计划\"", "title = \"计划\"\nrelease = { frequency = \"monthly\", lag_days = 15, grace = \"3 days\" }"),
+            keyPath: "release.grace", line: nil, message: "'3 days' is not"),
+        Bad(
+            text: variant(
+                "unit = \"亿元\"", "unit = \"亿元\"\nrelease = { frequency = \"quarterly\", lag_days = 20, dates = { \"2024-03\" = \"2024-04-16\" } }"),
+            keyPath: "indicator[0].release.dates.2024-03", line: nil, message: "'2024-03' is not a quarterly period"),
+        Bad(
+            text: variant(
+                "unit = \"亿元\"", "unit = \"亿元\"\nrelease = { frequency = \"monthly\", lag_days = 20, dates = { \"2024-03\" = \"April 16\" } }"),
+            keyPath: "indicator[0].release.dates.2024-03", line: nil, message: "expected a date \"YYYY-MM-DD\""),
         // Found by fuzzing the toml++-based parser used before, which asserted (and so aborted
         // the process) on these key shapes.
         Bad(text: valid + "\n[地区]\nx = 1\n", keyPath: nil, line: 10, message: "a key with characters other than A-Z"),
@@ -133,6 +156,23 @@ private func variant(_ old: String, _ new: String) -> String {
         // Defaults: no tolerance; the language of the title.
         let plain = try PlanFile.parse(valid, file: "p.toml")
         #expect(plain.paceTolerance == Figure(0) && plain.language == .zh)
+    }
+
+    @Test func releaseSchedulesFromThePlanOrTheIndicator() throws {
+        let text =
+            variant(
+                "title = \"计划\"",
+                "title = \"计划\"\ntimezone = \"Asia/Shanghai\"\nrelease = { frequency = \"monthly\", lag_days = 15, grace = \"3d\", skip = [\"01\"], dates = { \"2024-03\" = \"2024-04-16\" } }"
+            )
+            + "\n\n[[indicator]]\ncode = \"q\"\nname = \"季度\"\ncategory = \"expected\"\nunit = \"%\"\nrelease = { frequency = \"quarterly\", lag_days = 20, skip = [\"Q1\"] }\n"
+        let plan = try PlanFile.parse(text, file: "p.toml")
+        #expect(plan.timeZone == "Asia/Shanghai")
+        #expect(
+            plan.indicators[0].release
+                == ReleaseSchedule(
+                    frequency: .monthly, lagDays: 15, grace: 3 * 86_400, skip: [1], dates: [.month(2024, 3): .init(year: 2024, month: 4, day: 16)]))
+        #expect(plan.indicators[1].release == ReleaseSchedule(frequency: .quarterly, lagDays: 20, skip: [1]))
+        #expect(try PlanFile.parse(valid, file: "p.toml").indicators[0].release == nil)
     }
 
     @Test func aPlanSavedWithWindowsLineEndingsParsesTheSame() throws {

@@ -89,7 +89,7 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "6")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "7")
         // Observations are keyed by feed first (one plan's rows are one range of the key).
         #expect(
             try sqlite(
@@ -112,11 +112,11 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
     @Test func aNewerSchemaIsRefused() async throws {
         let path = temporaryDatabase()
         _ = try await preparedMirror(path: path)
-        _ = try sqlite(path, "PRAGMA user_version = 7;")
+        _ = try sqlite(path, "PRAGMA user_version = 8;")
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 7; this plansync knows up to 6)")
+            "\(error)".contains("written by a newer plansync (schema 8; this plansync knows up to 7)")
         }
     }
 
@@ -420,6 +420,82 @@ extension ConfigurationMirrorTests {
         FeedPolicy(id: "a", plan: "p", priority: 2, failingAfter: 2, staleAfter: 3600),
         FeedPolicy(id: "b", plan: "p", priority: 1, failingAfter: 2, staleAfter: 3600),
     ]
+
+    /// The mirror loads the years a multi-year target's path reads (between its base and its
+    /// year), and stores the pace fields with the verdict.
+    @Test func aFiveYearTargetIsJudgedOnItsPathFromTheMirror() async throws {
+        let fiveYear = Plan(
+            id: "p", title: "计划",
+            indicators: [
+                Indicator(
+                    code: "gdp", name: "单位GDP能耗", category: .binding, unit: "%",
+                    targets: [Target(year: 2025, rule: .declineVsBaseAtLeast(Figure("13.5")!, baseYear: 2020))])
+            ])
+        let mirror = try await preparedMirror()
+        let now = Date()
+        _ = try await mirror.reconcile(
+            record(at: now), plan: "p",
+            observations: [obs("gdp", "2023", .changeVsBase, "-7.0")].map { o in
+                var o = o
+                o.baseYear = 2020
+                return o
+            }, skipped: 0)
+        let judged = try await mirror.judge(plans: [fiveYear], feeds: feeds, now: now)
+        let verdict = try #require(judged.verdicts.first)
+        #expect(verdict.status == .atRisk && verdict.period == .year(2023))
+        #expect(verdict.pace == Pace(expectedToDate: Figure("-8.33"), requiredPerYear: Figure("-3.56")))
+        let stored = try await mirror.verdictTexts(plan: "p")
+        #expect(stored.first?.hasSuffix(#""expected_to_date":-8.33,"required_per_year":-3.56}"#) == true)
+        #expect(judged.events.first?.action?.message.hasSuffix("；按匀速路径 2023 年应达 -8.3%，此后每年需 -3.6%") == true)
+    }
+
+    /// A figure falling overdue changes nothing the mirror stores but the clock: the plan is
+    /// judged again once its `recheck_at` passes, with no feed or plan change, and the alert
+    /// resolves when the figure arrives.
+    @Test func dataOverdueFiresWhenTheClockPassesTheDueDateAndResolvesOnArrival() async throws {
+        let schedule = ReleaseSchedule(frequency: .monthly, lagDays: 15, grace: 86_400)
+        let watched = Plan(
+            id: "p", title: "计划",
+            indicators: [
+                Indicator(
+                    code: "gdp", name: "地区生产总值", category: .expected, unit: "%",
+                    targets: [Target(year: 2024, rule: .growthAtLeast(Figure("5.0")!))], release: schedule)
+            ], timeZone: "UTC")
+        let mirror = try await preparedMirror()
+        // Feeds that never go stale here: only release events are looked at.
+        let feeds = self.feeds.map { f in
+            var f = f
+            f.staleAfter = 1e10
+            return f
+        }
+        let formatter = ISO8601DateFormatter()
+        let april10 = formatter.date(from: "2024-04-10T00:00:00Z")!
+        _ = try await mirror.reconcile(
+            record(at: april10), plan: "p",
+            observations: [obs("gdp", "2024-01", .growth, "5.5"), obs("gdp", "2024-02", .growth, "5.5"), obs("gdp", "2024-03", .growth, "5.5")]
+                .map { o in
+                    var o = o
+                    o.cumulative = true
+                    return o
+                }, skipped: 0)
+        _ = try await mirror.judge(plans: [watched], feeds: feeds, now: april10)
+        // 17 May: April (due 16 May 00:00, a day's grace) is not overdue yet; nothing to judge.
+        let may16 = formatter.date(from: "2024-05-16T12:00:00Z")!
+        let notYet = try await mirror.judge(plans: [watched], feeds: feeds, now: may16)
+        #expect(notYet.events.isEmpty, "\(notYet.events.compactMap(\.action?.key))")
+        // 17 May, after the grace: judged again (nothing else changed), April is overdue.
+        let may17 = formatter.date(from: "2024-05-17T00:00:01Z")!
+        let overdue = try await mirror.judge(plans: [watched], feeds: feeds, now: may17)
+        #expect(overdue.events.compactMap(\.action?.key) == ["p/gdp/2024-04/data_overdue"])
+        #expect(overdue.events.first?.action?.event == .firing)
+        #expect(try await mirror.judge(plans: [watched], feeds: feeds, now: may17.addingTimeInterval(60)).events.isEmpty, "exactly once")
+        // The figure arrives: resolved.
+        var april = obs("gdp", "2024-04", .growth, "5.6")
+        april.cumulative = true
+        _ = try await mirror.reconcile(record(at: may17), plan: "p", observations: [april], skipped: 0)
+        let arrived = try await mirror.judge(plans: [watched], feeds: feeds, now: may17.addingTimeInterval(120))
+        #expect(arrived.events.compactMap(\.action?.event) == [.resolved])
+    }
 
     @Test func eventsFireOnceAndResolveWhenTheConditionEnds() async throws {
         let mirror = try await preparedMirror()

@@ -54,7 +54,8 @@ import Testing
                     code: "w", name: "w", category: .binding, unit: "%",
                     targets: [Target(year: 2023, rule: .declineVsBaseAtLeast(Figure("5")!, baseYear: 2020))])
             ])
-        #expect(Judging.yearsNeeded(withBase) == [2020, 2022, 2023])
+        // Every year from the base: the path before the target year reads them.
+        #expect(Judging.yearsNeeded(withBase) == [2020, 2021, 2022, 2023])
     }
 }
 
@@ -188,7 +189,7 @@ import Testing
             text += "\n"
         }
         line("title", plan.title, plan.titleEN, plan.region)
-        line("pace", plan.paceTolerance.description, plan.language.rawValue)
+        line("pace", plan.paceTolerance.description, plan.language.rawValue, plan.timeZone)
         for indicator in plan.indicators {
             line("indicator", indicator.code, indicator.name, indicator.nameEN, indicator.category.rawValue, indicator.unit)
             for target in indicator.targets {

@@ -202,6 +202,48 @@ func scratchFolder() throws -> String {
         #expect(table.stdout.contains("按匀速路径 2023 年应达 -8.3%，此后每年需 -3.6%"))
     }
 
+    /// Releases through `evaluate`: `--at` sets the clock, `--json` lists what is overdue and
+    /// what each watched indicator awaits next.
+    @Test func overdueReleasesThroughEvaluateAt() throws {
+        let dir = try scratchFolder()
+        try """
+        id = "rel"
+        title = "某区2024年计划"
+        timezone = "Asia/Shanghai"
+        release = { frequency = "monthly", lag_days = 15, grace = "3d", skip = ["01"] }
+
+        [[indicator]]
+        code = "industry"
+        name = "规上工业增加值"
+        category = "expected"
+        unit = "%"
+        targets = [ { year = 2024, rule = "growth_at_least", value = 5.0 } ]
+        """.write(toFile: dir + "/plan.toml", atomically: true, encoding: .utf8)
+        try "indicator,period,measure,value,unit,cumulative\nindustry,2024-02,growth,5.5,%,true\n".write(
+            toFile: dir + "/obs.csv", atomically: true, encoding: .utf8)
+        func run(_ at: String, json: Bool = true) throws -> PlansyncProcess.Result {
+            try PlansyncProcess.run(
+                ["evaluate", "--plan", dir + "/plan.toml", "--observations", dir + "/obs.csv", "--at", at] + (json ? ["--json"] : []))
+        }
+        let late = try run("2024-04-20T00:00:00+08:00")
+        #expect(late.status == 0, "\(late.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(late.stdout.utf8)) as? [String: Any]
+        let overdue = try #require(json?["overdue"] as? [[String: Any]])
+        #expect(overdue.count == 1)
+        #expect(overdue.first?["period"] as? String == "2024-03" && overdue.first?["due"] as? String == "2024-04-15T16:00:00Z")
+        let releases = try #require(json?["releases"] as? [[String: Any]])
+        #expect(releases.first?["next_period"] as? String == "2024-03" && releases.first?["overdue"] as? Int == 1)
+        // Within the grace: nothing overdue.
+        let early = try run("2024-04-18T23:59:59+08:00")
+        #expect(early.stdout.contains(#""overdue":[]"#))
+        // The table lists it in the plan's time zone.
+        let table = try run("2024-04-20T00:00:00+08:00", json: false)
+        #expect(table.stdout.contains("overdue: industry 规上工业增加值 2024-03, due 2024-04-16 00:00 Asia/Shanghai"))
+        // A malformed time is refused, naming the option.
+        let bad = try run("20 April")
+        #expect(bad.status == 2 && bad.stderr.contains("--at: '20 April' is not an RFC 3339 time"))
+    }
+
     @Test func allYearsIncludeAwaitingAndNoDataTargets() throws {
         let r = try PlansyncProcess.run([
             "evaluate", "--plan", "Config/plans/futian-2023.toml",

@@ -7,9 +7,11 @@ public enum AlertKind: String, Sendable, CaseIterable {
     case sourceConflict = "source_conflict"
     /// A notification sink failing: attempts failing in a row, or events refused or given up.
     case sinkFailing = "sink_failing"
+    /// A figure past its release date and grace with nothing published for its period.
+    case dataOverdue = "data_overdue"
 
     /// Kinds keyed `<plan>/...`, raised by judging a plan.
-    public static let planScoped: Set<AlertKind> = [.targetAtRisk, .targetMissed, .sourceConflict]
+    public static let planScoped: Set<AlertKind> = [.targetAtRisk, .targetMissed, .sourceConflict, .dataOverdue]
     /// Kinds keyed `feed/<feed>/...`, raised by a feed's health.
     public static let feedScoped: Set<AlertKind> = [.feedFailing, .feedStale]
     /// Kinds keyed `sink/<sink>/...`, raised by a notification sink's health.

@@ -42,6 +42,15 @@ public struct FeedHealth: Sendable, Equatable {
 public struct PlanJudgement: Sendable {
     public var verdicts: [Verdict]
     public var conditions: [AlertCondition]
+    /// Each watched indicator's release status (indicators with a `release`), when judged at a time.
+    public var releases: [ReleaseStatus] = []
+    /// When the clock alone changes this judgement (a release falling due): judge again then.
+    public var recheckAt: Date?
+
+    public init(verdicts: [Verdict], conditions: [AlertCondition]) {
+        self.verdicts = verdicts
+        self.conditions = conditions
+    }
 
     /// The note a target alert of this plan resolves with ("now met: growth 6.5"), by alert
     /// key (`<plan>/<indicator>/<year>/<kind>`); nil for keys of no verdict here. Worked out
@@ -63,20 +72,24 @@ public struct PlanJudgement: Sendable {
 /// stored alert states and the time. The mirror loads the inputs and stores the outputs in
 /// one transaction; nothing here reads or writes anything.
 public enum Judging {
-    /// The years of observations a plan's targets read: target years, the year before, base years.
+    /// The years of observations a plan's targets read: target years, the year before, and
+    /// for targets with a base year every year from it.
     public static func yearsNeeded(_ plan: Plan) -> Set<Int> {
         var years = Set<Int>()
         for indicator in plan.indicators {
             for target in indicator.targets {
                 years.formUnion([target.year, target.year - 1])
-                if let base = target.rule.baseYear { years.insert(base) }
+                // A target with a base year reads every year from it: the path before the
+                // target year, the chain of yearly growth figures.
+                if let base = target.rule.baseYear, base < target.year { years.formUnion(base...target.year) }
             }
         }
         return years
     }
 
-    /// Judges one plan on its observations (indexed with the feeds' priorities).
-    public static func judge(_ plan: Plan, index: ObservationIndex) -> PlanJudgement {
+    /// Judges one plan on its observations (indexed with the feeds' priorities); at `now`,
+    /// also which figures are overdue by their release schedules.
+    public static func judge(_ plan: Plan, index: ObservationIndex, now: Date? = nil) -> PlanJudgement {
         var result = PlanJudgement(verdicts: [], conditions: [])
         result.verdicts.reserveCapacity(plan.indicators.reduce(0) { $0 + $1.targets.count })
         for indicator in plan.indicators {
@@ -90,7 +103,31 @@ public enum Judging {
             result.conditions.append(
                 AlertConditions.conflict(conflict, plan: plan.id, indicator: plan.indicator(conflict.key.indicator)))
         }
+        if let now { releases(plan, index: index, now: now, into: &result) }
         return result
+    }
+
+    /// The release statuses of the plan's watched indicators at `now`, their overdue
+    /// conditions, and when they next change. The periods watched are those of the plan's
+    /// target years (first to last; for yearly releases also the year before the first,
+    /// whose figure comes out in it).
+    public static func releases(_ plan: Plan, index: ObservationIndex, now: Date, into result: inout PlanJudgement) {
+        let years = plan.years
+        guard let first = years.first, let last = years.last, plan.indicators.contains(where: { $0.release != nil }) else { return }
+        let zone = TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")!
+        for indicator in plan.indicators {
+            guard let schedule = indicator.release else { continue }
+            var published = Set<Period>()
+            for slot in index.figures(indicator.code)?.slots ?? [] { published.insert(slot.period) }
+            let status = Releases.status(
+                indicator: indicator.code, schedule: schedule, timeZone: zone,
+                years: (schedule.frequency == .yearly ? first - 1 : first)...last, published: published, now: now)
+            for overdue in status.overdue {
+                result.conditions.append(AlertConditions.overdue(overdue, plan: plan, indicator: indicator, now: now))
+            }
+            if let at = status.changesAt, result.recheckAt.map({ at < $0 }) ?? true { result.recheckAt = at }
+            result.releases.append(status)
+        }
     }
 
     /// The feed conditions that hold at `now`: failing after `failingAfter` failed cycles,
@@ -168,12 +205,18 @@ extension Judging {
         raw("judging \(version)\nplan \(plan.id)\n")
         field("title"); field(plan.title); field(plan.titleEN); field(plan.region)
         bytes.append(0x0A)
-        field("pace"); field(plan.paceTolerance.description); field(plan.language.rawValue)
+        field("pace"); field(plan.paceTolerance.description); field(plan.language.rawValue); field(plan.timeZone)
         bytes.append(0x0A)
         for indicator in plan.indicators {
             field("indicator"); field(indicator.code); field(indicator.name); field(indicator.nameEN)
             field(indicator.category.rawValue); field(indicator.unit)
             bytes.append(0x0A)
+            if let r = indicator.release {
+                field("release"); field(r.frequency.rawValue); field(String(r.lagDays)); field(String(r.grace))
+                field(r.skip.sorted().map(String.init).joined(separator: ","))
+                field(r.dates.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+                bytes.append(0x0A)
+            }
             for target in indicator.targets {
                 field("target"); field(String(target.year)); field(target.rule.name); field(target.rule.value?.description)
                 field(target.rule.baseYear.map(String.init)); field(target.text)

@@ -10,11 +10,14 @@ public struct Plan: Sendable, Equatable {
     public var paceTolerance: Figure
     /// The language of the plan's words (pace phrases in messages and tables): `zh` or `en`.
     public var language: PlanLanguage
+    /// The time zone release dates are in (`timezone`, an IANA name; UTC by default).
+    public var timeZone: String
 
     public init(
         id: String, title: String, titleEN: String? = nil, region: String? = nil, indicators: [Indicator],
-        paceTolerance: Figure = Figure(0), language: PlanLanguage? = nil
+        paceTolerance: Figure = Figure(0), language: PlanLanguage? = nil, timeZone: String = "UTC"
     ) {
+        self.timeZone = timeZone
         self.id = id
         self.title = title
         self.titleEN = titleEN
@@ -60,8 +63,14 @@ public struct Indicator: Sendable, Equatable {
     public var category: Category
     public var unit: String
     public var targets: [Target]
+    /// When its figures are due (its own `release`, or the plan's); nil: not watched.
+    public var release: ReleaseSchedule?
 
-    public init(code: String, name: String, nameEN: String? = nil, category: Category, unit: String, targets: [Target]) {
+    public init(
+        code: String, name: String, nameEN: String? = nil, category: Category, unit: String, targets: [Target],
+        release: ReleaseSchedule? = nil
+    ) {
+        self.release = release
         self.code = code
         self.name = name
         self.nameEN = nameEN
