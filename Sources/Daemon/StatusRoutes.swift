@@ -31,7 +31,8 @@ extension DaemonRunner {
             switch d.indicatorsQuery(request) {
             case .failure(let rejected): return rejected.response
             case .success(let (plan, year)?):
-                return d.verdictsResponse(try await d.mirror.verdictTexts(plan: plan, year: year))
+                return d.verdictsResponse(
+                    try await d.mirror.verdictTexts(plan: plan, year: year), releases: try await d.mirror.releasesText(plan: plan))
             case .success(nil):
                 return d.allVerdictsResponse(year: request.query["year"].flatMap { Int($0) })
             }
@@ -141,9 +142,9 @@ extension DaemonRunner {
             return .json(statusJSON(counts: counts).text)
         case "/v1/indicators":
             guard case .success(let (plan, year)?) = indicatorsQuery(request),
-                let texts = mirror.cachedVerdictTexts(plan: plan, year: year)
+                let texts = mirror.cachedVerdictTexts(plan: plan, year: year), let releases = mirror.cachedReleasesText(plan: plan)
             else { return nil }
-            return verdictsResponse(texts)
+            return verdictsResponse(texts, releases: releases)
         default:
             return nil
         }
@@ -183,12 +184,13 @@ extension DaemonRunner {
                 try await writer.write((first ? "" : ",") + texts.joined(separator: ","))
                 first = false
             }
-            try await writer.write("]}\n")
+            // Then each watched indicator's release status (the next period awaited, what is overdue).
+            try await writer.write("],\"releases\":[" + (try await mirror.releasesText(plan: nil, cached: false)) + "]}\n")
         }
     }
 
-    func verdictsResponse(_ texts: [String]) -> StatusResponse {
-        .json("{\"verdicts\":[" + texts.joined(separator: ",") + "]}")
+    func verdictsResponse(_ texts: [String], releases: String) -> StatusResponse {
+        .json("{\"verdicts\":[" + texts.joined(separator: ",") + "],\"releases\":[" + releases + "]}")
     }
 
     func statusJSON() async throws -> JSONValue {

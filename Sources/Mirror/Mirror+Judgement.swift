@@ -158,15 +158,15 @@ extension Mirror {
             let recheck = SQLValue.text(judged.result.recheckAt.map { Timestamp.string($0.addingTimeInterval(0.999)) })
             try db.runBound(
                 """
-                INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at, recheck_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO judged_plan (plan_id, inputs, data_seq, status_counts, judged_at, checked_at, recheck_at, releases)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(plan_id) DO UPDATE SET inputs = excluded.inputs, data_seq = excluded.data_seq,
                     status_counts = excluded.status_counts, judged_at = excluded.judged_at, checked_at = excluded.checked_at,
-                    recheck_at = excluded.recheck_at
+                    recheck_at = excluded.recheck_at, releases = excluded.releases
                 """,
                 [
                     .text(item.plan.id), .text(item.inputs), .integer(Int64(item.seq)), .text(judged.countsText), .text(stamp), .text(stamp),
-                    recheck,
+                    recheck, .text(Mirror.releasesJSON(judged.result.releases, plan: item.plan.id)),
                 ])
             try recorder.step(stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote)
             if collect { verdicts += judged.result.verdicts }
@@ -434,6 +434,23 @@ public enum SinkHealthOutcome: Sendable {
 }
 
 /// One plan judged, and what storing its verdicts changes.
+extension Mirror {
+    /// A plan's release statuses as stored in `judged_plan.releases` (nil when it watches none):
+    /// `[{"plan", "indicator", "next_period", "next_due", "overdue": ["2024-03", ...]}]`.
+    static func releasesJSON(_ releases: [ReleaseStatus], plan: String) -> String? {
+        guard !releases.isEmpty else { return nil }
+        return JSONValue.array(
+            releases.map { r in
+                .object([
+                    ("plan", .string(plan)), ("indicator", .string(r.indicator)), ("next_period", .optional(r.next?.period.description)),
+                    ("next_due", .optional(r.next.map { ReleaseSchedule.utcText($0.due) })),
+                    ("overdue", .array(r.overdue.map { .string($0.period.description) })),
+                ])
+            }
+        ).text
+    }
+}
+
 struct JudgedPlan: Sendable {
     var result: PlanJudgement
     /// Verdicts that are new or differ from the stored ones, with their JSON text and whether

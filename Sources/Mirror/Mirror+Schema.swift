@@ -301,7 +301,9 @@ extension Mirror {
         migrator.registerMigration("v7-release-recheck") { db in
             // When the clock alone changes a plan's judgement (a figure falling due by its
             // release schedule): the plan is judged again from then, its inputs unchanged.
-            try db.execute(sql: "ALTER TABLE judged_plan ADD COLUMN recheck_at TEXT")
+            // And its watched indicators' release status (the next period awaited, what is
+            // overdue) as a JSON array, for `/v1/indicators`.
+            try db.execute(sql: "ALTER TABLE judged_plan ADD COLUMN recheck_at TEXT; ALTER TABLE judged_plan ADD COLUMN releases TEXT")
         }
         return migrator
     }

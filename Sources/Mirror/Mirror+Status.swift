@@ -58,6 +58,26 @@ extension Mirror {
         return cached ? try await cachedRead(Mirror.verdictsKey(plan: plan, year: year), survivesFeedWrites: true, body) : try await read(body)
     }
 
+    /// The release statuses of `plan`'s watched indicators (or every plan's), as the JSON
+    /// members of one array (`Mirror.releasesJSON`'s elements joined by commas; empty when none).
+    public func releasesText(plan: String?, cached: Bool = true) async throws(MirrorError) -> String {
+        let body: @Sendable (Database) throws -> String = { db in
+            var texts: [String] = []
+            let sql = "SELECT releases FROM judged_plan WHERE releases IS NOT NULL" + (plan == nil ? " ORDER BY plan_id" : " AND plan_id = ?")
+            for text in try String.fetchAll(db.cachedStatement(sql: sql), arguments: plan.map { [$0] } ?? []) {
+                texts.append(String(text.dropFirst().dropLast()))
+            }
+            return texts.joined(separator: ",")
+        }
+        // judged_plan is written by judging only (never by a group commit).
+        return cached ? try await cachedRead("releases \(plan ?? "*")", survivesFeedWrites: true, body) : try await read(body)
+    }
+
+    /// `releasesText` from the read cache only.
+    public func cachedReleasesText(plan: String) -> String? {
+        cache.value("releases \(plan)", at: cache.version())
+    }
+
     private static func verdictsKey(plan: String?, year: Int?) -> String {
         "verdicts \(plan ?? "*") \(year.map(String.init) ?? "*")"
     }

@@ -96,15 +96,31 @@ struct IndicatorsCommand: ParsableCommand {
         let v = options.request("/v1/indicators" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
         guard !options.json, case .array(let verdicts)? = v["verdicts"] else { return }
         var rows = [["plan", "indicator", "year", "status", "actual", "threshold", "short by", "period", "feed"]]
-        for x in verdicts {
+        let parsed = verdicts.map { Verdict(json: $0) }
+        // The pace column only when a verdict has pace arithmetic.
+        let withPace = parsed.contains { $0?.pace != nil }
+        if withPace { rows[0].append("pace") }
+        for (x, verdict) in zip(verdicts, parsed) {
             var status = text(x["status"])
             if case .string(let severity)? = x["severity"] { status += " (\(severity))" }
             rows.append([
                 text(x["plan"]), text(x["indicator"]), text(x["year"]), status, text(x["actual"]),
                 text(x["threshold"]), text(x["shortfall"]), text(x["period"]), text(x["feed"]),
             ])
+            if withPace { rows[rows.count - 1].append(verdict.flatMap { PaceText.phrase($0, language: .en) } ?? "") }
         }
         printText(VerdictTable.align(rows))
+        // Watched indicators: what is overdue, and the next figure awaited (times in UTC).
+        if case .array(let releases)? = v["releases"], !releases.isEmpty {
+            var lines = [["plan", "indicator", "next period", "due (UTC)", "overdue"]]
+            for r in releases {
+                var overdue = ""
+                if case .array(let periods)? = r["overdue"] { overdue = periods.map { text($0) }.joined(separator: ", ") }
+                lines.append([text(r["plan"]), text(r["indicator"]), text(r["next_period"]), text(r["next_due"]), overdue.isEmpty ? "—" : overdue])
+            }
+            printText("")
+            printText(VerdictTable.align(lines))
+        }
     }
 }
 

@@ -251,6 +251,51 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(d.stop().1 == 0)
     }
 
+    /// An indicator with a release schedule and no figures: the daemon reports each figure past
+    /// due as `data_overdue` (once each), and `/v1/indicators` and `plansync indicators` show
+    /// what is overdue and what is awaited next. (Dated from this year, so that the real clock
+    /// finds its figures due within the look-back year.)
+    @Test func overdueFiguresReachTheAlertLogAndTheIndicators() throws {
+        let d = try RunningDaemon()
+        #expect(d.ready())
+        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year!
+        let planFile = d.root + "/Config/plans/futian-2023.toml"
+        try
+            (try String(contentsOfFile: planFile, encoding: .utf8) + """
+
+                [[indicator]]
+                code = "industry_monthly"
+                name = "规上工业增加值（月度）"
+                category = "expected"
+                unit = "%"
+                release = { frequency = "monthly", lag_days = 0, skip = ["01"] }
+                targets = [ { year = \(year), rule = "growth_at_least", value = 5.0 } ]
+                """).write(toFile: planFile, atomically: true, encoding: .utf8)
+        // Reload (as SIGHUP), then a cycle: the edited plan alone is judged again.
+        #expect(try d.curl("/v1/reload", method: "POST").status == 200)
+        _ = try d.curl("/v1/sync", method: "POST")
+        // February's figure was due on 1 March at the latest: overdue whatever today is (after February).
+        let key = "futian-2023/industry_monthly/\(year)-02/data_overdue"
+        let month = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).month!
+        guard month >= 3 else { return }
+        #expect(d.eventually { (try? String(contentsOfFile: d.root + "/.demo/alerts.jsonl", encoding: .utf8))?.contains(key) == true })
+        let indicators = try d.json("/v1/indicators?plan=futian-2023")
+        let releases = try #require(indicators["releases"] as? [[String: Any]])
+        let watched = try #require(releases.first { $0["indicator"] as? String == "industry_monthly" })
+        // (The plan's earlier target years are watched too: last December may be overdue as well.)
+        let overdue = watched["overdue"] as? [String] ?? []
+        #expect(overdue.contains("\(year)-02"))
+        #expect(watched["next_period"] as? String == overdue.first)
+        // The streamed answer for every plan ends with them too.
+        let all = try #require(try d.json("/v1/indicators")["releases"] as? [[String: Any]])
+        #expect(all.contains { $0["indicator"] as? String == "industry_monthly" && $0["plan"] as? String == "futian-2023" })
+        let log = try String(contentsOfFile: d.root + "/.demo/alerts.jsonl", encoding: .utf8)
+        #expect(log.components(separatedBy: "\"key\":\"\(key)\"").count == 2, "once")
+        let table = try PlansyncProcess.run(["indicators", "--config", d.config, "--plan", "futian-2023"])
+        #expect(table.status == 0 && table.stdout.contains("industry_monthly") && table.stdout.contains("\(year)-02, "))
+        #expect(d.stop().1 == 0)
+    }
+
     @Test func aSecondInstanceOnTheSameSocketIsRefusedAndAStaleSocketReplaced() throws {
         let d = try RunningDaemon()
         #expect(d.ready())
