@@ -27,7 +27,8 @@ extension DaemonRunner {
         Route(.GET, "/v1/status", "version, pid, uptime, paths, feed counts, last and next sync, firing alerts") { d, _ in
             .json(try await d.statusJSON().text)
         },
-        Route(.GET, "/v1/indicators", "the verdicts; `?plan=ID`, `?year=YYYY`") { d, request in
+        Route(.GET, "/v1/indicators", "the verdicts; `?plan=ID`, `?year=YYYY`, `?as_of=TIME`") { d, request in
+            if let asOf = request.query["as_of"] { return try await d.asOfResponse(request, asOf) }
             switch d.indicatorsQuery(request) {
             case .failure(let rejected): return rejected.response
             case .success(let (plan, year)?):
@@ -141,7 +142,7 @@ extension DaemonRunner {
             guard let counts = mirror.cachedStatusCounts() else { return nil }
             return .json(statusJSON(counts: counts).text)
         case "/v1/indicators":
-            guard case .success(let (plan, year)?) = indicatorsQuery(request),
+            guard request.query["as_of"] == nil, case .success(let (plan, year)?) = indicatorsQuery(request),
                 let texts = mirror.cachedVerdictTexts(plan: plan, year: year), let releases = mirror.cachedReleasesText(plan: plan)
             else { return nil }
             return verdictsResponse(texts, releases: releases)
@@ -186,6 +187,37 @@ extension DaemonRunner {
             }
             // Then each watched indicator's release status (the next period awaited, what is overdue).
             try await writer.write("],\"releases\":[" + (try await mirror.releasesText(plan: nil, cached: false)) + "]}\n")
+        }
+    }
+
+    /// `GET /v1/indicators?as_of=TIME`: verdicts judged on the figures as the mirror knew
+    /// them at TIME (one plan's with `plan`, else every plan's, streamed), nothing stored.
+    func asOfResponse(_ request: StatusRequest, _ text: String) async throws -> StatusResponse {
+        guard let time = Timestamp.rfc3339(text) else {
+            return .error(
+                .badRequest, "as_of '\(DisplayText.excerpt(text))' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)")
+        }
+        let query: (plan: String, year: Int?)?
+        switch indicatorsQuery(request) {
+        case .failure(let rejected): return rejected.response
+        case .success(let q): query = q
+        }
+        let config = state.current.config
+        let year = query?.year ?? request.query["year"].flatMap { Int($0) }
+        let plans = query.map { q in config.plans.filter { $0.id == q.plan } } ?? config.plans.sorted { $0.id < $1.id }
+        let mirror = self.mirror
+        let prefix = "{\"as_of\":" + JSONValue.string(Timestamp.string(time)).text + ",\"verdicts\":["
+        return .streamed(prefix: prefix) { writer in
+            var first = true
+            for plan in plans {
+                var priorities: [String: Int] = [:]
+                for feed in config.feeds where feed.plan == plan.id { priorities[feed.id] = feed.priority }
+                let verdicts = try await mirror.verdicts(plan: plan, priorities: priorities, asOf: time, years: year.map { [$0] })
+                guard !verdicts.isEmpty else { continue }
+                try await writer.write((first ? "" : ",") + verdicts.map(\.jsonText).joined(separator: ","))
+                first = false
+            }
+            try await writer.write("]}\n")
         }
     }
 

@@ -32,6 +32,16 @@ public enum Timestamp {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// An RFC 3339 time with any offset (`Z`, `+08:00`), with or without fractional seconds
+    /// (what users type: `--at`, `--as-of`, `?as_of=`); nil for anything else.
+    public static func rfc3339(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let d = formatter.date(from: text) { return d }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
     public static func date(_ text: String) -> Date? {
         let u = Array(text.utf8)
         guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A else { return nil }

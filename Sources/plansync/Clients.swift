@@ -4,6 +4,7 @@ import Daemon
 import Fetch
 import Foundation
 import PlanCore
+import Support
 
 /// Options shared by the status clients.
 struct ClientOptions: ParsableArguments {
@@ -88,9 +89,19 @@ struct IndicatorsCommand: ParsableCommand {
     @OptionGroup var options: ClientOptions
     @Option(name: .long, help: "Only this plan.") var plan: String?
     @Option(name: .long, help: "Only this target year.") var year: Int?
+    @Option(
+        name: .customLong("as-of"),
+        help: ArgumentHelp("Judge on the figures as the mirror knew them at this time (RFC 3339).", valueName: "time"))
+    var asOf: String?
 
     func run() throws {
         var query: [String] = []
+        if let asOf {
+            guard Timestamp.rfc3339(asOf) != nil else {
+                fail("--as-of: '\(asOf)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)")
+            }
+            query.append("as_of=\(asOf.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? asOf)")
+        }
         if let plan { query.append("plan=\(plan.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? plan)") }
         if let year { query.append("year=\(year)") }
         let v = options.request("/v1/indicators" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))

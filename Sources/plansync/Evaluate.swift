@@ -3,6 +3,7 @@ import Configuration
 import FeedFormats
 import Foundation
 import PlanCore
+import Support
 
 /// `plansync evaluate`: judge a plan against observation files, offline, without a database.
 struct Evaluate: ParsableCommand {
@@ -45,7 +46,7 @@ struct Evaluate: ParsableCommand {
         }
         var now = Date()
         if let at {
-            guard let parsed = RFC3339.date(at) else { fail("--at: '\(at)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)") }
+            guard let parsed = Timestamp.rfc3339(at) else { fail("--at: '\(at)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)") }
             now = parsed
         }
         var all: [Observation] = []
@@ -130,16 +131,5 @@ enum ReleaseJSON {
             lines.append("next: \(r.indicator) \(next.period), due \(ReleaseSchedule.localText(next.due, zone: zone(plan)))")
         }
         return lines
-    }
-}
-
-/// RFC 3339 times with any offset (`Z`, `+08:00`), with or without fractional seconds.
-enum RFC3339 {
-    static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let d = formatter.date(from: text) { return d }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
     }
 }

@@ -497,6 +497,37 @@ extension ConfigurationMirrorTests {
         #expect(arrived.events.compactMap(\.action?.event) == [.resolved])
     }
 
+    /// As of a moment: a figure counts from the fetch that first brought it, with the value it
+    /// had then (a later revision shows its earlier value).
+    @Test func verdictsAsOfAMomentUseTheFiguresKnownThen() async throws {
+        let mirror = try await preparedMirror()
+        let formatter = ISO8601DateFormatter()
+        func at(_ text: String) -> Date { formatter.date(from: text)! }
+        _ = try await mirror.reconcile(
+            record(at: at("2023-01-20T00:00:00Z")), plan: "p", observations: [obs("gdp", "2022", .growth, "5.5")], skipped: 0)
+        _ = try await mirror.reconcile(
+            record(at: at("2023-03-01T00:00:00Z")), plan: "p", observations: [obs("gdp", "2022", .growth, "6.1")], skipped: 0)
+        _ = try await mirror.reconcile(
+            record("b", at: at("2023-02-01T00:00:00Z")), plan: "p", observations: [obs("jobs", "2022", .level, "2.8", feed: "b")], skipped: 0)
+        let priorities = ["a": 2, "b": 1]
+        func verdicts(_ time: String) async throws -> [String: (VerdictStatus, String?)] {
+            var result: [String: (VerdictStatus, String?)] = [:]
+            for v in try await mirror.verdicts(plan: plan, priorities: priorities, asOf: at(time)) {
+                result[v.indicator] = (v.status, v.actual?.description)
+            }
+            return result
+        }
+        let before = try await verdicts("2023-01-01T00:00:00Z")
+        #expect(before["gdp"]?.0 == .noData && before["jobs"]?.0 == .noData)
+        let january = try await verdicts("2023-01-25T00:00:00Z")
+        #expect(january["gdp"]?.0 == .missed && january["gdp"]?.1 == "5.5", "the first value, before its revision")
+        #expect(january["jobs"]?.0 == .noData, "feed b's figure came later")
+        let february = try await verdicts("2023-02-15T00:00:00Z")
+        #expect(february["gdp"]?.1 == "5.5" && february["jobs"]?.0 == .met)
+        let now = try await verdicts("2023-03-01T00:00:00Z")
+        #expect(now["gdp"]?.0 == .met && now["gdp"]?.1 == "6.1", "revised at that moment")
+    }
+
     @Test func eventsFireOnceAndResolveWhenTheConditionEnds() async throws {
         let mirror = try await preparedMirror()
         let now = Date()

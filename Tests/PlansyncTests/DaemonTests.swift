@@ -286,6 +286,21 @@ final class RunningDaemon: @unchecked Sendable {
         let overdue = watched["overdue"] as? [String] ?? []
         #expect(overdue.contains("\(year)-02"))
         #expect(watched["next_period"] as? String == overdue.first)
+        // As of a moment before any fetch: nothing known, every target without data; as of
+        // now, what the stored verdicts say.
+        let past = try d.json("/v1/indicators?plan=futian-2023&as_of=2000-01-01T00:00:00%2B08:00")
+        #expect(past["as_of"] as? String == "1999-12-31T16:00:00Z")
+        let pastVerdicts = try #require(past["verdicts"] as? [[String: Any]])
+        #expect(!pastVerdicts.isEmpty && pastVerdicts.allSatisfy { ["no_data", "awaiting_target"].contains($0["status"] as? String) })
+        let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+        let asNow = try #require(try d.json("/v1/indicators?as_of=" + later)["verdicts"] as? [[String: Any]])
+        let stored = try #require(indicators["verdicts"] as? [[String: Any]])
+        #expect(asNow.map { $0["status"] as? String } == stored.map { $0["status"] as? String })
+        #expect(try d.curl("/v1/indicators?as_of=yesterday").status == 400)
+        let client = try PlansyncProcess.run(["indicators", "--config", d.config, "--as-of", "2000-01-01T00:00:00Z"])
+        #expect(client.status == 0 && client.stdout.contains("no_data") && !client.stdout.contains("missed"))
+        let badClient = try PlansyncProcess.run(["indicators", "--config", d.config, "--as-of", "last week"])
+        #expect(badClient.status == 2 && badClient.stderr.contains("--as-of: 'last week' is not an RFC 3339 time"))
         // The streamed answer for every plan ends with them too.
         let all = try #require(try d.json("/v1/indicators")["releases"] as? [[String: Any]])
         #expect(all.contains { $0["indicator"] as? String == "industry_monthly" && $0["plan"] as? String == "futian-2023" })
