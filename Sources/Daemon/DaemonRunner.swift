@@ -39,6 +39,8 @@ public final class DaemonRunner: @unchecked Sendable {
     let sinkEngine = FetchEngine(maxConcurrent: 4)
     /// One delivery loop per configured `[[sink]]`, by id.
     let sinkWorkers = Locked<[String: SinkWorker]>([:])
+    /// The timer set for the next release recheck (`armRecheck`).
+    let recheckTimer = Locked<DispatchSourceTimer?>(nil)
     var scheduler: Scheduler!
     var server: StatusServer!
     private var signalSources: [DispatchSourceSignal] = []
@@ -130,6 +132,7 @@ public final class DaemonRunner: @unchecked Sendable {
             scheduler.configure(config.feeds, states: states)
             configured.signal()
             await state.current.syncer.prepare()
+            armRecheck()
         }
         configured.wait()
         applySinks(config.sinks)
@@ -168,6 +171,7 @@ public final class DaemonRunner: @unchecked Sendable {
             }
             if !report.eventSeqs.isEmpty { for worker in sinkWorkers.current.values { worker.ring() } }
             pageOutWhenIdle()
+            armRecheck()
             return failed
         } catch {
             logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
@@ -177,6 +181,36 @@ public final class DaemonRunner: @unchecked Sendable {
             notifier.notify("STATUS=sync failed: \(error)")
             pageOutWhenIdle()
             return nil
+        }
+    }
+
+    /// Wakes up when a figure falls overdue by its release schedule (the earliest
+    /// `judged_plan.recheck_at`) and syncs the feeds of the plans due then, so the
+    /// `data_overdue` alert does not wait for the next scheduled cycle (hours away, perhaps).
+    /// The cycle, run by the scheduler like any other, judges those plans again. Re-armed
+    /// after every cycle; at most a day ahead, so clock changes are caught up with.
+    func armRecheck() {
+        Task { [self] in
+            guard let (next, due) = try? await mirror.recheck(now: Date()) else { return }
+            if !due.isEmpty {
+                let plans = Set(due)
+                let feeds = Set(state.current.config.feeds.filter { plans.contains($0.plan) }.map(\.id))
+                if !feeds.isEmpty {
+                    logger.info("release recheck", metadata: ["plans": "\(due.count)"])
+                    scheduler.trigger(feeds)
+                    return  // that cycle re-arms
+                }
+            }
+            guard let next else { return }
+            let delay = min(86_400, max(0.5, next.timeIntervalSinceNow))
+            let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+            timer.schedule(deadline: .now() + delay)
+            timer.setEventHandler { [weak self] in self?.armRecheck() }
+            recheckTimer.withLock { old in
+                old?.cancel()
+                old = timer
+            }
+            timer.resume()
         }
     }
 

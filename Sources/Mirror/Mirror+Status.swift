@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import PlanCore
+import Support
 
 /// A feed as the status socket shows it.
 public struct FeedStatus: Sendable {
@@ -76,6 +77,17 @@ extension Mirror {
     /// `releasesText` from the read cache only.
     public func cachedReleasesText(plan: String) -> String? {
         cache.value("releases \(plan)", at: cache.version())
+    }
+
+    /// The earliest moment the clock alone changes a plan's judgement (`judged_plan.recheck_at`),
+    /// and the plans due for it at `now`.
+    public func recheck(now: Date) async throws(MirrorError) -> (next: Date?, due: [String]) {
+        let stamp = Timestamp.string(now)
+        return try await read { db in
+            let due = try String.fetchAll(db, sql: "SELECT plan_id FROM judged_plan WHERE recheck_at <= ? ORDER BY plan_id", arguments: [stamp])
+            let next = try String.fetchOne(db, sql: "SELECT MIN(recheck_at) FROM judged_plan WHERE recheck_at > ?", arguments: [stamp])
+            return (next.flatMap(Timestamp.date), due)
+        }
     }
 
     private static func verdictsKey(plan: String?, year: Int?) -> String {

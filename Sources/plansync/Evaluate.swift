@@ -46,7 +46,9 @@ struct Evaluate: ParsableCommand {
         }
         var now = Date()
         if let at {
-            guard let parsed = Timestamp.rfc3339(at) else { fail("--at: '\(at)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)") }
+            guard let parsed = Timestamp.rfc3339(at) else {
+                fail("--at: '\(at)' is not an RFC 3339 time (e.g. 2024-04-20T00:00:00Z or 2024-04-20T08:00:00+08:00)")
+            }
             now = parsed
         }
         var all: [Observation] = []

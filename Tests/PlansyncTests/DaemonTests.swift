@@ -311,6 +311,42 @@ final class RunningDaemon: @unchecked Sendable {
         #expect(d.stop().1 == 0)
     }
 
+    /// A figure falling overdue between scheduled cycles (the next is an hour away): the
+    /// daemon wakes up at that moment, syncs the plan's feeds, and the alert is logged then.
+    @Test func theDaemonWakesUpWhenAFigureFallsOverdue() throws {
+        let d = try RunningDaemon(interval: "1h")
+        #expect(d.ready())
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let now = Date()
+        let today = utc.dateComponents([.year, .month, .day], from: now)
+        let midnight = utc.date(from: today)!
+        // Due today at 00:00 UTC; overdue 8 s from now.
+        let grace = Int(now.timeIntervalSince(midnight)) + 8
+        let period = String(format: "%04d-%02d", today.year!, today.month!)
+        let planFile = d.root + "/Config/plans/futian-2023.toml"
+        try
+            (try String(contentsOfFile: planFile, encoding: .utf8) + """
+
+                [[indicator]]
+                code = "industry_monthly"
+                name = "规上工业增加值（月度）"
+                category = "expected"
+                unit = "%"
+                release = { frequency = "monthly", lag_days = 360, grace = "\(grace)s", dates = { "\(period)" = "\(String(format: "%04d-%02d-%02d", today.year!, today.month!, today.day!))" } }
+                targets = [ { year = \(today.year!), rule = "growth_at_least", value = 5.0 } ]
+                """).write(toFile: planFile, atomically: true, encoding: .utf8)
+        #expect(try d.curl("/v1/reload", method: "POST").status == 200)
+        _ = try d.curl("/v1/sync", method: "POST")
+        let key = "futian-2023/industry_monthly/\(period)/data_overdue"
+        func logged() -> Bool { (try? String(contentsOfFile: d.root + "/.demo/alerts.jsonl", encoding: .utf8))?.contains(key) == true }
+        // Not yet: the first cycle ran before the grace ended.
+        #expect(d.eventually { ((try? d.json("/v1/status"))?["last_sync"] as? String) != nil })
+        #expect(!logged())
+        #expect(d.eventually(30) { logged() }, "the daemon did not wake up for the overdue figure")
+        #expect(d.stop().1 == 0)
+    }
+
     @Test func aSecondInstanceOnTheSameSocketIsRefusedAndAStaleSocketReplaced() throws {
         let d = try RunningDaemon()
         #expect(d.ready())
