@@ -54,7 +54,7 @@ cycle() {
   local before; before=$(metric plansync_sync_cycles_total)
   curl -s -X POST --unix-socket "$sock" http://localhost/v1/sync >/dev/null
   for _ in $(seq 1 1200); do [ "$(metric plansync_sync_cycles_total)" != "$before" ] && break; sleep 0.5; done
-  printf '%.2f s' "$(metric plansync_sync_cycle_duration_seconds)"
+  printf '%.2f s, %d plans judged' "$(metric plansync_sync_cycle_duration_seconds)" "$(metric plansync_sync_cycle_plans_judged)"
 }
 notify=$WORK/notify.sock; rm -f "$notify"
 socat -u "UNIX-RECV:$notify" "OPEN:$WORK/notify.out,creat,append" 2>/dev/null & listener=$!

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes a province-scale benchmark into $1: PLANS county plans made from one template
-# (30 indicators each, targets for 2021–2025: 150 per plan) and one native CSV feed per plan
+# (30 indicators each, targets for 2021–2025: 150 per plan; monthly release schedules) and one native CSV feed per plan
 # of monthly year-to-date growth figures for 2016–2025 (3,600 rows per plan), plus a config.
 #   PLANS (default 280)       how many plans
 #   UNIQUE_CODES=1            give every plan its own indicator codes (default: shared, as
@@ -20,7 +20,9 @@ awk -v first="$first" -v last="$last" -v unique="$unique" -v dir="$dir" -v chang
     prefix = unique ? sprintf("c%04d_", p) : ""
     if (change == "") {
       plan = dir "/plans/" id ".toml"
-      printf "id = \"%s\"\ntitle = \"县区 %04d\"\n", id, p > plan
+      printf "id = \"%s\"\ntitle = \"县区 %04d\"\ntimezone = \"Asia/Shanghai\"\n", id, p > plan
+      # Every indicator watched for overdue monthly figures (judging works out the due times).
+      printf "release = { frequency = \"monthly\", lag_days = 15, grace = \"3d\", skip = [\"01\"] }\n", id > plan
       for (i = 0; i < 30; i++) {
         code = sprintf("%sind%02d", prefix, i)
         printf "\n[[indicator]]\ncode = \"%s\"\nname = \"指标%02d\"\ncategory = \"%s\"\nunit = \"%%\"\ntargets = [\n", code, i, (i % 5 == 0 ? "binding" : "expected") > plan

@@ -115,13 +115,21 @@ public enum Judging {
         let years = plan.years
         guard let first = years.first, let last = years.last, plan.indicators.contains(where: { $0.release != nil }) else { return }
         let zone = TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")!
+        // Due times worked out once per schedule and period (indicators share schedules).
+        var dueTimes: [ReleaseSchedule: [Period: Date]] = [:]
         for indicator in plan.indicators {
             guard let schedule = indicator.release else { continue }
             var published = Set<Period>()
             for slot in index.figures(indicator.code)?.slots ?? [] { published.insert(slot.period) }
             let status = Releases.status(
-                indicator: indicator.code, schedule: schedule, timeZone: zone,
-                years: (schedule.frequency == .yearly ? first - 1 : first)...last, published: published, now: now)
+                indicator: indicator.code, schedule: schedule, years: (schedule.frequency == .yearly ? first - 1 : first)...last,
+                published: published, now: now
+            ) { period in
+                if let known = dueTimes[schedule]?[period] { return known }
+                let due = schedule.due(period, timeZone: zone)
+                if let due { dueTimes[schedule, default: [:]][period] = due }
+                return due
+            }
             for overdue in status.overdue {
                 result.conditions.append(AlertConditions.overdue(overdue, plan: plan, indicator: indicator, now: now))
             }

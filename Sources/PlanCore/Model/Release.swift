@@ -1,7 +1,7 @@
 import Foundation
 
 /// When an indicator's figures are due (plan file `release`; docs/plans.md, "Releases").
-public struct ReleaseSchedule: Sendable, Equatable {
+public struct ReleaseSchedule: Sendable, Hashable {
     /// How often figures come: one period of this kind per release.
     public enum Frequency: String, Sendable, CaseIterable {
         case monthly
@@ -125,13 +125,24 @@ public enum Releases {
     public static func status(
         indicator: String, schedule: ReleaseSchedule, timeZone: TimeZone, years: ClosedRange<Int>, published: Set<Period>, now: Date
     ) -> ReleaseStatus {
+        status(indicator: indicator, schedule: schedule, years: years, published: published, now: now) {
+            schedule.due($0, timeZone: timeZone)
+        }
+    }
+
+    /// `status` with due times from `due` (calendar arithmetic costs microseconds a period:
+    /// a plan's indicators usually share one schedule, so judging works each out once).
+    public static func status(
+        indicator: String, schedule: ReleaseSchedule, years: ClosedRange<Int>, published: Set<Period>, now: Date,
+        due dueTime: (Period) -> Date?
+    ) -> ReleaseStatus {
         var status = ReleaseStatus(indicator: indicator, next: nil, overdue: [], changesAt: nil)
         func later(_ date: Date) {
             if date > now, status.changesAt.map({ date < $0 }) ?? true { status.changesAt = date }
         }
         for year in years {
             for period in schedule.periods(year) {
-                guard let due = schedule.due(period, timeZone: timeZone) else { continue }
+                guard let due = dueTime(period) else { continue }
                 let overdueAt = due.addingTimeInterval(schedule.grace)
                 let forgottenAt = overdueAt.addingTimeInterval(lookback)
                 guard forgottenAt > now, !published.contains(period) else { continue }
