@@ -242,6 +242,9 @@ private struct ByteReader {
         else { return nil }
         var indicators: [Indicator] = []
         indicators.reserveCapacity(count)
+        // Indicators of a plan usually share one schedule: one instance (its set and
+        // dictionary stored once), as the plan file's own default is.
+        var schedules: [ReleaseSchedule] = []
         for _ in 0..<count {
             guard let code = string(), let name = string(), let nameEN = optionalString(), let categoryText = string(),
                 let category = Category(rawValue: categoryText), let unit = string(), case .some(let release) = release(),
@@ -261,8 +264,12 @@ private struct ByteReader {
                 guard let rule = try? TargetRule(name: ruleName, value: value, baseYear: baseYear) else { return nil }
                 targets.append(Target(year: year, rule: rule, text: text))
             }
+            var shared = release
+            if let release {
+                if let known = schedules.first(where: { $0 == release }) { shared = known } else { schedules.append(release) }
+            }
             indicators.append(
-                Indicator(code: code, name: name, nameEN: nameEN, category: category, unit: unit, targets: targets, release: release))
+                Indicator(code: code, name: name, nameEN: nameEN, category: category, unit: unit, targets: targets, release: shared))
         }
         guard i == bytes.endIndex else { return nil }
         return Plan(

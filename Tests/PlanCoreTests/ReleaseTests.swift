@@ -26,6 +26,14 @@ import Testing
         #expect(monthly.periods(2024).first == .month(2024, 2), "January is skipped: published with February")
     }
 
+    @Test func theSharedDueTableHoldsTheSameTimes() {
+        let table = Releases.dueTable(monthly, timeZone: "Asia/Shanghai", years: 2024...2025)
+        #expect(table.count == 22, "11 months a year (January skipped)")
+        for (period, due) in table { #expect(monthly.due(period, timeZone: shanghai) == due) }
+        #expect(table[.month(2024, 6)] == time("2024-07-19T16:00:00Z"))
+        #expect(Releases.dueTable(monthly, timeZone: "UTC", years: 2024...2025)[.month(2024, 3)] == time("2024-04-16T00:00:00Z"))
+    }
+
     @Test func aFigurePastDueAndGraceWithNothingPublishedIsOverdue() {
         func status(_ now: String, published: Set<Period>) -> ReleaseStatus {
             Releases.status(indicator: "x", schedule: monthly, timeZone: shanghai, years: 2024...2024, published: published, now: time(now))

@@ -114,21 +114,23 @@ public enum Judging {
     public static func releases(_ plan: Plan, index: ObservationIndex, now: Date, into result: inout PlanJudgement) {
         let years = plan.years
         guard let first = years.first, let last = years.last, plan.indicators.contains(where: { $0.release != nil }) else { return }
-        let zone = TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")!
-        // Due times worked out once per schedule and period (indicators share schedules).
-        var dueTimes: [ReleaseSchedule: [Period: Date]] = [:]
+        // Due times from the table shared by every plan with the same schedule and time zone
+        // (plans copied from one template: worked out once for a whole province).
+        var tables: [(schedule: ReleaseSchedule, due: [Period: Date])] = []
         for indicator in plan.indicators {
             guard let schedule = indicator.release else { continue }
+            let years = (schedule.frequency == .yearly ? first - 1 : first)...last
+            let due: [Period: Date]
+            if let known = tables.first(where: { $0.schedule == schedule }) {
+                due = known.due
+            } else {
+                due = Releases.dueTable(schedule, timeZone: plan.timeZone, years: years)
+                tables.append((schedule, due))
+            }
             var published = Set<Period>()
             for slot in index.figures(indicator.code)?.slots ?? [] { published.insert(slot.period) }
-            let status = Releases.status(
-                indicator: indicator.code, schedule: schedule, years: (schedule.frequency == .yearly ? first - 1 : first)...last,
-                published: published, now: now
-            ) { period in
-                if let known = dueTimes[schedule]?[period] { return known }
-                let due = schedule.due(period, timeZone: zone)
-                if let due { dueTimes[schedule, default: [:]][period] = due }
-                return due
+            let status = Releases.status(indicator: indicator.code, schedule: schedule, years: years, published: published, now: now) {
+                due[$0]
             }
             for overdue in status.overdue {
                 result.conditions.append(AlertConditions.overdue(overdue, plan: plan, indicator: indicator, now: now))

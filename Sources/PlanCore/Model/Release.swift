@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// When an indicator's figures are due (plan file `release`; docs/plans.md, "Releases").
 public struct ReleaseSchedule: Sendable, Hashable {
@@ -116,6 +117,32 @@ public struct ReleaseStatus: Sendable, Equatable {
 
 /// Overdue data, from release schedules and the periods published.
 public enum Releases {
+    private struct TableKey: Hashable {
+        var schedule: ReleaseSchedule
+        var timeZone: String
+        var years: ClosedRange<Int>
+    }
+
+    /// Due-time tables already worked out (calendar arithmetic in a time zone costs about
+    /// 10 µs a period on Linux; a province's plans share a handful of schedules).
+    private static let tables = Mutex<[TableKey: [Period: Date]]>([:])
+
+    /// The due time of every period of `years` that `schedule` releases, in `timeZone`.
+    public static func dueTable(_ schedule: ReleaseSchedule, timeZone: String, years: ClosedRange<Int>) -> [Period: Date] {
+        let key = TableKey(schedule: schedule, timeZone: timeZone, years: years)
+        if let known = tables.withLock({ $0[key] }) { return known }
+        let zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        var table: [Period: Date] = [:]
+        for year in years {
+            for period in schedule.periods(year) { table[period] = schedule.due(period, timeZone: zone) }
+        }
+        tables.withLock { tables in
+            if tables.count >= 4096 { tables.removeAll() }
+            tables[key] = table
+        }
+        return table
+    }
+
     /// How far back missing figures are reported: a figure due over a year ago and never
     /// published is no longer news (its alert resolves).
     public static let lookback: Double = 366 * 86_400
