@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         // Plans, targets, periods, observations, verdicts and their judging. Pure: no I/O, no system calls.
-        .target(name: "PlanCore"),
+        .target(name: "PlanCore", dependencies: ["Support"]),
         // Small helpers every layer uses: timestamps, redaction, decimal text, the lock type,
         // threads at lowered priority, SHA-256.
         .target(name: "Support", dependencies: ["CCrypto"]),

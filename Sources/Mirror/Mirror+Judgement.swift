@@ -443,7 +443,7 @@ extension Mirror {
             releases.map { r in
                 .object([
                     ("plan", .string(plan)), ("indicator", .string(r.indicator)), ("next_period", .optional(r.next?.period.description)),
-                    ("next_due", .optional(r.next.map { ReleaseSchedule.utcText($0.due) })),
+                    ("next_due", .optional(r.next.map { Timestamp.string($0.due) })),
                     ("overdue", .array(r.overdue.map { .string($0.period.description) })),
                 ])
             }

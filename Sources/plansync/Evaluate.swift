@@ -95,15 +95,13 @@ struct Evaluate: ParsableCommand {
 
 /// Release statuses as JSON and as lines (evaluate, indicators).
 enum ReleaseJSON {
-    static func zone(_ plan: Plan) -> TimeZone { TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")! }
-
     /// `[{"indicator", "name", "period", "due"}]`: figures past due and grace, none published.
     static func overdue(_ releases: [ReleaseStatus], plan: Plan) -> JSONValue {
         .array(
             releases.flatMap(\.overdue).map { o in
                 .object([
                     ("indicator", .string(o.indicator)), ("name", .optional(plan.indicator(o.indicator)?.name)),
-                    ("period", .string(o.period.description)), ("due", .string(ReleaseSchedule.utcText(o.due))),
+                    ("period", .string(o.period.description)), ("due", .string(Timestamp.string(o.due))),
                 ])
             })
     }
@@ -114,7 +112,7 @@ enum ReleaseJSON {
             releases.map { r in
                 .object([
                     ("indicator", .string(r.indicator)), ("next_period", .optional(r.next?.period.description)),
-                    ("next_due", .optional(r.next.map { ReleaseSchedule.utcText($0.due) })), ("overdue", .int(r.overdue.count)),
+                    ("next_due", .optional(r.next.map { Timestamp.string($0.due) })), ("overdue", .int(r.overdue.count)),
                 ])
             })
     }
@@ -124,13 +122,13 @@ enum ReleaseJSON {
         for r in releases {
             let name = plan.indicator(r.indicator)?.name ?? r.indicator
             for o in r.overdue {
-                lines.append("overdue: \(r.indicator) \(name) \(o.period), due \(ReleaseSchedule.localText(o.due, zone: zone(plan)))")
+                lines.append("overdue: \(r.indicator) \(name) \(o.period), due \(ReleaseSchedule.localText(o.due, zone: plan.zone))")
             }
         }
         for r in releases {
             // The next figure awaited, unless it is the overdue one listed above.
             guard let next = r.next, !r.overdue.contains(where: { $0.period == next.period }) else { continue }
-            lines.append("next: \(r.indicator) \(next.period), due \(ReleaseSchedule.localText(next.due, zone: zone(plan)))")
+            lines.append("next: \(r.indicator) \(next.period), due \(ReleaseSchedule.localText(next.due, zone: plan.zone))")
         }
         return lines
     }

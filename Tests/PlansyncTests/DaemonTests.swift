@@ -47,6 +47,23 @@ final class RunningDaemon: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// Adds indicator `industry_monthly` (no feed publishes it) with `release` and a target
+    /// for `year` to the demo plan file (a reload then picks it up).
+    func addWatchedIndicator(release: String, year: Int) throws {
+        let planFile = root + "/Config/plans/futian-2023.toml"
+        try
+            (try String(contentsOfFile: planFile, encoding: .utf8) + """
+
+                [[indicator]]
+                code = "industry_monthly"
+                name = "规上工业增加值（月度）"
+                category = "expected"
+                unit = "%"
+                release = \(release)
+                targets = [ { year = \(year), rule = "growth_at_least", value = 5.0 } ]
+                """).write(toFile: planFile, atomically: true, encoding: .utf8)
+    }
+
     /// Waits for READY=1.
     func ready() -> Bool { notify.wait(for: "READY=1", seconds: 20) }
 
@@ -259,18 +276,7 @@ final class RunningDaemon: @unchecked Sendable {
         let d = try RunningDaemon()
         #expect(d.ready())
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year!
-        let planFile = d.root + "/Config/plans/futian-2023.toml"
-        try
-            (try String(contentsOfFile: planFile, encoding: .utf8) + """
-
-                [[indicator]]
-                code = "industry_monthly"
-                name = "规上工业增加值（月度）"
-                category = "expected"
-                unit = "%"
-                release = { frequency = "monthly", lag_days = 0, skip = ["01"] }
-                targets = [ { year = \(year), rule = "growth_at_least", value = 5.0 } ]
-                """).write(toFile: planFile, atomically: true, encoding: .utf8)
+        try d.addWatchedIndicator(release: #"{ frequency = "monthly", lag_days = 0, skip = ["01"] }"#, year: year)
         // Reload (as SIGHUP), then a cycle: the edited plan alone is judged again.
         #expect(try d.curl("/v1/reload", method: "POST").status == 200)
         _ = try d.curl("/v1/sync", method: "POST")
@@ -324,18 +330,9 @@ final class RunningDaemon: @unchecked Sendable {
         // Due today at 00:00 UTC; overdue 8 s from now.
         let grace = Int(now.timeIntervalSince(midnight)) + 8
         let period = String(format: "%04d-%02d", today.year!, today.month!)
-        let planFile = d.root + "/Config/plans/futian-2023.toml"
-        try
-            (try String(contentsOfFile: planFile, encoding: .utf8) + """
-
-                [[indicator]]
-                code = "industry_monthly"
-                name = "规上工业增加值（月度）"
-                category = "expected"
-                unit = "%"
-                release = { frequency = "monthly", lag_days = 360, grace = "\(grace)s", dates = { "\(period)" = "\(String(format: "%04d-%02d-%02d", today.year!, today.month!, today.day!))" } }
-                targets = [ { year = \(today.year!), rule = "growth_at_least", value = 5.0 } ]
-                """).write(toFile: planFile, atomically: true, encoding: .utf8)
+        let day = String(format: "%04d-%02d-%02d", today.year!, today.month!, today.day!)
+        try d.addWatchedIndicator(
+            release: #"{ frequency = "monthly", lag_days = 360, grace = "\#(grace)s", dates = { "\#(period)" = "\#(day)" } }"#, year: today.year!)
         #expect(try d.curl("/v1/reload", method: "POST").status == 200)
         _ = try d.curl("/v1/sync", method: "POST")
         let key = "futian-2023/industry_monthly/\(period)/data_overdue"

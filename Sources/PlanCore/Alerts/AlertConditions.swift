@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Builds the alert conditions that hold for verdicts, conflicts and feeds.
 public enum AlertConditions {
@@ -67,15 +68,14 @@ public enum AlertConditions {
 
     /// A figure overdue: due (in the plan's time zone) and past its grace, nothing published.
     public static func overdue(_ o: OverdueFigure, plan: Plan, indicator: Indicator, now: Date) -> AlertCondition {
-        let zone = TimeZone(identifier: plan.timeZone) ?? TimeZone(identifier: "UTC")!
-        let due = ReleaseSchedule.localText(o.due, zone: zone)
+        let due = ReleaseSchedule.localText(o.due, zone: plan.zone)
         let days = Int(now.timeIntervalSince(o.due) / 86_400)
         return AlertCondition(
             key: "\(plan.id)/\(indicator.code)/\(o.period)/\(AlertKind.dataOverdue.rawValue)", kind: .dataOverdue, severity: .warning,
             details: .object([
                 ("plan", .string(plan.id)), ("indicator", .string(indicator.code)), ("name", .string(indicator.name)),
                 ("name_en", .optional(indicator.nameEN)), ("period", .string(o.period.description)),
-                ("due", .string(ReleaseSchedule.utcText(o.due))), ("timezone", .string(plan.timeZone)),
+                ("due", .string(Timestamp.string(o.due))), ("timezone", .string(plan.timeZone)),
             ]),
             message: plan.language == .zh
                 ? "\(indicator.name) \(o.period) 数据应于 \(due) 发布，至今未见（已逾期 \(days) 天）"

@@ -231,8 +231,7 @@ private struct Judge {
             let l = last.value.value
             let rest = l - lastToDate.value.value
             let lhs = l * (100 + t) - 100 * toDate.value.value - (100 + t + sign * tol) * rest
-            let risk = strict ? sign * lhs >= 0 : sign * lhs > 0
-            return (!risk, Pace(requiredRest: PaceArithmetic.shown(required), requiredBasis: .levels))
+            return (!atRisk(lhs, 0), Pace(requiredRest: PaceArithmetic.shown(required), requiredBasis: .levels))
         }
         guard let required = PaceArithmetic.requiredRest(target: target.doubleValue, growthToDate: growth.value.doubleValue, months: months)
         else { return nil }

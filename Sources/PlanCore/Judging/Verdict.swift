@@ -130,16 +130,9 @@ public struct Verdict: Sendable, Equatable {
         out.optional(severity?.rawValue)
         out.raw(derived ? ",\"derived\":true,\"conflicts\":" : ",\"derived\":false,\"conflicts\":")
         if conflicts.isEmpty { out.raw("[]") } else { out.value(conflictsJSON) }
-        if let pace {
-            for (name, value) in pace.members {
-                out.raw(",\"")
-                out.raw(name)
-                out.raw("\":")
-                switch value {
-                case .figure(let f): out.raw(f.description)
-                case .text(let t): out.string(t)
-                }
-            }
+        for (name, value) in pace?.json ?? [] {
+            out.raw(",\"" + name + "\":")
+            out.value(value)
         }
         out.byte("}")
         return out.text
@@ -238,20 +231,20 @@ extension Verdict {
             guard let parsed = try? Period(parsing: periodText) else { return nil }
             period = parsed
         }
-        var pace = Pace()
-        for name in Pace.figureNames {
-            switch json[name] {
-            case nil: continue
-            case .number(let n)?:
-                guard let f = Figure(n) else { return nil }
-                pace[figure: name] = f
-            default: return nil
-            }
+        // Pace members: absent when they do not apply, numbers (or the basis) when they do.
+        func paceFigure(_ key: String) -> Figure?? { json[key] == nil ? .some(nil) : figure(key) }
+        guard let progress = paceFigure("progress"), let expectedProgress = paceFigure("expected_progress"),
+            let gapPP = paceFigure("gap_pp"), let requiredRest = paceFigure("required_rest"),
+            let expectedToDate = paceFigure("expected_to_date"), let requiredPerYear = paceFigure("required_per_year")
+        else { return nil }
+        var basis: Pace.Basis?
+        if let value = json["required_basis"] {
+            guard let parsed = value.stringValue.flatMap(Pace.Basis.init(rawValue:)) else { return nil }
+            basis = parsed
         }
-        if let basis = json["required_basis"] {
-            guard let text = basis.stringValue, let b = Pace.Basis(rawValue: text) else { return nil }
-            pace.requiredBasis = b
-        }
+        let pace = Pace(
+            progress: progress, expectedProgress: expectedProgress, gapPP: gapPP, requiredRest: requiredRest, requiredBasis: basis,
+            expectedToDate: expectedToDate, requiredPerYear: requiredPerYear)
         self.init(
             plan: plan, indicator: indicator, year: year, status: status, rule: rule,
             measure: measureText.flatMap(Measure.init(rawValue:)), actual: actual, threshold: threshold, shortfall: shortfall,
@@ -297,60 +290,18 @@ public struct Pace: Sendable, Equatable {
         self.requiredPerYear = requiredPerYear
     }
 
-    static let figureNames = ["progress", "expected_progress", "gap_pp", "required_rest", "expected_to_date", "required_per_year"]
-
-    var isEmpty: Bool { members.isEmpty }
-
-    enum Member {
-        case figure(Figure)
-        case text(String)
-    }
-
-    /// `members` as JSON members.
-    public var json: [(String, JSONValue)] {
-        members.map { name, value in
-            switch value {
-            case .figure(let f): (name, JSONValue.figure(f))
-            case .text(let t): (name, JSONValue.string(t))
-            }
-        }
-    }
+    var isEmpty: Bool { json.isEmpty }
 
     /// The JSON members that apply, in their fixed order.
-    var members: [(String, Member)] {
-        var out: [(String, Member)] = []
+    public var json: [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
         if let progress { out.append(("progress", .figure(progress))) }
         if let expectedProgress { out.append(("expected_progress", .figure(expectedProgress))) }
         if let gapPP { out.append(("gap_pp", .figure(gapPP))) }
         if let requiredRest { out.append(("required_rest", .figure(requiredRest))) }
-        if let requiredBasis { out.append(("required_basis", .text(requiredBasis.rawValue))) }
+        if let requiredBasis { out.append(("required_basis", .string(requiredBasis.rawValue))) }
         if let expectedToDate { out.append(("expected_to_date", .figure(expectedToDate))) }
         if let requiredPerYear { out.append(("required_per_year", .figure(requiredPerYear))) }
         return out
-    }
-
-    subscript(figure name: String) -> Figure? {
-        get {
-            switch name {
-            case "progress": progress
-            case "expected_progress": expectedProgress
-            case "gap_pp": gapPP
-            case "required_rest": requiredRest
-            case "expected_to_date": expectedToDate
-            case "required_per_year": requiredPerYear
-            default: nil
-            }
-        }
-        set {
-            switch name {
-            case "progress": progress = newValue
-            case "expected_progress": expectedProgress = newValue
-            case "gap_pp": gapPP = newValue
-            case "required_rest": requiredRest = newValue
-            case "expected_to_date": expectedToDate = newValue
-            case "required_per_year": requiredPerYear = newValue
-            default: break
-            }
-        }
     }
 }

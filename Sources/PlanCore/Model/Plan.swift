@@ -1,3 +1,5 @@
+import Foundation
+
 /// A development plan: its indicators and their yearly targets. Loaded from a plan file.
 public struct Plan: Sendable, Equatable {
     public var id: String
@@ -12,6 +14,9 @@ public struct Plan: Sendable, Equatable {
     public var language: PlanLanguage
     /// The time zone release dates are in (`timezone`, an IANA name; UTC by default).
     public var timeZone: String
+
+    /// `timeZone` as a `TimeZone` (UTC should the name be unknown; plan files are checked).
+    public var zone: TimeZone { ReleaseSchedule.zone(timeZone) }
 
     public init(
         id: String, title: String, titleEN: String? = nil, region: String? = nil, indicators: [Indicator],

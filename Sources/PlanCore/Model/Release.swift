@@ -131,7 +131,7 @@ public enum Releases {
     public static func dueTable(_ schedule: ReleaseSchedule, timeZone: String, years: ClosedRange<Int>) -> [Period: Date] {
         let key = TableKey(schedule: schedule, timeZone: timeZone, years: years)
         if let known = tables.withLock({ $0[key] }) { return known }
-        let zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        let zone = ReleaseSchedule.zone(timeZone)
         var table: [Period: Date] = [:]
         for year in years {
             for period in schedule.periods(year) { table[period] = schedule.due(period, timeZone: zone) }
@@ -193,12 +193,8 @@ extension ReleaseSchedule {
         return "\(c.year ?? 0)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)) \(zone.identifier)"
     }
 
-    /// RFC 3339 in UTC, e.g. `2024-04-15T16:00:00Z`.
-    public static func utcText(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ n: Int?) -> String { (n ?? 0) < 10 ? "0\(n ?? 0)" : "\(n ?? 0)" }
-        return "\(c.year ?? 0)-\(two(c.month))-\(two(c.day))T\(two(c.hour)):\(two(c.minute)):\(two(c.second))Z"
+    /// The time zone named `identifier`; UTC when there is none by that name.
+    public static func zone(_ identifier: String) -> TimeZone {
+        TimeZone(identifier: identifier) ?? TimeZone(identifier: "UTC")!
     }
 }
