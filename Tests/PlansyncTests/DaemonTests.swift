@@ -48,8 +48,16 @@ final class RunningDaemon: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Adds indicator `industry_monthly` (no feed publishes it) with `release` and a target
-    /// for `year` to the demo plan file (a reload then picks it up).
+    /// for `year` to the demo plan file (a reload then picks it up). Waits first for the
+    /// daemon's first cycle to end: a `POST /v1/sync` while it runs joins it, and it judges
+    /// the configuration it started with.
     func addWatchedIndicator(release: String, year: Int) throws {
+        _ = eventually {
+            guard let status = try? json("/v1/status"), status["last_sync"] is String,
+                let feeds = status["feeds"] as? [String: Any]
+            else { return false }
+            return feeds["running"] as? Int == 0
+        }
         let planFile = root + "/Config/plans/futian-2023.toml"
         try
             (try String(contentsOfFile: planFile, encoding: .utf8) + """
