@@ -344,6 +344,10 @@ let bigCSV =
         let bomb = gzipBombOfZeros(size: 1_000_003)
         let path = NSTemporaryDirectory() + "bomb-\(UUID().uuidString).gz"
         try Data(bomb).write(to: URL(fileURLWithPath: path))
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + ".count")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // gzip checks the (zero) CRC at the end, so count bytes and ignore its complaint.

@@ -29,9 +29,14 @@ import Testing
     @Test func theSharedDueTableHoldsTheSameTimes() {
         let table = Releases.dueTable(monthly, timeZone: "Asia/Shanghai", years: 2024...2025)
         #expect(table.count == 22, "11 months a year (January skipped)")
-        for (period, due) in table { #expect(monthly.due(period, timeZone: shanghai) == due) }
-        #expect(table[.month(2024, 6)] == time("2024-07-19T16:00:00Z"))
-        #expect(Releases.dueTable(monthly, timeZone: "UTC", years: 2024...2025)[.month(2024, 3)] == time("2024-04-16T00:00:00Z"))
+        #expect(table.map(\.period) == monthly.periods(2024) + monthly.periods(2025), "in order")
+        for entry in table {
+            #expect(monthly.due(entry.period, timeZone: shanghai) == entry.due)
+            #expect(entry.overdueAt == entry.due.addingTimeInterval(3 * 86_400) && entry.ordinal == entry.period.ordinal)
+        }
+        #expect(table.first { $0.period == .month(2024, 6) }?.due == time("2024-07-19T16:00:00Z"))
+        let utc = Releases.dueTable(monthly, timeZone: "UTC", years: 2024...2025)
+        #expect(utc.first { $0.period == .month(2024, 3) }?.due == time("2024-04-16T00:00:00Z"))
     }
 
     @Test func aFigurePastDueAndGraceWithNothingPublishedIsOverdue() {

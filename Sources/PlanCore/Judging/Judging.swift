@@ -115,23 +115,30 @@ public enum Judging {
         let years = plan.years
         guard let first = years.first, let last = years.last, plan.indicators.contains(where: { $0.release != nil }) else { return }
         // Due times from the table shared by every plan with the same schedule and time zone
-        // (plans copied from one template: worked out once for a whole province).
-        var tables: [(schedule: ReleaseSchedule, due: [Period: Date])] = []
+        // (plans copied from one template: worked out once for a whole province), cut down to
+        // the periods not yet forgotten at `now`: for most indicators a year's worth or none.
+        var tables: [(schedule: ReleaseSchedule, live: [DuePeriod], ordinals: ClosedRange<Int>?)] = []
         for indicator in plan.indicators {
             guard let schedule = indicator.release else { continue }
-            let years = (schedule.frequency == .yearly ? first - 1 : first)...last
-            let due: [Period: Date]
+            let watched: (live: [DuePeriod], ordinals: ClosedRange<Int>?)
             if let known = tables.first(where: { $0.schedule == schedule }) {
-                due = known.due
+                watched = (known.live, known.ordinals)
             } else {
-                due = Releases.dueTable(schedule, timeZone: plan.timeZone, years: years)
-                tables.append((schedule, due))
+                let years = (schedule.frequency == .yearly ? first - 1 : first)...last
+                let live = Releases.dueTable(schedule, timeZone: plan.timeZone, years: years).filter { $0.forgottenAt > now }
+                let ordinals = live.map(\.ordinal)
+                watched = (live, ordinals.min().map { $0...ordinals.max()! })
+                tables.append((schedule, watched.live, watched.ordinals))
             }
-            var published = Set<Period>()
-            for slot in index.figures(indicator.code)?.slots ?? [] { published.insert(slot.period) }
-            let status = Releases.status(indicator: indicator.code, schedule: schedule, years: years, published: published, now: now) {
-                due[$0]
+            // The periods published among those watched: integer comparisons over the
+            // indicator's figures, hashing none.
+            var published: [Int] = []
+            if let range = watched.ordinals {
+                for slot in index.figures(indicator.code)?.slots ?? [] where range.contains(slot.period.ordinal) {
+                    published.append(slot.period.ordinal)
+                }
             }
+            let status = Releases.status(indicator: indicator.code, watching: watched.live, now: now) { published.contains($0.ordinal) }
             for overdue in status.overdue {
                 result.conditions.append(AlertConditions.overdue(overdue, plan: plan, indicator: indicator, now: now))
             }

@@ -115,6 +115,25 @@ public struct ReleaseStatus: Sendable, Equatable {
     }
 }
 
+/// One period a schedule releases, with the moments its release status turns on.
+public struct DuePeriod: Sendable, Equatable {
+    public var period: Period
+    /// `period.ordinal`, compared with the periods published without hashing.
+    public var ordinal: Int
+    /// When the figure is due; overdue after the grace; forgotten `Releases.lookback` later.
+    public var due: Date
+    public var overdueAt: Date
+    public var forgottenAt: Date
+
+    init(_ period: Period, due: Date, grace: Double) {
+        self.period = period
+        self.ordinal = period.ordinal
+        self.due = due
+        self.overdueAt = due.addingTimeInterval(grace)
+        self.forgottenAt = overdueAt.addingTimeInterval(Releases.lookback)
+    }
+}
+
 /// Overdue data, from release schedules and the periods published.
 public enum Releases {
     private struct TableKey: Hashable {
@@ -125,22 +144,27 @@ public enum Releases {
 
     /// Due-time tables already worked out (calendar arithmetic in a time zone costs about
     /// 10 µs a period on Linux; a province's plans share a handful of schedules).
-    private static let tables = Mutex<[TableKey: [Period: Date]]>([:])
+    private static let tables = Mutex<[TableKey: [DuePeriod]]>([:])
 
-    /// The due time of every period of `years` that `schedule` releases, in `timeZone`.
-    public static func dueTable(_ schedule: ReleaseSchedule, timeZone: String, years: ClosedRange<Int>) -> [Period: Date] {
+    /// Every period of `years` that `schedule` releases, in order, with its due time in
+    /// `timeZone` (shared: worked out once per schedule, time zone and years).
+    public static func dueTable(_ schedule: ReleaseSchedule, timeZone: String, years: ClosedRange<Int>) -> [DuePeriod] {
         let key = TableKey(schedule: schedule, timeZone: timeZone, years: years)
         if let known = tables.withLock({ $0[key] }) { return known }
-        let zone = ReleaseSchedule.zone(timeZone)
-        var table: [Period: Date] = [:]
-        for year in years {
-            for period in schedule.periods(year) { table[period] = schedule.due(period, timeZone: zone) }
-        }
+        let table = periods(schedule, timeZone: ReleaseSchedule.zone(timeZone), years: years)
         tables.withLock { tables in
             if tables.count >= 4096 { tables.removeAll() }
             tables[key] = table
         }
         return table
+    }
+
+    private static func periods(_ schedule: ReleaseSchedule, timeZone: TimeZone, years: ClosedRange<Int>) -> [DuePeriod] {
+        years.flatMap { year in
+            schedule.periods(year).compactMap { period in
+                schedule.due(period, timeZone: timeZone).map { DuePeriod(period, due: $0, grace: schedule.grace) }
+            }
+        }
     }
 
     /// How far back missing figures are reported: a figure due over a year ago and never
@@ -152,32 +176,26 @@ public enum Releases {
     public static func status(
         indicator: String, schedule: ReleaseSchedule, timeZone: TimeZone, years: ClosedRange<Int>, published: Set<Period>, now: Date
     ) -> ReleaseStatus {
-        status(indicator: indicator, schedule: schedule, years: years, published: published, now: now) {
-            schedule.due($0, timeZone: timeZone)
+        status(indicator: indicator, watching: periods(schedule, timeZone: timeZone, years: years), now: now) {
+            published.contains($0.period)
         }
     }
 
-    /// `status` with due times from `due` (calendar arithmetic costs microseconds a period:
-    /// a plan's indicators usually share one schedule, so judging works each out once).
+    /// The release status of `indicator` at `now` over the periods `watching` (in order);
+    /// `isPublished` says whether a period has any figure. Periods forgotten by `now` may be
+    /// left out of `watching` beforehand: they change nothing.
     public static func status(
-        indicator: String, schedule: ReleaseSchedule, years: ClosedRange<Int>, published: Set<Period>, now: Date,
-        due dueTime: (Period) -> Date?
+        indicator: String, watching: [DuePeriod], now: Date, isPublished: (DuePeriod) -> Bool
     ) -> ReleaseStatus {
         var status = ReleaseStatus(indicator: indicator, next: nil, overdue: [], changesAt: nil)
         func later(_ date: Date) {
             if date > now, status.changesAt.map({ date < $0 }) ?? true { status.changesAt = date }
         }
-        for year in years {
-            for period in schedule.periods(year) {
-                guard let due = dueTime(period) else { continue }
-                let overdueAt = due.addingTimeInterval(schedule.grace)
-                let forgottenAt = overdueAt.addingTimeInterval(lookback)
-                guard forgottenAt > now, !published.contains(period) else { continue }
-                later(overdueAt)
-                later(forgottenAt)
-                if status.next == nil { status.next = (period, due) }
-                if overdueAt <= now { status.overdue.append(OverdueFigure(indicator: indicator, period: period, due: due)) }
-            }
+        for entry in watching where entry.forgottenAt > now && !isPublished(entry) {
+            later(entry.overdueAt)
+            later(entry.forgottenAt)
+            if status.next == nil { status.next = (entry.period, entry.due) }
+            if entry.overdueAt <= now { status.overdue.append(OverdueFigure(indicator: indicator, period: entry.period, due: entry.due)) }
         }
         return status
     }
