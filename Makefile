@@ -13,7 +13,7 @@ BIN      := .build/debug/plansync
 # The binary `make install` installs; set it to skip the release build (tests do).
 INSTALL_BIN ?= .build/release/plansync
 
-.PHONY: all deps build release test lint format demo demo-sync install uninstall bench bench-scale bench-sinks reliability fuzz clean
+.PHONY: all deps build release test lint format demo demo-sync demo-report install uninstall bench bench-scale bench-sinks reliability fuzz clean
 
 all: build
 
@@ -60,6 +60,17 @@ demo: build
 demo-sync: build
 	@rm -rf .demo
 	$(BIN) sync --config $(DEMO)
+
+# The seed plan's annex as a report: one sync cycle on the demo configuration, then
+# .demo/report.html (open it in a browser, print it) and .demo/report.xlsx.
+demo-report: build
+	@rm -rf .demo
+	$(BIN) sync --config $(DEMO) >/dev/null
+	$(BIN) report --config $(DEMO) -o .demo/report.html
+	$(BIN) report --config $(DEMO) -o .demo/report.xlsx
+	@echo
+	@echo "The report is in $$(pwd)/.demo/report.html and $$(pwd)/.demo/report.xlsx"
+	@echo "(the daemon keeps its own in .demo/report/, rewritten after each cycle that changes something)."
 
 # Benchmarks against baselines measured in the same run (figures in docs/benchmarks.md).
 bench: release

@@ -33,6 +33,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libxlsxwriter, for the report's spreadsheet.
+        .systemLibrary(
+            name: "CXlsxWriter",
+            pkgConfig: "xlsxwriter",
+            providers: [.apt(["libxlsxwriter-dev"])]
+        ),
         // Fetching feeds over http, https and file with libcurl's multi interface.
         .target(name: "Fetch", dependencies: ["CCurl", "PlanCore", "Support"]),
         // The SQLite mirror: schema, migrations, reconciliation, verdicts, alerts, queries.
@@ -44,6 +50,8 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // Reports from the mirror: self-contained HTML with SVG charts, XLSX, CSV.
+        .target(name: "Report", dependencies: ["PlanCore", "Mirror", "Support", "CXlsxWriter"]),
         // Daemon configuration and plan files (TOML): loading and validation.
         .target(
             name: "Configuration",
@@ -53,7 +61,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PlanCore", "FeedFormats", "Configuration", "Fetch", "Mirror", "Support",
+                "PlanCore", "FeedFormats", "Configuration", "Fetch", "Mirror", "Report", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "plansync",
             dependencies: [
-                "PlanCore", "FeedFormats", "Configuration", "Daemon", "Mirror", "Support",
+                "PlanCore", "FeedFormats", "Configuration", "Daemon", "Mirror", "Report", "Support",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,6 +84,7 @@ let package = Package(
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "Support", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Mirror", "PlanCore"]),
         .testTarget(name: "MirrorTests", dependencies: ["Mirror", "Support", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Support", "TestSupport"]),
         .testTarget(

@@ -165,11 +165,13 @@ public struct DaemonConfig: Sendable {
     public var feeds: [FeedConfig]
     /// Notification sinks (`[[sink]]`), in file order.
     public var sinks: [SinkConfig] = []
+    /// Where the daemon keeps its HTML and XLSX reports (nil: `report_dir = ""`, none written).
+    public var reportDir: String?
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let topKeys = [
         "database", "socket", "socket_mode", "alert_log", "plans", "log_level",
-        "max_concurrent_fetches", "fetch_retention", "defaults", "feed", "sink",
+        "max_concurrent_fetches", "fetch_retention", "report_dir", "defaults", "feed", "sink",
     ]
     static let feedKeys = ["id", "plan", "url", "format", "priority", "charset", "ca_file", "columns", "map"] + FeedSettings.keys
 
@@ -199,6 +201,9 @@ public struct DaemonConfig: Sendable {
         guard retention >= 86400 else {
             throw root.error("fetch_retention", "fetch_retention must be at least 1d (fetch rows are the feeds' history; e.g. \"90d\")")
         }
+        // Reports: beside the database unless set; "" turns them off.
+        var reportDir: String? = (basics.database as NSString).deletingLastPathComponent + "/report"
+        if let value = try root.string("report_dir") { reportDir = value.isEmpty ? nil : absolutePath(value, relativeTo: folder) }
 
         var defaults = FeedSettings()
         if let table = try root.table("defaults") {
@@ -302,6 +307,7 @@ public struct DaemonConfig: Sendable {
         config.planIndex = planIndex
         config.fetchRetention = retention
         config.sinks = sinks
+        config.reportDir = reportDir
         return config
     }
 

@@ -39,6 +39,8 @@ public final class DaemonRunner: @unchecked Sendable {
     let sinkEngine = FetchEngine(maxConcurrent: 4)
     /// One delivery loop per configured `[[sink]]`, by id.
     let sinkWorkers = Locked<[String: SinkWorker]>([:])
+    /// Report files waiting to be rewritten (every plan's at first: written after the first cycle).
+    let reports = Locked(ReportQueue(plans: nil, pending: true))
     /// The timer set for the next release recheck (`armRecheck`).
     let recheckTimer = Locked<DispatchSourceTimer?>(nil)
     var scheduler: Scheduler!
@@ -170,6 +172,7 @@ public final class DaemonRunner: @unchecked Sendable {
                 $0.lastCycleJudged = report.rejudged.count
             }
             if !report.eventSeqs.isEmpty { for worker in sinkWorkers.current.values { worker.ring() } }
+            refreshReports(Set(report.verdictsChanged).union(await plansOfEvents(report.eventSeqs)))
             pageOutWhenIdle()
             armRecheck()
             return failed
@@ -338,6 +341,8 @@ public final class DaemonRunner: @unchecked Sendable {
         let states = (try? await mirror.feedStates()) ?? [:]
         scheduler.configure(applied.feeds, states: states)
         applySinks(applied.sinks)
+        // Every plan's report is rewritten after the next cycle (judged on the new plans by then).
+        reports.withLock { $0.add(nil) }
         logger.notice("configuration reloaded", metadata: ["feeds": "\(applied.feeds.count)", "notes": "\(notes.joined(separator: "; "))"])
         notifier.notify("READY=1\nSTATUS=reloaded: \(applied.feeds.count) feeds\(notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))")")
         return nil

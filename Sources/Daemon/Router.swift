@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import PlanCore
 
@@ -9,6 +10,22 @@ public struct Route<Context: Sendable>: Sendable {
     /// One line for the endpoint list (404 answers, docs).
     public let summary: String
     let handler: @Sendable (Context, StatusRequest) async throws -> StatusResponse
+
+    /// The path's text around its one `{name}` parameter, when it has one.
+    var pattern: (prefix: String, name: String, suffix: String)? {
+        guard let open = path.firstIndex(of: "{"), let close = path[open...].firstIndex(of: "}") else { return nil }
+        return (String(path[..<open]), String(path[path.index(after: open)..<close]), String(path[path.index(after: close)...]))
+    }
+
+    /// The path parameters when `path` is this route's (an empty dictionary for a plain
+    /// path); nil when it is not. A parameter is one non-empty segment, percent-decoded.
+    func match(_ requested: String) -> [String: String]? {
+        guard let (prefix, name, suffix) = pattern else { return requested == path ? [:] : nil }
+        guard requested.hasPrefix(prefix), requested.hasSuffix(suffix), requested.count > prefix.count + suffix.count else { return nil }
+        let raw = requested.dropFirst(prefix.count).dropLast(suffix.count)
+        guard !raw.contains("/"), let value = raw.removingPercentEncoding, !value.isEmpty else { return nil }
+        return [name: value]
+    }
 
     public init(
         _ method: HTTPMethod, _ path: String, _ summary: String,
@@ -32,7 +49,12 @@ public struct Router<Context: Sendable>: Sendable {
     /// The answer to `request`: its route's (HEAD as GET without changes), 404 for an unknown
     /// path, 405 with `Allow` for a known path and another method, 503 when the handler fails.
     public func respond(to request: StatusRequest, context: Context) async -> StatusResponse {
-        let matching = routes.filter { $0.path == request.path }
+        var request = request
+        let matching = routes.filter { route in
+            guard let parameters = route.match(request.path) else { return false }
+            request.parameters.merge(parameters) { _, new in new }
+            return true
+        }
         guard !matching.isEmpty else {
             let paths = routes.map(\.path).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
             return .error(.notFound, "no such endpoint \(DisplayText.excerpt(request.path)); try \(paths.joined(separator: ", "))")

@@ -67,6 +67,12 @@ extension DaemonRunner {
         { d, _ in
             .json(try await d.sinksJSON().text)
         },
+        Route(.GET, "/v1/report", "the HTML report of every plan (`index.html` of `report_dir`), `text/html`") { d, _ in
+            try await d.reportResponse(plan: nil)
+        },
+        Route(.GET, "/v1/report/{plan}.html", "one plan's HTML report (`index`: every plan's)") { d, request in
+            try await d.reportResponse(plan: request.parameters["plan"])
+        },
         Route(.GET, "/metrics", "Prometheus text format 0.0.4") { d, _ in
             StatusResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: try await d.metricsText())
         },

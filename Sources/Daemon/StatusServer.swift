@@ -56,6 +56,15 @@ public struct StatusRequest: Sendable {
     public var method: HTTPMethod
     public var path: String
     public var query: [String: String]
+    /// The values of the route's `{name}` path parameters (set by the router).
+    public var parameters: [String: String] = [:]
+
+    public init(method: HTTPMethod, path: String, query: [String: String], parameters: [String: String] = [:]) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.parameters = parameters
+    }
 }
 
 /// The status socket: HTTP/1.1 on a Unix socket (SwiftNIO), with limits on header size

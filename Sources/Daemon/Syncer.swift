@@ -39,6 +39,8 @@ public struct SyncReport: Sendable {
     /// The plans judged again in this cycle (their verdicts are in the mirror); the others'
     /// stored verdicts did not need judging again.
     public var rejudged: [String]
+    /// The plans whose stored verdicts changed in the cycle.
+    public var verdictsChanged: [String] = []
     /// The `seq` of each alert event the cycle recorded (read them from the mirror).
     public var eventSeqs: Range<Int>
     /// Set when the alert log could not be written (the events are kept for next time).
@@ -202,6 +204,7 @@ public final class Syncer: Sendable {
         var report = SyncReport(
             feeds: reports, rejudged: judgement.rejudged, eventSeqs: judgement.eventSeqs, alertLogError: logError)
         report.phaseSeconds = phaseSeconds
+        report.verdictsChanged = judgement.changed
         return report
     }
 

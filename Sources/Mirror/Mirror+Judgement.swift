@@ -29,6 +29,8 @@ public struct Judgement: Sendable {
     public var events: [StoredEvent]
     /// The plans judged again in this call; the others' stored verdicts still hold.
     public var rejudged: [String]
+    /// The plans among them whose stored verdicts changed (one written, or one removed).
+    public var changed: [String] = []
     /// The `seq` of every event recorded (read them with `events(after:limit:)`).
     public var eventSeqs: Range<Int>
 }
@@ -118,6 +120,7 @@ extension Mirror {
         }
         var verdicts: [Verdict] = []
         var rejudged: [String] = []
+        var changed: [String] = []
         var due: [(plan: Plan, inputs: String, feeds: [String], seq: Int)] = []
         for (plan, inputs) in zip(plans, inputsByPosition) {
             let planFeeds = feedsByPlan[plan.id] ?? []
@@ -171,6 +174,7 @@ extension Mirror {
             try recorder.step(stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote)
             if collect { verdicts += judged.result.verdicts }
             rejudged.append(item.plan.id)
+            if !judged.changed.isEmpty || !judged.removed.isEmpty { changed.append(item.plan.id) }
         }
         // Plans no longer configured: their verdicts go, their alerts resolve.
         let configured = Set(plans.map(\.id))
@@ -223,7 +227,8 @@ extension Mirror {
             }
         }
         try recorder.step(stored: sinkAlerts, holding: sinkConditions, note: { _ in nil })
-        return Judgement(verdicts: verdicts, events: recorder.events, rejudged: rejudged, eventSeqs: firstSeq..<(recorder.seq + 1))
+        return Judgement(
+            verdicts: verdicts, events: recorder.events, rejudged: rejudged, changed: changed, eventSeqs: firstSeq..<(recorder.seq + 1))
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key

@@ -19,7 +19,7 @@ struct Plansync: AsyncParsableCommand {
         version: version,
         subcommands: [
             DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self,
-            FeedsCommand.self, SinksCommand.self, TestSinkCommand.self,
+            FeedsCommand.self, SinksCommand.self, TestSinkCommand.self, ReportCommand.self,
         ]
     )
 

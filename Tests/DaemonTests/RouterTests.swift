@@ -41,7 +41,23 @@ import Testing
         #expect(
             DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
                 "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
-                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /v1/sinks", "GET /metrics",
+                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /v1/sinks", "GET /v1/report",
+                "GET /v1/report/{plan}.html", "GET /metrics",
             ])
+    }
+
+    @Test func aPathParameterIsOneNonEmptySegmentPercentDecoded() async {
+        let router = Router<String>([
+            Route(.GET, "/r", "all") { _, _ in .json("\"all\"") },
+            Route(.GET, "/r/{plan}.html", "one") { _, request in .json("\"\(request.parameters["plan"] ?? "?")\"") },
+        ])
+        #expect(await router.respond(to: request(.GET, "/r"), context: "").body == "\"all\"\n")
+        #expect(await router.respond(to: request(.GET, "/r/futian-2023.html"), context: "").body == "\"futian-2023\"\n")
+        #expect(await router.respond(to: request(.GET, "/r/a%20b.html"), context: "").body == "\"a b\"\n")
+        for path in ["/r/.html", "/r/a/b.html", "/r/x.htm", "/r/", "/r/x.html/more", "/r/%zz.html"] {
+            #expect(await router.respond(to: request(.GET, path), context: "").status == .notFound, "\(path)")
+        }
+        let wrong = await router.respond(to: request(.POST, "/r/x.html"), context: "")
+        #expect(wrong.status == .methodNotAllowed && wrong.headers.contains { $0 == ("Allow", "GET") })
     }
 }
