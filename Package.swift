@@ -84,7 +84,7 @@ let package = Package(
         // Real servers for tests: nginx, and a fault server that misbehaves on purpose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FetchTests", dependencies: ["Fetch", "Support", "TestSupport"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Mirror", "PlanCore"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Mirror", "PlanCore", "Support"]),
         .testTarget(name: "MirrorTests", dependencies: ["Mirror", "Support", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Support", "TestSupport"]),
         .testTarget(

@@ -46,6 +46,22 @@ t1=$(now)
 report "sync process, one feed changed (the cycle's target ≤ 1 s)" "$(printf '%.2f s' "$(elapsed "$t0" "$t1")")"
 report "mirror size" "$(du -sh "$dir/state/mirror.sqlite" | cut -f1)"
 
+# Reports (issue 19) from this mirror: every plan in one HTML file, one plan's HTML and XLSX
+# (median of 5 plans), each a `plansync report` process.
+t0=$(now)
+/usr/bin/time -f '%M' -o "$dir/rss-report" "$BIN" report --config "$dir/plansync.toml" -o "$dir/all.html" 2>/dev/null
+t1=$(now)
+report "report, every plan in one HTML (target at 280: ≤ 2 s, ≤ 10 MB)" \
+  "$(printf '%.2f s, %.1f MB, peak RSS %s' "$(elapsed "$t0" "$t1")" "$(echo "$(stat -c %s "$dir/all.html") / 1000000" | bc -l)" "$(mib "$dir/rss-report")")"
+report "report: baseline, plansync check --config (reads the configuration)" \
+  "$(for i in 1 2 3; do t0=$(now); "$BIN" check --config "$dir/plansync.toml" >/dev/null 2>&1; t1=$(now); elapsed "$t0" "$t1"; done | sort -n | awk 'NR == 2 { printf "%.0f ms", $1 * 1000 }')"
+for format in html xlsx; do
+  for i in 1 2 3 4 5; do
+    t0=$(now); "$BIN" report --config "$dir/plansync.toml" --plan "county-000$i" -o "$dir/one.$format" 2>/dev/null; t1=$(now); elapsed "$t0" "$t1"
+  done | sort -n > "$WORK/one-times"
+  report "report, one plan $format (target ≤ 100 ms)" "$(awk 'NR == 3 { printf "%.0f ms", $1 * 1000 }' "$WORK/one-times"), $(du -k "$dir/one.$format" | cut -f1) KiB"
+done
+
 # The daemon on the same mirror: start, cycles, socket answers.
 sock=$dir/state/status.sock
 metric() { curl -s --max-time 30 --unix-socket "$sock" http://localhost/metrics | awk -v name="$1" '$1 == name { print $2 }'; }

@@ -2,12 +2,12 @@
 # plansync benchmarks (`make bench`). Every figure is compared with a baseline measured in
 # the same run on the same machine; nothing here is asserted by the test suite.
 #   BENCH_ROWS_PER_INDICATOR (default 10000: 100 indicators × 10,000 months = 1,000,000 rows)
-#   BENCH_ONLY="ingest fetch idle socket start" to run a subset
+#   BENCH_ONLY="ingest fetch idle socket start reports" to run a subset
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${PLANSYNC_BIN:-$PWD/.build/release/plansync}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/plansync-bench.XXXXXX)}
-ONLY=${BENCH_ONLY:-"ingest start socket idle fetch"}
+ONLY=${BENCH_ONLY:-"ingest start socket idle fetch reports"}
 ROWS=${BENCH_ROWS_PER_INDICATOR:-10000}
 export ROWS_PER_INDICATOR=$ROWS
 now() { date +%s.%N; }
@@ -244,6 +244,23 @@ NGINX
   report "fetch: $n feeds cold (all 200), a running daemon's cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$drefetch" "$(ratio "$drefetch" "$curlcold")" "$(verdict "$drefetch" "$(echo "1.5 * $curlcold" | bc -l)")")"
   report "fetch: $n feeds warm (304), a running daemon's cycle (target ≤ 1.5× curl)" "$(printf '%.3f s = %s× curl  %s' "$dwarm" "$(ratio "$dwarm" "$curlwarm")" "$(verdict "$dwarm" "$(echo "1.5 * $curlwarm" | bc -l)")")"
   kill $nginx 2>/dev/null; kill -9 $nginx 2>/dev/null
+}
+
+# The seed plan's report (issue 19): `plansync report` as a process, HTML and XLSX, median of
+# 9, beside `plansync indicators`-like baselines in the same run: a process that only reads
+# the configuration (`plansync check`) and sqlite3 reading the same verdicts.
+reports() {
+  local dir=$WORK/reports; rm -rf "$dir"; mkdir -p "$dir"
+  sed -e "s#../../.demo/#$dir/#" -e "s#\"../plans#\"$PWD/Config/plans#" -e "s#file:../feeds#file:$PWD/Config/feeds#" \
+    Config/demo/plansync.toml > "$dir/plansync.toml"
+  "$BIN" sync --config "$dir/plansync.toml" >/dev/null 2>&1
+  med() { sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] * 1000 }'; }
+  times() { for _ in $(seq 1 9); do t0=$(now); "$@" >/dev/null 2>&1; t1=$(now); elapsed "$t0" "$t1"; done | med; }
+  report "report: baseline, plansync check (process, config)" "$(times "$BIN" check --config "$dir/plansync.toml") ms"
+  report "report: baseline, sqlite3 reading the verdicts" "$(times sqlite3 "$dir/mirror.sqlite" 'SELECT json FROM verdict') ms"
+  report "report: seed plan, HTML (target ≤ 50 ms)" "$(times "$BIN" report --config "$dir/plansync.toml" -o "$dir/r.html") ms, $(du -k "$dir/r.html" | cut -f1) KiB"
+  report "report: seed plan, XLSX (target ≤ 50 ms)" "$(times "$BIN" report --config "$dir/plansync.toml" -o "$dir/r.xlsx") ms, $(du -k "$dir/r.xlsx" | cut -f1) KiB"
+  report "report: seed plan, CSV" "$(times "$BIN" report --config "$dir/plansync.toml" -o "$dir/r.csv") ms"
 }
 
 for part in $ONLY; do $part; echo; done

@@ -56,6 +56,9 @@ socket    = "state/status.sock"
 alert_log = "state/alerts.jsonl"
 plans     = ["plans/*.toml"]
 log_level = "warning"
+# The daemon's reports are off here (REPORT_DIR=state/report turns them on): the figures of
+# syncing and judging are measured alone; reports are measured by their own lines.
+report_dir = "${REPORT_DIR:-}"
 max_concurrent_fetches = 16
 [defaults]
 interval = "1h"

@@ -62,7 +62,7 @@ extension DaemonRunner {
                 let rewritten = try await Self.onReportThread {
                     try ReportFiles.writeDirectory(
                         plans: config.plans, feeds: feeds, summaries: summaries, changed: changed, to: directory,
-                        records: { plan throws(MirrorError) in try mirror.reportRecordsNow(plan: plan) })
+                        records: { plan, history throws(MirrorError) in try mirror.reportRecordsNow(plan: plan, history: history) })
                 }
                 let elapsed = started.duration(to: .now)
                 logger.info(

@@ -39,8 +39,10 @@ public final class DaemonRunner: @unchecked Sendable {
     let sinkEngine = FetchEngine(maxConcurrent: 4)
     /// One delivery loop per configured `[[sink]]`, by id.
     let sinkWorkers = Locked<[String: SinkWorker]>([:])
-    /// Report files waiting to be rewritten (every plan's at first: written after the first cycle).
-    let reports = Locked(ReportQueue(plans: nil, pending: true))
+    /// Report files waiting to be rewritten: after the first cycle, those missing (a province's
+    /// files are not all rewritten at every restart) and the index; then those of plans that
+    /// change.
+    let reports = Locked(ReportQueue(plans: [], pending: true))
     /// The timer set for the next release recheck (`armRecheck`).
     let recheckTimer = Locked<DispatchSourceTimer?>(nil)
     var scheduler: Scheduler!

@@ -44,7 +44,8 @@ public struct ReportAlert: Sendable, Equatable {
 /// from `feedStatuses`).
 public struct PlanReportRecords: Sendable {
     public var verdicts: [Verdict]
-    /// The plan's figures from its configured feeds, by indicator, then period.
+    /// The plan's figures from its configured feeds (in no particular order: `PlanSection`
+    /// sorts each indicator's).
     public var observations: [ReportObservation]
     public var alerts: [ReportAlert]
     /// The newest `updated_at` of the plan's figures (nil when it has none).
@@ -54,71 +55,113 @@ public struct PlanReportRecords: Sendable {
 }
 
 extension Mirror {
-    /// The stored verdicts, figures (with revisions), firing alerts and feeds of `plan`, read
-    /// in one transaction so the parts agree with each other.
-    public func reportRecords(plan: String) async throws(MirrorError) -> PlanReportRecords {
-        try await read { db in try Mirror.reportRecords(db, plan: plan) }
+    /// The stored verdicts, figures, firing alerts and feeds of `plan`, read in one transaction
+    /// so the parts agree with each other. `history`: with each figure's earlier values and
+    /// when it was first seen (else `revisions` is empty and `firstSeen` is `updatedAt`).
+    public func reportRecords(plan: String, history: Bool = true) async throws(MirrorError) -> PlanReportRecords {
+        try await read { db in try Mirror.reportRecords(db, plan: plan, history: history) }
     }
 
     /// `reportRecords`, read on the calling thread (the daemon writes its reports on a
-    /// thread of lowered priority, off Swift's shared threads).
-    public func reportRecordsNow(plan: String) throws(MirrorError) -> PlanReportRecords {
-        do { return try pool.read { db in try Mirror.reportRecords(db, plan: plan) } } catch { throw MirrorError.wrap(error, path: path) }
+    /// thread of lowered priority, off Swift's shared threads; `plansync report` reads
+    /// plans on several threads at once).
+    public func reportRecordsNow(plan: String, history: Bool = true) throws(MirrorError) -> PlanReportRecords {
+        do { return try pool.read { db in try Mirror.reportRecords(db, plan: plan, history: history) } } catch {
+            throw MirrorError.wrap(error, path: path)
+        }
     }
 
-    static func reportRecords(_ db: Database, plan: String) throws -> PlanReportRecords {
+    static func reportRecords(_ db: Database, plan: String, history: Bool) throws -> PlanReportRecords {
         do {
-            let verdicts = try String.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT v.json FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
-                        WHERE v.plan_id = ? ORDER BY i.position, v.year
-                        """), arguments: [plan]
-            ).compactMap { text in (try? JSONParser.parse(Array(text.utf8))).flatMap(Verdict.init(json:)) }
-            var revisions: [String: [(value: String, replacedAt: String)]] = [:]
+            // Verdicts from their columns; the JSON (parsed: slower) only for those with
+            // conflicts or pace fields, which have no columns of their own.
+            var verdicts: [Verdict] = []
             try db.eachRow(
                 """
-                SELECT feed_id, indicator, period, measure, cumulative, base_year, old_value, revised_at
-                FROM revision WHERE plan_id = ?1 AND feed_id IN (SELECT id FROM feed WHERE plan_id = ?1 AND active = 1)
-                ORDER BY id
+                SELECT v.indicator, v.year, v.status, v.rule, v.measure, v.actual, v.threshold, v.shortfall, v.unit, v.period,
+                       v.cumulative, v.feed, v.severity, v.derived, v.json
+                FROM verdict v LEFT JOIN indicator i ON i.plan_id = v.plan_id AND i.code = v.indicator
+                WHERE v.plan_id = ? ORDER BY i.position, v.year
                 """, bind: { DirectSQL.bind($0, 1, plan) }
             ) { row in
-                let key = (0..<6).map { DirectSQL.text(row, Int32($0)) ?? "" }.joined(separator: "\u{1F}")
-                revisions[key, default: []].append((DirectSQL.text(row, 6) ?? "", DirectSQL.text(row, 7) ?? ""))
+                let json = DirectSQL.text(row, 14) ?? ""
+                if !json.hasSuffix(",\"conflicts\":[]}") {
+                    if let v = (try? JSONParser.parse(Array(json.utf8))).flatMap(Verdict.init(json:)) { verdicts.append(v) }
+                    return
+                }
+                guard let status = DirectSQL.text(row, 2).flatMap(VerdictStatus.init(rawValue:)),
+                    let rule = DirectSQL.text(row, 3).flatMap(RuleKind.init(rawValue:))
+                else { return }
+                func figure(_ column: Int32) -> Figure? { DirectSQL.text(row, column).flatMap { Figure($0) } }
+                verdicts.append(
+                    Verdict(
+                        plan: plan, indicator: DirectSQL.text(row, 0) ?? "", year: Int(sqlite3_column_int64(row, 1)), status: status,
+                        rule: rule, measure: DirectSQL.text(row, 4).flatMap(Measure.init(rawValue:)), actual: figure(5),
+                        threshold: figure(6), shortfall: figure(7), unit: DirectSQL.text(row, 8),
+                        period: DirectSQL.text(row, 9).flatMap { try? Period(parsing: $0) }, cumulative: sqlite3_column_int64(row, 10) != 0,
+                        feed: DirectSQL.text(row, 11), severity: DirectSQL.text(row, 12).flatMap(Severity.init(rawValue:)),
+                        derived: sqlite3_column_int64(row, 13) != 0))
+            }
+            /// A figure's key as the revision and observation rows hold it (short texts: no allocation).
+            struct FigureKey: Hashable {
+                var feed: String, indicator: String, period: String, measure: String
+                var cumulative: Int64, baseYear: Int64
+                init(_ row: OpaquePointer) {
+                    feed = DirectSQL.text(row, 0) ?? ""
+                    indicator = DirectSQL.text(row, 1) ?? ""
+                    period = DirectSQL.text(row, 2) ?? ""
+                    measure = DirectSQL.text(row, 3) ?? ""
+                    cumulative = sqlite3_column_int64(row, 4)
+                    baseYear = sqlite3_column_int64(row, 5)
+                }
+            }
+            var revisions: [FigureKey: [(value: String, replacedAt: String)]] = [:]
+            if history {
+                try db.eachRow(
+                    """
+                    SELECT feed_id, indicator, period, measure, cumulative, base_year, old_value, revised_at
+                    FROM revision WHERE plan_id = ?1 AND feed_id IN (SELECT id FROM feed WHERE plan_id = ?1 AND active = 1)
+                    ORDER BY id
+                    """, bind: { DirectSQL.bind($0, 1, plan) }
+                ) { row in
+                    revisions[FigureKey(row), default: []].append((DirectSQL.text(row, 6) ?? "", DirectSQL.text(row, 7) ?? ""))
+                }
             }
             var observations: [ReportObservation] = []
             try db.eachRow(
                 """
                 SELECT o.feed_id, o.indicator, o.period, o.measure, o.cumulative, o.base_year, o.value, o.unit,
-                       f.priority, COALESCE(x.finished_at, o.updated_at), o.updated_at
+                       f.priority, \(history ? "COALESCE(x.finished_at, o.updated_at)" : "NULL"), o.updated_at
                 FROM feed f JOIN observation o ON o.feed_id = f.id
-                LEFT JOIN fetch x ON x.id = o.first_fetch_id
+                \(history ? "LEFT JOIN fetch x ON x.id = o.first_fetch_id" : "")
                 WHERE f.plan_id = ? AND f.active = 1
                 """, bind: { DirectSQL.bind($0, 1, plan) }
             ) { row in
                 guard let period = DirectSQL.text(row, 2).flatMap({ try? Period(parsing: $0) }),
                     let measure = DirectSQL.text(row, 3).flatMap(Measure.init(rawValue:))
                 else { return }
-                let key = (0..<6).map { DirectSQL.text(row, Int32($0)) ?? "" }.joined(separator: "\u{1F}")
                 let base = Int(sqlite3_column_int64(row, 5))
+                let updated = DirectSQL.text(row, 10) ?? ""
                 observations.append(
                     ReportObservation(
                         indicator: DirectSQL.text(row, 1) ?? "", period: period, measure: measure,
                         cumulative: sqlite3_column_int64(row, 4) != 0, baseYear: base == 0 ? nil : base,
                         value: DirectSQL.text(row, 6) ?? "", unit: DirectSQL.text(row, 7), feed: DirectSQL.text(row, 0) ?? "",
-                        priority: Int(sqlite3_column_int64(row, 8)), firstSeen: DirectSQL.text(row, 9) ?? "",
-                        updatedAt: DirectSQL.text(row, 10) ?? "", revisions: revisions[key] ?? []))
+                        priority: Int(sqlite3_column_int64(row, 8)), firstSeen: DirectSQL.text(row, 9) ?? updated,
+                        updatedAt: updated, revisions: revisions.isEmpty ? [] : revisions[FigureKey(row)] ?? []))
             }
-            observations.sort {
-                ($0.indicator, $0.period.ordinal, $0.measure.rawValue, $1.priority, $0.feed)
-                    < ($1.indicator, $1.period.ordinal, $1.measure.rawValue, $0.priority, $1.feed)
+            // Alert keys start with the plan (`<plan>/…`) or the feed (`feed/<id>/…`): key ranges
+            // of the primary key, not a scan of every alert.
+            var ranges = [(plan + "/", plan + "0")]
+            for feed in try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM feed WHERE plan_id = ?"), arguments: [plan]) {
+                ranges.append(("feed/\(feed)/", "feed/\(feed)0"))
             }
             let alerts = try db.rows(
                 """
                 SELECT key, alert, severity, since, message FROM alert
-                WHERE state = 'firing' AND (key LIKE ?1 ESCAPE '\\' OR json_extract(details, '$.plan') = ?2)
+                WHERE state = 'firing' AND (\(ranges.map { _ in "(key >= ? AND key < ?)" }.joined(separator: " OR ")))
                 ORDER BY severity = 'critical' DESC, since, key
-                """, [Mirror.likePrefix(plan + "/"), plan]
+                """, StatementArguments(ranges.flatMap { [$0.0, $0.1] })
             ).map { ReportAlert(key: $0["key"], alert: $0["alert"], severity: $0["severity"], since: $0["since"], message: $0["message"]) }
             let judgedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT judged_at FROM judged_plan WHERE plan_id = ?"), arguments: [plan])
             return PlanReportRecords(
@@ -138,15 +181,5 @@ extension Mirror {
                     ),
                     arguments: [seqs.lowerBound, seqs.upperBound]))
         }
-    }
-
-    /// `prefix` as a LIKE pattern matching texts that start with it (`%`, `_` and `\` escaped).
-    static func likePrefix(_ prefix: String) -> String {
-        var pattern = ""
-        for c in prefix {
-            if c == "%" || c == "_" || c == "\\" { pattern.append("\\") }
-            pattern.append(c)
-        }
-        return pattern + "%"
     }
 }

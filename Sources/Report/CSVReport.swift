@@ -28,7 +28,7 @@ public enum CSVReport {
                     let v = cell.verdict
                     cells += [
                         ReportText.target(cell, unit: row.indicator.unit, labels: labels),
-                        ReportText.outcome(v, labels: labels, baseYear: cell.target?.rule.baseYear),
+                        ReportText.outcome(v, labels: labels, rule: cell.target?.rule),
                         labels.status(v), ReportText.shortfall(v, labels: labels),
                         v.flatMap { PaceText.phrase($0, language: labels.language) } ?? "",
                     ]

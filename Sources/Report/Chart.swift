@@ -42,10 +42,11 @@ struct Chart {
         let figures = row.observations.filter {
             $0.measure == measure && $0.period.isJudgeable && (measure != .changeVsBase || $0.baseYear == baseYear)
         }
-        guard !figures.isEmpty else { return nil }
-        let shown = Set(shownYears)
-        let present = figures.map(\.period.year).filter { shownYears.count != 1 || shown.contains($0) } + shownYears
-        guard let first = present.min(), let last = present.max() else { return nil }
+        // The plan's years (from the base year of a base-year target): the span its targets cover.
+        guard let lastYear = shownYears.max(), let firstShown = shownYears.min() else { return nil }
+        let first = min(firstShown, shownYears.count > 1 ? (rules.compactMap(\.baseYear).min() ?? firstShown) : firstShown)
+        guard figures.contains(where: { (first...lastYear).contains($0.period.year) }) else { return nil }
+        let last = lastYear
         self.measure = measure
         self.baseYear = baseYear
         self.unit = measure == .level ? row.indicator.unit : "%"
@@ -88,7 +89,8 @@ struct Chart {
     /// figure sits at the end of its year's band, beside December's year to date).
     static func x(_ period: Period) -> Double { Double(period.year) + (Double(period.endMonth) - 0.5) / 12 }
 
-    /// The SVG element, with `title` as its accessible name.
+    /// The SVG element, with `title` as its accessible name. Compact: one path per kind of
+    /// mark, relative moves, whole pixels (a province's report holds thousands of charts).
     func svg(title: String, labels: ReportLabels) -> String {
         let values = series.flatMap { $0.map(\.value) } + earlier.map(\.value) + conflicts.map(\.value) + targets.map(\.value)
         let (low, high, step) = Chart.ticks(values.min() ?? 0, values.max() ?? 1)
@@ -96,72 +98,109 @@ struct Chart {
         let x0 = Double(years.lowerBound), span = Double(years.count)
         func px(_ x: Double) -> Int { Int((Chart.left + (x - x0) / span * plotW).rounded()) }
         func py(_ v: Double) -> Int { Int((Chart.top + (high - v) / (high - low) * plotH).rounded()) }
-        var out = "<svg class=ch viewBox=\"0 0 \(Int(Chart.width)) \(Int(Chart.height))\" role=img aria-label=\"\(HTML.escape(title))\">"
-        out += "<title>\(HTML.escape(title))</title>"
-        // Axes, y ticks with grid lines, year bands.
-        let bottomY = py(low), topY = py(high)
-        out += "<path class=ax d=\"M\(px(x0)) \(topY)V\(bottomY)H\(px(x0 + span))\"/>"
-        var grid = ""
+        var out = "<svg viewBox=\"0 0 \(Int(Chart.width)) \(Int(Chart.height))\" role=img><title>\(HTML.escape(title))</title>"
+        // Axes; grid lines at the y ticks and between years; tick and year labels.
+        let bottomY = py(low), topY = py(high), leftX = px(x0)
+        out += "<path class=ax d=\"M\(leftX) \(topY)V\(bottomY)H\(px(x0 + span))\"/>"
+        var grid = "", text = ""
         var tick = low
-        var tickText = ""
         while tick <= high + step / 2 {
             let y = py(tick)
-            grid += "M\(px(x0)) \(y)h\(Int(plotW))"
-            tickText += "<text class=yt x=\(Int(Chart.left) - 3) y=\(y + 3)>\(Chart.label(tick, step: step))</text>"
+            if y != bottomY { grid += "M\(leftX) \(y)h\(Int(plotW))" }
+            text += "<text class=y x=\(leftX - 3) y=\(y + 3)>\(Chart.label(tick, step: step))</text>"
             tick += step
         }
-        out += "<path class=gr d=\"\(grid)\"/>" + tickText
         for year in years {
-            let mid = px(Double(year) + 0.5)
-            out += "<text class=xt x=\(mid) y=\(bottomY + 12)>\(year)</text>"
-            if year > years.lowerBound { out += "<path class=gr d=\"M\(px(Double(year))) \(topY)V\(bottomY)\"/>" }
+            if year > years.lowerBound { grid += "M\(px(Double(year))) \(topY)V\(bottomY)" }
+            text += "<text x=\(px(Double(year) + 0.5)) y=\(bottomY + 12)>\(year)</text>"
         }
+        out += "<path class=gr d=\"\(grid)\"/>" + text
         let axisTitle = measure == .level ? unit : labels.measure(measure, baseYear: baseYear) + " %"
-        out += "<text class=at x=4 y=10>\(HTML.escape(axisTitle))</text>"
-        out +=
-            "<text class=at x=\(px(x0 + span)) y=\(Int(Chart.height) - 4) text-anchor=end>"
-            + (labels.zh ? "年份" : "year") + "</text>"
+        out += "<text class=a x=2 y=10>\(HTML.escape(axisTitle))</text>"
         // Target bounds: one dashed segment a year.
         if !targets.isEmpty {
-            out += "<path class=tg d=\""
-            for t in targets { out += "M\(px(Double(t.year))) \(py(t.value))H\(px(Double(t.year + 1)))" }
-            out += "\"><title>\(labels.targetLine)</title></path>"
+            out += "<path class=tg d=\"" + targets.map { "M\(px(Double($0.year))) \(py($0.value))H\(px(Double($0.year + 1)))" }.joined() + "\"/>"
         }
-        // Earlier values, faint, joined to the value that replaced them.
-        for e in earlier {
-            out += "<path class=rv d=\"M\(px(e.point.x)) \(py(e.value))V\(py(e.point.value))\"/>"
-            out +=
-                "<circle class=ro cx=\(px(e.point.x)) cy=\(py(e.value)) r=2.5><title>\(e.point.period) \(labels.earlier) \(HTML.escape(e.text))</title></circle>"
-        }
-        // The outcome: a line per year, and a dot per figure.
+        // The outcome: a line per year.
         for line in series {
             var d = ""
             var previous: (Int, Int)?
             for p in line {
                 let (x, y) = (px(p.x), py(p.value))
-                if let (lx, ly) = previous { d += "l\(x - lx) \(y - ly)" } else { d += "M\(x) \(y)" }
+                if let (lx, ly) = previous { d += "l\(x - lx)" + (y - ly < 0 ? "" : " ") + "\(y - ly)" } else { d += "M\(x) \(y)" }
                 previous = (x, y)
             }
             out += "<path class=ln d=\"\(d)\"/>"
         }
-        let dots = series.joined()
-        if dots.count <= 24 {
-            for p in dots {
-                out += "<circle class=pt cx=\(px(p.x)) cy=\(py(p.value)) r=2><title>\(p.period) \(HTML.escape(p.text))</title></circle>"
-            }
-        } else if let last = dots.last {
-            out += "<circle class=pt cx=\(px(last.x)) cy=\(py(last.value)) r=2><title>\(last.period) \(HTML.escape(last.text))</title></circle>"
+        // A dot per figure when there are few, else the latest only.
+        let all = Array(series.joined())
+        let dotted = all.count <= 24 ? all : Array(all.suffix(1))
+        if !dotted.isEmpty {
+            out += "<path class=pt d=\"" + dotted.map { "M\(px($0.x)) \(py($0.value))h0" }.joined() + "\"><title>"
+            out += HTML.escape(dotted.map { "\($0.period) \($0.text)" }.joined(separator: ", ")) + "</title></path>"
         }
-        for e in earlier {
-            out += "<circle class=rn cx=\(px(e.point.x)) cy=\(py(e.point.value)) r=3.5/>"
+        // Earlier values, faint, each joined to the value that replaced it.
+        if !earlier.isEmpty {
+            out += "<path class=rv d=\"" + earlier.map { "M\(px($0.point.x)) \(py($0.value))V\(py($0.point.value))" }.joined() + "\"/>"
+            out += "<path class=ro d=\"" + earlier.map { "M\(px($0.point.x)) \(py($0.value))h0" }.joined() + "\"><title>"
+            out += labels.earlier + ": " + HTML.escape(Chart.listed(earlier.map { "\($0.point.period) \($0.text)" })) + "</title></path>"
         }
         // Values other feeds publish for the same figure: hollow diamonds.
-        for c in conflicts {
-            let (x, y) = (px(c.point.x), py(c.value))
-            out +=
-                "<path class=cf d=\"M\(x) \(y - 4)l4 4-4 4-4-4z\"><title>\(c.point.period) \(HTML.escape(c.feed)) \(HTML.escape(c.text)) (\(labels.conflict))</title></path>"
+        if !conflicts.isEmpty {
+            out += "<path class=cf d=\"" + conflicts.map { "M\(px($0.point.x)) \(py($0.value) - 4)l4 4-4 4-4-4z" }.joined() + "\"><title>"
+            out += labels.conflict + ": " + HTML.escape(Chart.listed(conflicts.map { "\($0.point.period) \($0.feed) \($0.text)" }))
+            out += "</title></path>"
         }
         return out + "</svg>"
+    }
+
+    /// The chart as a sparkline for a table row (several plans in one document): the outcome
+    /// line and the target bounds only, 90 × 22 pixels, hidden from screen readers (the row
+    /// says it in words).
+    func sparkline() -> String {
+        let values = series.flatMap { $0.map(\.value) } + targets.map(\.value)
+        guard let low = values.min(), let high = values.max() else { return "" }
+        let span = Double(years.count), x0 = Double(years.lowerBound), range = high - low < 1e-9 ? 1 : high - low
+        func px(_ x: Double) -> Int { Int((1 + (x - x0) / span * 88).rounded()) }
+        func py(_ v: Double) -> Int { Int((20 - (v - low) / range * 18).rounded()) }
+        var out = "<svg viewBox=\"0 0 90 22\" aria-hidden=true>"
+        if !targets.isEmpty {
+            // One step line where years follow each other.
+            var d = ""
+            var end: (year: Int, y: Int)?
+            for t in targets {
+                let y = py(t.value)
+                if let end, end.year == t.year {
+                    if y != end.y { d += "V\(y)" }
+                } else {
+                    d += "M\(px(Double(t.year))) \(y)"
+                }
+                d += "H\(px(Double(t.year + 1)))"
+                end = (t.year + 1, y)
+            }
+            out += "<path class=tg d=\"\(d)\"/>"
+        }
+        var d = ""
+        for line in series {
+            var previous: (Int, Int)?
+            for p in line {
+                let (x, y) = (px(p.x), py(p.value))
+                if let (lx, ly) = previous {
+                    if (x, y) != (lx, ly) { d += "l\(x - lx)" + (y - ly < 0 ? "" : " ") + "\(y - ly)" }
+                } else {
+                    d += "M\(x) \(y)"
+                }
+                previous = (x, y)
+            }
+        }
+        out += "<path class=ln d=\"\(d)\"/>"
+        if let last = series.last?.last { out += "<path class=pt d=\"M\(px(last.x)) \(py(last.value))h0\"/>" }
+        return out + "</svg>"
+    }
+
+    /// At most twelve items, then how many more.
+    static func listed(_ items: [String]) -> String {
+        items.count <= 12 ? items.joined(separator: ", ") : items.prefix(12).joined(separator: ", ") + ", … (+\(items.count - 12))"
     }
 
     /// Round tick marks covering `low`…`high`: the axis ends and the step.

@@ -35,9 +35,40 @@ public enum HTMLReport {
             labels: labels, plans: report.plans.map(\.plan), generatedAt: report.generatedAt, latestData: report.latestData,
             landscape: report.plans.contains { $0.years.count > 2 },
             contents: report.plans.count > 1 ? report.plans.map { ($0.plan, counts($0.records.verdicts, years: $0.years)) } : nil)
-        for section in report.plans {
-            out += render(section, asked: report.language, document: labels.language, generatedAt: report.generatedAt)
+        // Plans rendered on every core, joined in order.
+        let compact = report.plans.count > 1
+        out += report.plans.concurrentMap { section in
+            render(section, asked: report.language, document: labels.language, generatedAt: report.generatedAt, compact: compact)
+        }.joined()
+        return out + tail(labels: labels, latestData: nil)
+    }
+
+    /// A page of several plans read from `mirror` and rendered on every core, each plan's
+    /// records dropped once its section is written (memory holds the text, not a province's
+    /// figures). Nil when none of the plans has a verdict yet.
+    public static func render(
+        mirror: Mirror, plans: [Plan], year: Int? = nil, language: PlanLanguage? = nil, now: Date = Date()
+    ) async throws(MirrorError) -> String? {
+        let feeds = try await mirror.feedStatuses()
+        let labels = ReportLabels(language ?? plans.first?.language ?? .zh)
+        let compact = plans.count > 1
+        let rendered = plans.concurrentMap { plan in
+            Result { () throws(MirrorError) in try mirror.reportRecordsNow(plan: plan.id, history: !compact) }.map { records in
+                let section = PlanSection(plan: plan, records: records, feeds: feeds.filter { $0.plan == plan.id && $0.active }, year: year)
+                return (
+                    html: render(section, asked: language, document: labels.language, generatedAt: now, compact: compact),
+                    counts: counts(records.verdicts, years: section.years), latest: records.latestData,
+                    judged: !records.verdicts.isEmpty, landscape: section.years.count > 2
+                )
+            }
         }
+        var sections: [(html: String, counts: [VerdictStatus: Int], latest: String?, judged: Bool, landscape: Bool)] = []
+        for result in rendered { sections.append(try result.get()) }
+        guard sections.contains(where: \.judged) else { return nil }
+        var out = head(
+            labels: labels, plans: plans, generatedAt: now, latestData: sections.compactMap(\.latest).max(),
+            landscape: sections.contains(where: \.landscape), contents: compact ? zip(plans, sections).map { ($0, $1.counts) } : nil)
+        for section in sections { out += section.html }
         return out + tail(labels: labels, latestData: nil)
     }
 
@@ -74,7 +105,11 @@ public enum HTMLReport {
     }
 
     /// One plan: annex table, charts, firing alerts, feeds.
-    static func render(_ section: PlanSection, asked: PlanLanguage?, document: PlanLanguage, generatedAt: Date) -> String {
+    /// `compact` (several plans in one document): each indicator's chart is a sparkline in its
+    /// row of the annex; the plan's own page has the full charts.
+    static func render(_ section: PlanSection, asked: PlanLanguage?, document: PlanLanguage, generatedAt: Date, compact: Bool = false)
+        -> String
+    {
         let language = asked ?? section.plan.language
         let labels = ReportLabels(language)
         let plan = section.plan
@@ -84,10 +119,10 @@ public enum HTMLReport {
         if let region = plan.region { out += HTML.escape(region) + " · " }
         out += "\(labels.judged) \(section.records.judgedAt.map(HTML.escape) ?? labels.never) · "
         out += "\(labels.latestData) \(section.records.latestData.map(HTML.escape) ?? labels.never)</p>\n"
-        out += annex(section, labels: labels)
+        out += annex(section, labels: labels, sparklines: compact)
         // Charts.
         var charts = ""
-        for row in section.rows {
+        for row in section.rows where !compact {
             let name = row.indicator.name(language)
             guard let chart = Chart(row, shownYears: section.years) else { continue }
             charts += "<figure>" + chart.svg(title: name, labels: labels)
@@ -104,15 +139,18 @@ public enum HTMLReport {
         if section.records.alerts.isEmpty {
             out += "<p>\(labels.noAlerts)</p>\n"
         } else {
-            out += "<table class=list><thead><tr><th>\(labels.severity)<th>\(labels.message)<th>\(labels.since)<th>\(labels.firingFor)</thead><tbody>\n"
+            // A page of several plans says since when (it is rendered once and kept until the
+            // plan changes, so a duration would grow stale); the plan's own page says both.
+            out += "<table class=list><thead><tr><th>\(labels.severity)<th>\(labels.message)<th>\(labels.since)"
+            out += (compact ? "" : "<th>\(labels.firingFor)") + "</thead><tbody>\n"
             for alert in section.records.alerts {
-                let since = Timestamp.rfc3339(alert.since)
+                let since = Timestamp.date(alert.since) ?? Timestamp.rfc3339(alert.since)
                 out +=
-                    "<tr><td class=\"sv \(alert.severity == "critical" ? "s-missed" : "s-at_risk")\">"
+                    "<tr><td class=\(alert.severity == "critical" ? "s-missed" : "s-at_risk")>"
                     + (alert.severity == "critical" ? (labels.zh ? "严重" : "critical") : (labels.zh ? "警告" : "warning"))
                 out +=
-                    "<td>\(HTML.escape(alert.message))<td>\(HTML.escape(alert.since))<td>"
-                    + (since.map { labels.duration(generatedAt.timeIntervalSince($0)) } ?? "") + "\n"
+                    "<td>\(HTML.escape(alert.message))<td>\(HTML.escape(alert.since))"
+                    + (compact ? "" : "<td>" + (since.map { labels.duration(generatedAt.timeIntervalSince($0)) } ?? "")) + "\n"
             }
             out += "</tbody></table>\n"
         }
@@ -134,11 +172,15 @@ public enum HTMLReport {
 
     /// The annex table: per indicator, per year the target, the outcome, the status as a word
     /// with its colour, the shortfall and (where it applies) the pace.
-    static func annex(_ section: PlanSection, labels: ReportLabels) -> String {
+    static func annex(_ section: PlanSection, labels: ReportLabels, sparklines: Bool = false) -> String {
         let language = labels.language
         let pace = section.years.map { year in section.rows.contains { row in row.cells.contains { $0.year == year && $0.verdict?.pace != nil } } }
-        var out = "<table class=annex><thead><tr><th rowspan=2>\(labels.number)<th rowspan=2>\(labels.indicator)"
+        // Each year's first column ruled off by its <col>, not a class on every cell.
+        var out = "<table class=annex><colgroup><col span=\(sparklines ? 5 : 4)>"
+        for i in section.years.indices { out += "<col class=yr>" + (pace[i] ? "<col span=4>" : "<col span=3>") }
+        out += "</colgroup><thead><tr><th rowspan=2>\(labels.number)<th rowspan=2>\(labels.indicator)"
         out += "<th rowspan=2>\(labels.category)<th rowspan=2>\(labels.unit)"
+        if sparklines { out += "<th rowspan=2>\(labels.trend)" }
         for (i, year) in section.years.enumerated() { out += "<th colspan=\(pace[i] ? 5 : 4) class=yr>\(year)" }
         out += "<tr>"
         for i in section.years.indices {
@@ -148,14 +190,14 @@ public enum HTMLReport {
         out += "</thead><tbody>\n"
         for row in section.rows {
             let indicator = row.indicator
-            out += "<tr><td class=num>\(row.number)<td>\(HTML.escape(indicator.name(language)))<td>\(labels.category(indicator.category))"
+            out += "<tr><td>\(row.number)<td>\(HTML.escape(indicator.name(language)))<td>\(labels.category(indicator.category))"
             out += "<td>\(HTML.escape(indicator.unit))"
+            if sparklines { out += "<td>" + (Chart(row, shownYears: section.years)?.sparkline() ?? "") }
             for (i, cell) in row.cells.enumerated() {
                 let v = cell.verdict
-                let baseYear = cell.target?.rule.baseYear
-                out += "<td class=yr>\(HTML.escape(ReportText.target(cell, unit: indicator.unit, labels: labels)))"
-                out += "<td>\(HTML.escape(ReportText.outcome(v, labels: labels, baseYear: baseYear)))"
-                out += v.map { "<td class=\"st s-\($0.status.rawValue)\">" } ?? "<td>"
+                out += "<td>\(HTML.escape(ReportText.target(cell, unit: indicator.unit, labels: labels)))"
+                out += "<td>\(HTML.escape(ReportText.outcome(v, labels: labels, rule: cell.target?.rule)))"
+                out += v.map { "<td class=s-\($0.status.rawValue)>" } ?? "<td>"
                 out += HTML.escape(labels.status(v)) + "<td>" + HTML.escape(ReportText.shortfall(v, labels: labels))
                 if pace[i] { out += "<td class=pc>" + (v.flatMap { PaceText.phrase($0, language: language) }.map(HTML.escape) ?? "") }
             }
@@ -176,7 +218,7 @@ public enum HTMLReport {
         VerdictStatus.allCases.compactMap { status -> String? in
             guard let n = counts[status] else { return nil }
             let sample = Verdict(plan: "", indicator: "", year: 0, status: status, rule: .assigned)
-            return "<span class=\"st s-\(status.rawValue)\">\(labels.status(sample)) \(n)</span>"
+            return "<span class=s-\(status.rawValue)>\(labels.status(sample)) \(n)</span>"
         }.joined(separator: " ")
     }
 
@@ -188,24 +230,26 @@ public enum HTMLReport {
         h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.25em;margin:1.5em 0 .2em;border-bottom:2px solid #333}h3{font-size:1.05em;margin:1.2em 0 .4em}
         .meta{color:#444;margin:.2em 0 .8em}
         table{border-collapse:collapse;font-size:.85em;margin:.3em 0}th,td{border:1px solid #999;padding:2px 5px;vertical-align:top}
-        th{background:#eef0f3;font-weight:600}td.num{text-align:right}.annex td.yr{border-left:2px solid #555}th.yr{border-left:2px solid #555}
-        .st{font-weight:600;white-space:nowrap}.pc{font-size:.9em;color:#333}
+        th{background:#eef0f3;font-weight:600}td.num,.annex td:first-child{text-align:right}.annex col.yr,th.yr{border-left:2px solid #555}
+        [class^=s-]{font-weight:600;white-space:nowrap}.pc{font-size:.9em;color:#333}
         .s-met{color:#fff;background:var(--ok)}.s-missed{color:#fff;background:var(--bad)}.s-at_risk{color:#000;background:#ffd166}
         .s-on_track{color:#fff;background:var(--track)}.s-no_data,.s-awaiting_target{color:#333;background:#e5e7eb}
-        nav .st{font-size:.8em;padding:0 4px;margin-right:2px}
+        nav [class^=s-]{font-size:.8em;padding:0 4px;margin-right:2px}
         .charts{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #ddd;padding:4px;break-inside:avoid}
-        figcaption{font-size:.85em}.ch{width:340px;height:150px;display:block}
-        .ch text{font-size:9px;fill:#333}.ch .yt{text-anchor:end}.ch .xt{text-anchor:middle}.ch .at{font-size:9px;fill:#555}
-        .ax{stroke:#333;fill:none}.gr{stroke:#ddd;fill:none}.ln{stroke:#1f4e99;stroke-width:1.6;fill:none}.pt{fill:#1f4e99}
+        figcaption{font-size:.85em}figure svg{width:340px;height:150px;display:block}td>svg{width:90px;height:22px;display:block}
+        td>svg .ln{stroke-width:1.2}td>svg .tg{stroke-width:1;stroke-dasharray:3 2}td>svg .pt{stroke-width:3}
+        figure text{font-size:9px;fill:#333;text-anchor:middle}figure .y{text-anchor:end}figure .a{text-anchor:start;fill:#555}
+        .ax{stroke:#333;fill:none}.gr{stroke:#ddd;fill:none}.ln{stroke:#1f4e99;stroke-width:1.6;fill:none}
+        .pt{stroke:#1f4e99;stroke-width:4;stroke-linecap:round}
         .tg{stroke:var(--bad);stroke-width:1.4;stroke-dasharray:5 3;fill:none}.rv{stroke:#1f4e99;stroke-opacity:.35;stroke-dasharray:2 2}
-        .ro{fill:#1f4e99;fill-opacity:.3}.rn{fill:none;stroke:#1f4e99;stroke-width:1}.cf{fill:#fff;stroke:#7b1fa2;stroke-width:1.3}
+        .ro{stroke:#1f4e99;stroke-opacity:.3;stroke-width:5;stroke-linecap:round}.cf{fill:#fff;stroke:#7b1fa2;stroke-width:1.3}
         .legend span{display:inline-block;width:18px;height:0;margin:0 4px 3px 10px;border-top:2px solid #1f4e99}
         .legend .k-tg{border-top:2px dashed var(--bad)}.legend .k-ro{width:7px;height:7px;border:0;border-radius:50%;background:#1f4e99;opacity:.3}
         .legend .k-cf{width:7px;height:7px;border:1.3px solid #7b1fa2;transform:rotate(45deg)}
         @page{size:A4\(landscape ? " landscape" : "");margin:12mm 10mm}
         @media print{body{margin:0;font-size:8pt}table{width:100%;table-layout:fixed;font-size:7.5pt}th,td{word-break:break-word;overflow-wrap:anywhere;padding:1px 3px}
         thead{display:table-header-group}tr,figure,h3{break-inside:avoid}h3{break-after:avoid}section{break-before:page}header+section,nav+section{break-before:auto}
-        .st,th,td{-webkit-print-color-adjust:exact;print-color-adjust:exact}.ch{width:250px;height:110px}.charts{gap:4px}nav{break-after:page}}
+        th,td,[class^=s-]{-webkit-print-color-adjust:exact;print-color-adjust:exact}figure svg{width:250px;height:110px}.charts{gap:4px}nav{break-after:page}}
         """
     }
 }

@@ -55,41 +55,72 @@ public enum ReportFiles {
         }
     }
 
-    /// Rewrites the daemon's report directory: `index.html` with every plan (written plan by
-    /// plan, so memory holds one plan at a time whatever their number), and `<plan>.html` and
-    /// `<plan>.xlsx` of the plans in `changed` (nil: every plan) or whose files are missing.
-    /// Each file is replaced atomically. Synchronous: the daemon runs it on a thread of lowered
-    /// priority. `records` reads one plan from the mirror. Returns the plans whose files were
-    /// rewritten.
+    /// Rewrites the daemon's report directory: `<plan>.html` and `<plan>.xlsx` of the plans
+    /// in `changed` (nil: every plan) or whose files are missing, and `index.html` with every
+    /// plan. Each plan's part of the index is kept in `.sections/<plan>.part` and rendered
+    /// again only with its plan's files, so a cycle that changed one plan of 2,800 renders one
+    /// and copies the rest. Every file is replaced atomically; memory holds one plan at a time.
+    /// Synchronous: the daemon runs it on a thread of lowered priority. `records` reads one
+    /// plan from the mirror (with its history or not). Returns the plans rewritten.
     @discardableResult
     public static func writeDirectory(
         plans: [Plan], feeds: [FeedStatus], summaries: [String: PlanVerdictSummary], changed: Set<String>?,
-        to directory: String, now: Date = Date(), records: (String) throws(MirrorError) -> PlanReportRecords
+        to directory: String, now: Date = Date(), records: (_ plan: String, _ history: Bool) throws(MirrorError) -> PlanReportRecords
     ) throws(ReportError) -> [String] {
+        let parts = directory + "/.sections"
         try makeDirectory(directory)
+        try makeDirectory(parts)
         let labels = ReportLabels(plans.first?.language ?? .zh)
-        let index = try AtomicFile(directory + "/index.html")
+        let compact = plans.count > 1
         var rewritten: [String] = []
+        // The plans' own files and index parts.
+        for plan in plans {
+            let html = directory + "/\(plan.id).html", xlsx = directory + "/\(plan.id).xlsx", part = parts + "/\(plan.id).part"
+            let missing = [html, xlsx, part].contains { !FileManager.default.fileExists(atPath: $0) }
+            guard changed?.contains(plan.id) ?? true || missing else { continue }
+            let read: PlanReportRecords
+            do { read = try records(plan.id, true) } catch {
+                throw ReportError("cannot read plan \(plan.id) from the mirror for the report: \(error)")
+            }
+            let section = PlanSection(plan: plan, records: read, feeds: feeds.filter { $0.plan == plan.id && $0.active })
+            // The part starts with the newest figure it shows, for the index's footer.
+            let fragment = HTMLReport.render(section, asked: nil, document: labels.language, generatedAt: now, compact: compact)
+            try write(Array("<!-- latest \(read.latestData ?? "") -->\n\(fragment)".utf8), to: part)
+            // A plan called `index` is in index.html only (its own file would be that one).
+            if plan.id != "index" {
+                let single = Report(generatedAt: now, language: nil, plans: [section])
+                try write(Array(HTMLReport.render(single).utf8), to: html)
+                try writeXLSX(single, to: xlsx)
+            }
+            rewritten.append(plan.id)
+        }
+        // Parts of plans no longer configured (the folder is plansync's own).
+        let configured = Set(plans.map { "\($0.id).part" })
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parts)) ?? [] where name.hasSuffix(".part") && !configured.contains(name) {
+            unlink(parts + "/" + name)
+        }
+        // The index: head, every plan's part as it is on disk, footer.
+        let index = try AtomicFile(directory + "/index.html")
         do throws(ReportError) {
             try index.write(
                 HTMLReport.head(
                     labels: labels, plans: plans, generatedAt: now, latestData: nil, landscape: plans.contains { $0.years.count > 2 },
-                    contents: plans.count > 1 ? plans.map { ($0, summaries[$0.id]?.counts ?? [:]) } : nil))
+                    contents: compact ? plans.map { ($0, summaries[$0.id]?.counts ?? [:]) } : nil))
             var latest: String?
             for plan in plans {
-                let read: PlanReportRecords
-                do { read = try records(plan.id) } catch { throw ReportError("cannot read plan \(plan.id) from the mirror for the report: \(error)") }
-                let section = PlanSection(plan: plan, records: read, feeds: feeds.filter { $0.plan == plan.id && $0.active })
-                if let data = read.latestData, latest.map({ data > $0 }) ?? true { latest = data }
-                try index.write(HTMLReport.render(section, asked: nil, document: labels.language, generatedAt: now))
-                let html = directory + "/\(plan.id).html", xlsx = directory + "/\(plan.id).xlsx"
-                let missing = !FileManager.default.fileExists(atPath: html) || !FileManager.default.fileExists(atPath: xlsx)
-                // A plan called `index` is in index.html only (its own file would be that one).
-                guard plan.id != "index", changed?.contains(plan.id) ?? true || missing else { continue }
-                let single = Report(generatedAt: now, language: nil, plans: [section])
-                try write(Array(HTMLReport.render(single).utf8), to: html)
-                try writeXLSX(single, to: xlsx)
-                rewritten.append(plan.id)
+                guard let bytes = FileManager.default.contents(atPath: parts + "/\(plan.id).part") else {
+                    throw ReportError("cannot read \(parts)/\(plan.id).part: \(errorText())")
+                }
+                var body = bytes[...]
+                if let newline = body.firstIndex(of: 0x0A) {
+                    let first = String(decoding: body[..<newline], as: UTF8.self)
+                    if first.hasPrefix("<!-- latest "), first.hasSuffix(" -->") {
+                        let data = String(first.dropFirst(12).dropLast(4))
+                        if !data.isEmpty, latest.map({ data > $0 }) ?? true { latest = data }
+                        body = body[(newline + 1)...]
+                    }
+                }
+                try index.write(Array(body))
             }
             try index.write(HTMLReport.tail(labels: labels, latestData: .some(latest)))
             try index.commit()

@@ -24,17 +24,20 @@ public struct Report: Sendable {
     /// The newest figure any plan reflects.
     public var latestData: String? { plans.compactMap(\.records.latestData).max() }
 
-    /// Reads `plans` from `mirror`, keeping only `year`'s columns when one is given.
-    public static func load(mirror: Mirror, plans: [Plan], year: Int? = nil, language: PlanLanguage? = nil, now: Date = Date())
-        async throws(MirrorError) -> Report
-    {
+    /// Reads `plans` from `mirror` (several at once), keeping only `year`'s columns when one
+    /// is given. `history` (earlier values, first seen) is what full charts and the
+    /// observations sheet show; a multi-plan HTML page or CSV does without.
+    public static func load(
+        mirror: Mirror, plans: [Plan], year: Int? = nil, language: PlanLanguage? = nil, history: Bool = true, now: Date = Date()
+    ) async throws(MirrorError) -> Report {
         let feeds = try await mirror.feedStatuses()
-        var sections: [PlanSection] = []
-        for plan in plans {
-            let records = try await mirror.reportRecords(plan: plan.id)
-            sections.append(
-                PlanSection(plan: plan, records: records, feeds: feeds.filter { $0.plan == plan.id && $0.active }, year: year))
+        let read = plans.concurrentMap { plan in
+            Result { () throws(MirrorError) in try mirror.reportRecordsNow(plan: plan.id, history: history) }.map { records in
+                PlanSection(plan: plan, records: records, feeds: feeds.filter { $0.plan == plan.id && $0.active }, year: year)
+            }
         }
+        var sections: [PlanSection] = []
+        for result in read { sections.append(try result.get()) }
         return Report(generatedAt: now, language: language, plans: sections)
     }
 }
@@ -58,6 +61,17 @@ public struct PlanSection: Sendable {
         for v in records.verdicts { verdicts[v.indicator, default: [:]][v.year] = v }
         var observations: [String: [ReportObservation]] = [:]
         for o in records.observations { observations[o.indicator, default: []].append(o) }
+        // By period, measure, then highest priority first (the winner of each figure leads).
+        for key in observations.keys {
+            observations[key]!.sort {
+                let (a, b) = ($0.period.ordinal, $1.period.ordinal)
+                if a != b { return a < b }
+                if $0.measure != $1.measure { return $0.measure.rawValue < $1.measure.rawValue }
+                if $0.cumulative != $1.cumulative { return !$0.cumulative }
+                if $0.priority != $1.priority { return $0.priority > $1.priority }
+                return $0.feed < $1.feed
+            }
+        }
         rows = plan.indicators.enumerated().compactMap { offset, indicator in
             let cells = years.map { year in
                 AnnexCell(year: year, target: indicator.targets.first { $0.year == year }, verdict: verdicts[indicator.code]?[year])
@@ -107,6 +121,7 @@ public struct ReportLabels: Sendable {
     public var pace: String { zh ? "进度" : "Pace" }
     public var period: String { zh ? "数据期" : "Period" }
     public var charts: String { zh ? "指标走势" : "Indicator charts" }
+    public var trend: String { zh ? "走势" : "Trend" }
     public var alerts: String { zh ? "正在告警" : "Firing alerts" }
     public var feeds: String { zh ? "数据源" : "Feeds" }
     public var feed: String { zh ? "数据源" : "Feed" }
@@ -218,15 +233,24 @@ enum ReportText {
         }
     }
 
-    /// The outcome compared: `增速 3.0%` / `growth 3.0%`, `2.0%`, `5515 亿元`; `—` without one.
-    static func outcome(_ v: Verdict?, labels: ReportLabels, baseYear: Int?) -> String {
+    /// The outcome compared: `3.0%` (the measure said only when it is not the target's, e.g.
+    /// `增速 3.0%`), `5515 亿元`, a year to date as `6.1%（至9月）` / `6.1% (Jan–Sep)`; `—` without one.
+    static func outcome(_ v: Verdict?, labels: ReportLabels, rule: TargetRule?) -> String {
         guard let v, let actual = v.actual, let measure = v.measure else { return "—" }
-        var text = measure == .level ? "" : labels.measure(measure, baseYear: baseYear) + " "
+        var text = measure == .level || measure == rule?.measure ? "" : labels.measure(measure, baseYear: rule?.baseYear) + " "
         text += "\(actual)\(suffix(v.unit))"
-        if v.cumulative, let period = v.period { text += labels.zh ? "（\(period) 累计）" : " (\(period) YTD)" }
+        if v.cumulative, let period = v.period {
+            if period.year == v.year {
+                text += labels.zh ? "（至\(period.endMonth)月）" : " (Jan–\(monthNames[period.endMonth - 1]))"
+            } else {
+                text += labels.zh ? "（\(period) 累计）" : " (\(period) YTD)"
+            }
+        }
         if v.derived { text += labels.zh ? "（推算）" : " (derived)" }
         return text
     }
+
+    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// The shortfall of a missed or at-risk target: `3.0 个百分点` / `3.0 pp`.
     static func shortfall(_ v: Verdict?, labels: ReportLabels) -> String {

@@ -61,7 +61,7 @@ public enum XLSXReport {
 /// One workbook being written: formats made once and reused.
 private final class Book {
     let workbook: UnsafeMutablePointer<lxw_workbook>
-    private var formats: [String: UnsafeMutablePointer<lxw_format>] = [:]
+    private var formats: [Style: UnsafeMutablePointer<lxw_format>] = [:]
 
     init(_ workbook: UnsafeMutablePointer<lxw_workbook>) { self.workbook = workbook }
 
@@ -72,8 +72,7 @@ private final class Book {
     }
 
     func format(_ style: Style) -> UnsafeMutablePointer<lxw_format> {
-        let key = "\(style)"
-        if let known = formats[key] { return known }
+        if let known = formats[style] { return known }
         let f = workbook_add_format(workbook)!
         format_set_border(f, UInt8(LXW_BORDER_THIN.rawValue))
         format_set_border_color(f, 0x999999)
@@ -105,7 +104,7 @@ private final class Book {
             format_set_bg_color(f, colours.background)
             format_set_font_color(f, colours.text)
         }
-        formats[key] = f
+        formats[style] = f
         return f
     }
 

@@ -73,29 +73,43 @@ struct ReportCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: loaded.database) else {
             fail("the mirror \(loaded.database) does not exist yet: run `plansync sync --config \(config)` or start the daemon first", code: 1)
         }
+        // Several plans on one page: read and rendered plan by plan on every core.
+        if chosen == .html, plans.count > 1 {
+            let page: String?
+            do {
+                let mirror = try Mirror(path: loaded.database, readOnly: true)
+                page = try await HTMLReport.render(mirror: mirror, plans: plans, year: year, language: language)
+            } catch { fail(error.description, code: 1) }
+            guard let page else { noVerdicts(plans, database: loaded.database) }
+            write(page)
+            return
+        }
         let report: Report
         do {
             let mirror = try Mirror(path: loaded.database, readOnly: true)
-            report = try await Report.load(mirror: mirror, plans: plans, year: year, language: language)
+            // Earlier values and first-seen times: for full charts (one plan) and the spreadsheet.
+            report = try await Report.load(
+                mirror: mirror, plans: plans, year: year, language: language, history: chosen == .xlsx || (chosen == .html && plans.count == 1))
         } catch { fail(error.description, code: 1) }
-        guard report.plans.contains(where: { !$0.records.verdicts.isEmpty }) else {
-            fail(
-                "the mirror \(loaded.database) has no verdicts for \(plans.map(\.id).joined(separator: ", ")) yet: "
-                    + "run `plansync sync --config \(config)` or wait for the daemon's first cycle", code: 1)
+        guard report.plans.contains(where: { !$0.records.verdicts.isEmpty }) else { noVerdicts(plans, database: loaded.database) }
+        if chosen == .xlsx {
+            do { try ReportFiles.writeXLSX(report, to: output!) } catch { fail(error.description, code: 1) }
+            FileHandle.standardError.write(Data("plansync: wrote \(output!)\n".utf8))
+        } else {
+            write(chosen == .html ? HTMLReport.render(report) : CSVReport.render(report))
         }
-        do {
-            switch chosen {
-            case .xlsx:
-                try ReportFiles.writeXLSX(report, to: output!)
-            case .html, .csv:
-                let text = chosen == .html ? HTMLReport.render(report) : CSVReport.render(report)
-                if let output {
-                    try ReportFiles.write(Array(text.utf8), to: output)
-                } else {
-                    FileHandle.standardOutput.write(Data(text.utf8))
-                }
-            }
-        } catch { fail(error.description, code: 1) }
-        if let output { FileHandle.standardError.write(Data("plansync: wrote \(output)\n".utf8)) }
+    }
+
+    /// Writes `text` to `-o` (atomically) or standard output.
+    func write(_ text: String) {
+        guard let output else { return FileHandle.standardOutput.write(Data(text.utf8)) }
+        do { try ReportFiles.write(Array(text.utf8), to: output) } catch { fail(error.description, code: 1) }
+        FileHandle.standardError.write(Data("plansync: wrote \(output)\n".utf8))
+    }
+
+    func noVerdicts(_ plans: [Plan], database: String) -> Never {
+        fail(
+            "the mirror \(database) has no verdicts for \(plans.map(\.id).joined(separator: ", ")) yet: "
+                + "run `plansync sync --config \(config)` or wait for the daemon's first cycle", code: 1)
     }
 }

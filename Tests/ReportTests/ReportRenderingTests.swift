@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 
 @testable import Mirror
@@ -92,7 +93,7 @@ import Testing
         #expect(chart.targets.map(\.value) == [6.0, 5.0])
         let svg = chart.svg(title: "地区生产总值", labels: ReportLabels(.zh))
         #expect(svg.components(separatedBy: "class=ln").count == 3)
-        #expect(svg.contains("class=ro") && svg.contains("修订前 4.6") && svg.contains("class=cf") && svg.contains("report 4.9"))
+        #expect(svg.contains("class=ro") && svg.contains("修订前: 2024-03 4.6") && svg.contains("class=cf") && svg.contains("report 4.9"))
         #expect(svg.components(separatedBy: "class=tg").count == 2 && svg.contains("增速 %") && svg.contains(">2023<") && svg.contains(">2024<"))
         #expect(!svg.contains("http"), "no external reference")
         // No figure in the measure the targets compare: no chart.
@@ -118,6 +119,39 @@ import Testing
         #expect(XLSXReport.numberFormat(prefix: "", decimals: 0, suffix: " 万\"元") == "0\" 万元\"")
     }
 
+    @Test func theIndexRendersOnlyThePlansThatChanged() throws {
+        let folder = NSTemporaryDirectory() + "plansync-report-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let first = Self.section()
+        var other = first
+        other.plan.id = "q"
+        other.plan.title = "另一计划"
+        let reads = Locked<[String]>([])
+        func write(_ plans: [PlanSection], changed: Set<String>?) throws -> [String] {
+            try ReportFiles.writeDirectory(plans: plans.map(\.plan), feeds: [], summaries: [:], changed: changed, to: folder) { plan, _ in
+                reads.withLock { $0.append(plan) }
+                return plans.first { $0.plan.id == plan }!.records
+            }
+        }
+        #expect(try write([first, other], changed: nil) == ["p", "q"])
+        let index = try String(contentsOfFile: folder + "/index.html", encoding: .utf8)
+        #expect(index.contains("某区计划") && index.contains("另一计划") && index.contains("<nav>"))
+        #expect(index.hasSuffix("</body></html>\n") && !index.contains("<!-- latest"), "the parts' first lines stay out of the page")
+        // Nothing changed: no plan read again, the index rebuilt from the parts.
+        reads.withLock { $0 = [] }
+        #expect(try write([first, other], changed: []) == [])
+        #expect(reads.current.isEmpty)
+        #expect(try String(contentsOfFile: folder + "/index.html", encoding: .utf8).contains("另一计划"))
+        // One changed: that one only. A plan removed: its part goes, the index no longer shows it.
+        #expect(try write([first, other], changed: ["q"]) == ["q"] && reads.current == ["q"])
+        #expect(try write([first], changed: []) == [])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/.sections") == ["p.part"])
+        #expect(!(try String(contentsOfFile: folder + "/index.html", encoding: .utf8)).contains("另一计划"))
+        // A part deleted by hand is written again.
+        try FileManager.default.removeItem(atPath: folder + "/.sections/p.part")
+        #expect(try write([first], changed: []) == ["p"])
+    }
+
     @Test func aFailedWriteLeavesTheOldFileAndNoTemporaryOne() throws {
         let folder = NSTemporaryDirectory() + "plansync-report-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -126,7 +160,7 @@ import Testing
         #expect(throws: ReportError.self) { try ReportFiles.write(Array("x".utf8), to: folder + "/missing/report.html") }
         #expect(throws: ReportError.self) { try ReportFiles.writeXLSX(report, to: folder + "/missing/report.xlsx") }
         // The directory: the second plan cannot be read, so index.html stays as it was.
-        try ReportFiles.writeDirectory(plans: [report.plans[0].plan], feeds: [], summaries: [:], changed: nil, to: folder) { _ in
+        try ReportFiles.writeDirectory(plans: [report.plans[0].plan], feeds: [], summaries: [:], changed: nil, to: folder) { _, _ in
             report.plans[0].records
         }
         let before = try String(contentsOfFile: folder + "/index.html", encoding: .utf8)
@@ -134,17 +168,17 @@ import Testing
         second.id = "q"
         #expect(throws: ReportError.self) {
             try ReportFiles.writeDirectory(plans: [report.plans[0].plan, second], feeds: [], summaries: [:], changed: nil, to: folder) {
-                plan throws(MirrorError) in
+                plan, _ throws(MirrorError) in
                 guard plan == "p" else { throw MirrorError.wrap(CocoaError(.fileReadNoPermission), path: "mirror.sqlite") }
                 return report.plans[0].records
             }
         }
         #expect(try String(contentsOfFile: folder + "/index.html", encoding: .utf8) == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["index.html", "p.html", "p.xlsx"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == [".sections", "index.html", "p.html", "p.xlsx"])
         // A file where the directory should be: a clear error.
         try "x".write(toFile: folder + "/file", atomically: true, encoding: .utf8)
         #expect(throws: ReportError.self) {
-            try ReportFiles.writeDirectory(plans: [], feeds: [], summaries: [:], changed: nil, to: folder + "/file") { _ in report.plans[0].records }
+            try ReportFiles.writeDirectory(plans: [], feeds: [], summaries: [:], changed: nil, to: folder + "/file") { _, _ in report.plans[0].records }
         }
     }
 }
