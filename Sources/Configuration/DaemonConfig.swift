@@ -268,6 +268,14 @@ public struct DaemonConfig: Sendable {
             plans.append(plan)
         }
 
+        // Plans copied from one template: each list of targets kept once (here and in the
+        // plans this process remembers for the next reload).
+        plans = Plan.sharingTargets(plans)
+        for (file, result) in zip(planFiles, loaded) {
+            guard case .success(let entry)? = result, let i = planIndex[entry.plan.id] else { continue }
+            PlanFile.replaceCached(path: file, with: plans[i])
+        }
+
         // The cache rewritten when it lacked a plan (or held one no longer configured).
         var cached: [(file: String, version: PlanFile.FileVersion, plan: Plan)] = []
         var stale = persistent.entries.count != planFiles.count

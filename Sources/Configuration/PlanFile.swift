@@ -52,6 +52,15 @@ public enum PlanFile {
         try cachedLoad(path: path, persistent: PlanCache()).plan
     }
 
+    /// Replaces the plan this process keeps for `path` with `plan`, an equal one (sharing
+    /// storage with other plans: `Plan.sharingTargets`), so one copy is kept, not two.
+    static func replaceCached(path: String, with plan: Plan) {
+        cache.withLock { known in
+            guard let entry = known[path], entry.plan == plan else { return }
+            known[path] = (entry.version, plan)
+        }
+    }
+
     /// The plan of the file as it is now, from this process's cache or the persistent one;
     /// nil when it must be parsed.
     static func cached(path: String, persistent: PlanCache) -> (plan: Plan, version: FileVersion)? {

@@ -67,7 +67,8 @@ private final class Book {
 
     enum Style: Hashable {
         case title, header, text, wrap, integer
-        case number(String)
+        /// A number shown with `decimals` decimals between literal texts.
+        case number(prefix: String, decimals: Int, suffix: String)
         case status(VerdictStatus)
     }
 
@@ -90,7 +91,8 @@ private final class Book {
         case .text: break
         case .wrap: format_set_text_wrap(f)
         case .integer: format_set_num_format(f, "0")
-        case .number(let pattern): format_set_num_format(f, pattern)
+        case .number(let prefix, let decimals, let suffix):
+            format_set_num_format(f, XLSXReport.numberFormat(prefix: prefix, decimals: decimals, suffix: suffix))
         case .status(let status):
             format_set_bold(f)
             let colours: (background: lxw_color_t, text: lxw_color_t)
@@ -112,6 +114,8 @@ private final class Book {
     struct Widths {
         var columns: [Int: Int] = [:]
         mutating func fit(_ column: Int, _ text: String) {
+            // UTF-8 bytes are never fewer than display columns: most cells need no measuring.
+            if let known = columns[column], text.utf8.count + 2 <= known { return }
             columns[column] = max(columns[column] ?? 0, min(60, DisplayText.width(text) + 2))
         }
     }
@@ -125,8 +129,8 @@ private final class Book {
         _ sheet: UnsafeMutablePointer<lxw_worksheet>, _ row: Int, _ column: Int, _ figure: Figure, prefix: String = "", suffix: String,
         _ widths: inout Widths
     ) {
-        let pattern = XLSXReport.numberFormat(prefix: prefix, decimals: figure.scale, suffix: suffix)
-        worksheet_write_number(sheet, lxw_row_t(row), lxw_col_t(column), figure.doubleValue, format(.number(pattern)))
+        worksheet_write_number(
+            sheet, lxw_row_t(row), lxw_col_t(column), figure.doubleValue, format(.number(prefix: prefix, decimals: figure.scale, suffix: suffix)))
         widths.fit(column, prefix + figure.description + suffix)
     }
 

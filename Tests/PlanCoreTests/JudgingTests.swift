@@ -220,3 +220,25 @@ import Testing
         #expect(Judging.inputsText(plan, feeds: []) == reference(plan, feeds: []))
     }
 }
+
+/// Plans copied from one template keep one copy of each list of targets.
+@Suite struct SharedTargetsTests {
+    @Test func equalTargetListsShareStorageAndPlansStayTheSame() {
+        func plan(_ id: String, value: String, text: String? = nil) -> Plan {
+            Plan(
+                id: id, title: "县区",
+                indicators: [
+                    Indicator(
+                        code: "gdp", name: "地区生产总值", category: .expected, unit: "亿元",
+                        targets: [Target(year: 2024, rule: .growthAtLeast(Figure(value)!), text: text)])
+                ])
+        }
+        let plans = [plan("a", value: "5.0"), plan("b", value: "5.0"), plan("c", value: "5.00"), plan("d", value: "5.0", text: "x")]
+        let shared = Plan.sharingTargets(plans)
+        #expect(shared == plans, "nothing a plan holds changes")
+        func storage(_ p: Plan) -> UnsafeRawPointer? { p.indicators[0].targets.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } }
+        #expect(storage(shared[0]) == storage(shared[1]))
+        #expect(storage(shared[0]) != storage(shared[2]), "5.00 is written differently from 5.0: kept apart")
+        #expect(storage(shared[0]) != storage(shared[3]), "a different text: kept apart")
+    }
+}

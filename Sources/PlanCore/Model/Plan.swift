@@ -44,6 +44,29 @@ public struct Plan: Sendable, Equatable {
 }
 
 /// The language a plan is written in.
+extension Plan {
+    /// `plans` with every distinct list of targets stored once: plans copied from one
+    /// template repeat the same lists (a province's binding targets, set for every county),
+    /// and equal arrays can share one buffer. What a plan holds does not change.
+    public static func sharingTargets(_ plans: [Plan]) -> [Plan] {
+        /// A target as written: `5.0` and `5.00` are kept apart (they print differently).
+        struct Written: Hashable {
+            var year: Int, rule: RuleKind, value: String?, baseYear: Int?, text: String?
+        }
+        var known: [[Written]: [Target]] = [:]
+        return plans.map { plan in
+            var plan = plan
+            for i in plan.indicators.indices {
+                let key = plan.indicators[i].targets.map {
+                    Written(year: $0.year, rule: $0.rule.kind, value: $0.rule.value?.description, baseYear: $0.rule.baseYear, text: $0.text)
+                }
+                if let shared = known[key] { plan.indicators[i].targets = shared } else { known[key] = plan.indicators[i].targets }
+            }
+            return plan
+        }
+    }
+}
+
 public enum PlanLanguage: String, Sendable, CaseIterable {
     case zh
     case en
