@@ -52,11 +52,11 @@ public enum PlanFile {
         try cachedLoad(path: path, persistent: PlanCache()).plan
     }
 
-    /// Replaces the plan this process keeps for `path` with `plan`, an equal one (sharing
-    /// storage with other plans: `Plan.sharingTargets`), so one copy is kept, not two.
+    /// Replaces the plan this process keeps for `path` with `plan`, the same plan sharing
+    /// storage with others (`Plan.sharingTargets`), so one copy is kept, not two.
     static func replaceCached(path: String, with plan: Plan) {
         cache.withLock { known in
-            guard let entry = known[path], entry.plan == plan else { return }
+            guard let entry = known[path], entry.plan.id == plan.id else { return }
             known[path] = (entry.version, plan)
         }
     }

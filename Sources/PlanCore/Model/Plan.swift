@@ -49,18 +49,34 @@ extension Plan {
     /// template repeat the same lists (a province's binding targets, set for every county),
     /// and equal arrays can share one buffer. What a plan holds does not change.
     public static func sharingTargets(_ plans: [Plan]) -> [Plan] {
-        /// A target as written: `5.0` and `5.00` are kept apart (they print differently).
-        struct Written: Hashable {
-            var year: Int, rule: RuleKind, value: String?, baseYear: Int?, text: String?
+        // Lists by a hash of what they say, compared in full on a match (`5.0` and `5.00` are
+        // kept apart: they print differently). No key is built: 84,000 lists take a few ms.
+        func written(_ a: [Target], _ b: [Target]) -> Bool {
+            a.count == b.count
+                && zip(a, b).allSatisfy { x, y in
+                    x.year == y.year && x.rule.kind == y.rule.kind && x.rule.baseYear == y.rule.baseYear && x.text == y.text
+                        && x.rule.value?.description == y.rule.value?.description
+                }
         }
-        var known: [[Written]: [Target]] = [:]
+        var known: [Int: [[Target]]] = [:]
         return plans.map { plan in
             var plan = plan
             for i in plan.indicators.indices {
-                let key = plan.indicators[i].targets.map {
-                    Written(year: $0.year, rule: $0.rule.kind, value: $0.rule.value?.description, baseYear: $0.rule.baseYear, text: $0.text)
+                let targets = plan.indicators[i].targets
+                var hasher = Hasher()
+                for t in targets {
+                    hasher.combine(t.year)
+                    hasher.combine(t.rule.kind)
+                    hasher.combine(t.rule.value?.description)
+                    hasher.combine(t.rule.baseYear)
+                    hasher.combine(t.text)
                 }
-                if let shared = known[key] { plan.indicators[i].targets = shared } else { known[key] = plan.indicators[i].targets }
+                let hash = hasher.finalize()
+                if let shared = known[hash]?.first(where: { written($0, targets) }) {
+                    plan.indicators[i].targets = shared
+                } else {
+                    known[hash, default: []].append(targets)
+                }
             }
             return plan
         }
