@@ -100,8 +100,10 @@ extension DaemonRunner {
     /// before the first cycle wrote it).
     func reportResponse(plan id: String?) async throws -> StatusResponse {
         let config = state.current.config
+        // `index` (or no plan): every plan's page.
+        let id = id == "index" ? nil : id
         let plans: [Plan]
-        if let id, id != "index" {
+        if let id {
             guard let plan = config.plan(id) else {
                 return .error(
                     .notFound,
@@ -114,7 +116,7 @@ extension DaemonRunner {
         }
         let contentType = "text/html; charset=utf-8"
         if let directory = config.reportDir {
-            let path = directory + "/" + (plans.count == 1 && id != nil && id != "index" ? "\(plans[0].id).html" : "index.html")
+            let path = directory + "/" + (id.map { "\($0).html" } ?? "index.html")
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd >= 0 {
                 // The descriptor keeps this version readable when a rewrite renames a new one over it.

@@ -49,12 +49,12 @@ public enum HTMLReport {
     public static func render(
         mirror: Mirror, plans: [Plan], year: Int? = nil, language: PlanLanguage? = nil, now: Date = Date()
     ) async throws(MirrorError) -> String? {
-        let feeds = try await mirror.feedStatuses()
+        let feeds = PlanSection.feedsByPlan(try await mirror.feedStatuses())
         let labels = ReportLabels(language ?? plans.first?.language ?? .zh)
         let compact = plans.count > 1
         let rendered = plans.concurrentMap { plan in
             Result { () throws(MirrorError) in try mirror.reportRecordsNow(plan: plan.id, history: !compact) }.map { records in
-                let section = PlanSection(plan: plan, records: records, feeds: feeds.filter { $0.plan == plan.id && $0.active }, year: year)
+                let section = PlanSection(plan: plan, records: records, feeds: feeds[plan.id] ?? [], year: year)
                 return (
                     html: render(section, asked: language, document: labels.language, generatedAt: now, compact: compact),
                     counts: counts(records.verdicts, years: section.years), latest: records.latestData,

@@ -43,9 +43,7 @@ public enum ReportFiles {
     /// Runs `make` on a temporary path beside `path`, then renames it over `path` (removing
     /// the temporary file when anything fails).
     static func replace(_ path: String, _ make: (String) throws(ReportError) -> Void) throws(ReportError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let temporary = AtomicFile.temporaryPath(beside: path)
         do throws(ReportError) {
             try make(temporary)
             guard rename(temporary, path) == 0 else { throw ReportError("cannot rename \(temporary) to \(path): \(errorText())") }
@@ -72,6 +70,7 @@ public enum ReportFiles {
         try makeDirectory(parts)
         let labels = ReportLabels(plans.first?.language ?? .zh)
         let compact = plans.count > 1
+        let byPlan = PlanSection.feedsByPlan(feeds)
         var rewritten: [String] = []
         // The plans' own files and index parts.
         for plan in plans {
@@ -82,7 +81,7 @@ public enum ReportFiles {
             do { read = try records(plan.id, true) } catch {
                 throw ReportError("cannot read plan \(plan.id) from the mirror for the report: \(error)")
             }
-            let section = PlanSection(plan: plan, records: read, feeds: feeds.filter { $0.plan == plan.id && $0.active })
+            let section = PlanSection(plan: plan, records: read, feeds: byPlan[plan.id] ?? [])
             // The part starts with the newest figure it shows, for the index's footer.
             let fragment = HTMLReport.render(section, asked: nil, document: labels.language, generatedAt: now, compact: compact)
             try write(Array("<!-- latest \(read.latestData ?? "") -->\n\(fragment)".utf8), to: part)
@@ -153,10 +152,16 @@ final class AtomicFile {
 
     init(_ path: String) throws(ReportError) {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        temporary = (directory.isEmpty ? "" : directory + "/") + ".\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        temporary = AtomicFile.temporaryPath(beside: path)
         guard let file = fopen(temporary, "wx") else { throw ReportError("cannot create \(temporary): \(ReportFiles.errorText())") }
         self.file = file
+    }
+
+    /// A fresh hidden name in `path`'s directory (a rename from there is atomic).
+    static func temporaryPath(beside path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = ".\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        return directory.isEmpty ? name : directory + "/" + name
     }
 
     func write(_ text: String) throws(ReportError) { try write(Array(text.utf8)) }

@@ -30,10 +30,10 @@ public struct Report: Sendable {
     public static func load(
         mirror: Mirror, plans: [Plan], year: Int? = nil, language: PlanLanguage? = nil, history: Bool = true, now: Date = Date()
     ) async throws(MirrorError) -> Report {
-        let feeds = try await mirror.feedStatuses()
+        let feeds = PlanSection.feedsByPlan(try await mirror.feedStatuses())
         let read = plans.concurrentMap { plan in
             Result { () throws(MirrorError) in try mirror.reportRecordsNow(plan: plan.id, history: history) }.map { records in
-                PlanSection(plan: plan, records: records, feeds: feeds.filter { $0.plan == plan.id && $0.active }, year: year)
+                PlanSection(plan: plan, records: records, feeds: feeds[plan.id] ?? [], year: year)
             }
         }
         var sections: [PlanSection] = []
@@ -50,6 +50,12 @@ public struct PlanSection: Sendable {
     /// The target years shown (all of the plan's, or the one asked for).
     public var years: [Int]
     public var rows: [AnnexRow]
+
+    /// The configured (active) feeds by plan, from `Mirror.feedStatuses`: grouped once, not
+    /// filtered again for each of a province's plans.
+    public static func feedsByPlan(_ feeds: [FeedStatus]) -> [String: [FeedStatus]] {
+        Dictionary(grouping: feeds.filter(\.active), by: \.plan)
+    }
 
     public init(plan: Plan, records: PlanReportRecords, feeds: [FeedStatus], year: Int? = nil) {
         self.plan = plan
@@ -206,21 +212,33 @@ enum ReportText {
     /// without one.
     static func target(_ cell: AnnexCell, unit: String, labels: ReportLabels) -> String {
         guard let target = cell.target else { return "—" }
-        let v = cell.verdict
         let rule = target.rule
-        let threshold = v?.threshold ?? bound(rule)
-        let measureUnit = rule.measure == .level ? unit : "%"
-        let t = threshold.map { "\($0)\(suffix(measureUnit))" } ?? ""
-        let word = rule.measure.map { $0 == .level ? "" : labels.measure($0, baseYear: rule.baseYear) + " " } ?? ""
-        switch rule {
-        case .growthAtLeast, .atLeast: return word + "≥ " + t
-        case .growthPositive, .moreThan: return word + "> " + t
-        case .declineAtLeast, .atMost, .declineVsBaseAtLeast: return word + "≤ " + t
-        case .averageGrowthAtLeast(_, let base):
-            return labels.zh ? "\(base)年起年均增速 ≥ \(t)" : "≥ \(t) a year from \(base)"
-        case .belowPrevious: return threshold == nil ? (labels.zh ? "低于上年" : "below previous year") : "< " + t
-        case .assigned: return labels.zh ? "完成上级下达目标" : "set by higher authority"
+        guard let threshold = cell.verdict?.threshold ?? bound(rule), let prefix = boundPrefix(rule, labels: labels) else {
+            if case .belowPrevious = rule { return labels.zh ? "低于上年" : "below previous year" }
+            return labels.zh ? "完成上级下达目标" : "set by higher authority"
         }
+        return prefix + "\(threshold)\(suffix(rule.measure == .level ? unit : "%"))"
+    }
+
+    /// What stands before a target's bound: the measure where it is not a level, and the
+    /// comparison (`增速 ≥ `, `较2020年 ≤ `, `≥ `); nil for a rule written in words only.
+    /// The HTML and CSV texts and the spreadsheet's number formats all use it.
+    static func boundPrefix(_ rule: TargetRule, labels: ReportLabels) -> String? {
+        let word = measureWord(rule.measure, baseYear: rule.baseYear, labels: labels)
+        switch rule {
+        case .growthAtLeast, .atLeast: return word + "≥ "
+        case .growthPositive, .moreThan: return word + "> "
+        case .declineAtLeast, .atMost, .declineVsBaseAtLeast: return word + "≤ "
+        case .averageGrowthAtLeast(_, let base): return labels.zh ? "\(base)年起年均增速 ≥ " : "average growth from \(base) ≥ "
+        case .belowPrevious: return "< "
+        case .assigned: return nil
+        }
+    }
+
+    /// `增速 ` / `growth ` before a figure of that measure; nothing for a level.
+    static func measureWord(_ measure: Measure?, baseYear: Int?, labels: ReportLabels) -> String {
+        guard let measure, measure != .level else { return "" }
+        return labels.measure(measure, baseYear: baseYear) + " "
     }
 
     /// The bound a rule compares with, in its measure (nil for rules without a number).
@@ -237,7 +255,7 @@ enum ReportText {
     /// `增速 3.0%`), `5515 亿元`, a year to date as `6.1%（至9月）` / `6.1% (Jan–Sep)`; `—` without one.
     static func outcome(_ v: Verdict?, labels: ReportLabels, rule: TargetRule?) -> String {
         guard let v, let actual = v.actual, let measure = v.measure else { return "—" }
-        var text = measure == .level || measure == rule?.measure ? "" : labels.measure(measure, baseYear: rule?.baseYear) + " "
+        var text = measure == rule?.measure ? "" : measureWord(measure, baseYear: rule?.baseYear, labels: labels)
         text += "\(actual)\(suffix(v.unit))"
         if v.cumulative, let period = v.period {
             if period.year == v.year {

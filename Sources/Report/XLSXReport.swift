@@ -173,21 +173,13 @@ private final class Book {
                 let unit = rule?.measure == .level ? row.indicator.unit : "%"
                 let suffix = ReportText.suffix(unit)
                 // Target: the bound compared, as a number showing its comparison.
-                if let rule, let threshold = v?.threshold ?? ReportText.bound(rule), rule.kind != .assigned {
-                    let word = rule.measure.map { $0 == .level ? "" : labels.measure($0, baseYear: rule.baseYear) + " " } ?? ""
-                    let comparison: String
-                    switch rule {
-                    case .growthAtLeast, .atLeast, .averageGrowthAtLeast: comparison = "≥ "
-                    case .growthPositive, .moreThan: comparison = "> "
-                    case .belowPrevious: comparison = "< "
-                    default: comparison = "≤ "
-                    }
-                    number(sheet, line, first, threshold, prefix: word + comparison, suffix: suffix, &widths)
+                if let rule, let threshold = v?.threshold ?? ReportText.bound(rule), let prefix = ReportText.boundPrefix(rule, labels: labels) {
+                    number(sheet, line, first, threshold, prefix: prefix, suffix: suffix, &widths)
                 } else {
                     string(sheet, line, first, ReportText.target(cell, unit: row.indicator.unit, labels: labels), .text, &widths)
                 }
                 if let v, let actual = v.actual {
-                    let word = v.measure.map { $0 == .level ? "" : labels.measure($0, baseYear: rule?.baseYear) + " " } ?? ""
+                    let word = ReportText.measureWord(v.measure, baseYear: rule?.baseYear, labels: labels)
                     number(sheet, line, first + 1, actual, prefix: word, suffix: ReportText.suffix(v.unit), &widths)
                 }
                 string(sheet, line, first + 2, labels.status(v), v.map { .status($0.status) } ?? .text, &widths)
