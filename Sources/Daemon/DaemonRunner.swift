@@ -45,6 +45,8 @@ public final class DaemonRunner: @unchecked Sendable {
     let reports = Locked(ReportQueue(plans: [], pending: true))
     /// The timer set for the next release recheck (`armRecheck`).
     let recheckTimer = Locked<DispatchSourceTimer?>(nil)
+    /// The timer set for the next acknowledgement or silence to end (`armDeadlines`).
+    let deadlineTimer = Locked<DispatchSourceTimer?>(nil)
     var scheduler: Scheduler!
     var server: StatusServer!
     private var signalSources: [DispatchSourceSignal] = []
@@ -137,6 +139,7 @@ public final class DaemonRunner: @unchecked Sendable {
             configured.signal()
             await state.current.syncer.prepare()
             armRecheck()
+            await armDeadlines()
         }
         configured.wait()
         applySinks(config.sinks)
@@ -177,6 +180,7 @@ public final class DaemonRunner: @unchecked Sendable {
             refreshReports(Set(report.verdictsChanged).union(await plansOfEvents(report.eventSeqs)))
             pageOutWhenIdle()
             armRecheck()
+            await armDeadlines()
             return failed
         } catch {
             logger.error("sync cycle failed: \(error)", metadata: ["feeds": "\(feeds.sorted().joined(separator: ","))"])
@@ -424,7 +428,7 @@ enum SocketProbe {
 }
 
 /// `struct ucred` (pid, uid, gid), which Glibc only declares under _GNU_SOURCE.
-struct PeerCredentials {
+struct PeerCredentials: Sendable {
     var pid: Int32 = 0
     var uid: UInt32 = 0
     var gid: UInt32 = 0

@@ -40,6 +40,11 @@ enum SinkMessages {
         switch text {
         case "firing": return "触发"
         case "resolved": return "已恢复"
+        case "acknowledged": return "已确认"
+        case "unacknowledged": return "已撤销确认"
+        case "ack_expired": return "确认到期"
+        case "ack_broken": return "确认失效（情况恶化）"
+        case "silence_ended": return "静默结束"
         case "target_missed": return "目标未完成"
         case "target_at_risk": return "目标有风险"
         case "source_conflict": return "数据来源不一致"
@@ -66,6 +71,10 @@ enum SinkMessages {
         func text(_ s: String) -> String { markdown ? self.markdown(s) : s }
         var head = markdown ? "- **\(event)** \(alert)" : "- \(event) \(alert)"
         if let plan = field("plan") { head += " · \(plan)" }
+        // What people did with an alert: its message says who, why and what still fires.
+        if let kind = field("event"), kind != "firing", kind != "resolved" {
+            return head + (lang == "zh" ? "：" : ": ") + text(field("message") ?? "")
+        }
         guard let actual = field("actual"), let threshold = field("threshold") else {
             return head + ": " + text(field("message") ?? "")
         }
@@ -103,10 +112,12 @@ enum SinkMessages {
     /// The digest's title and text (markdown, or plain for e-mail).
     static func digest(_ objects: [JSONValue], lang: String, markdown: Bool = true) -> (title: String, text: String) {
         let firing = objects.filter { $0["event"]?.stringValue == "firing" }.count
-        let resolved = objects.count - firing
-        let title =
+        let resolved = objects.filter { $0["event"]?.stringValue == "resolved" }.count
+        let other = objects.count - firing - resolved
+        var title =
             lang == "zh"
             ? "plansync：\(firing) 条告警触发，\(resolved) 条恢复" : "plansync: \(firing) firing, \(resolved) resolved"
+        if other > 0 { title += lang == "zh" ? "，\(other) 条确认或静默变化" : ", \(other) acknowledgement or silence changes" }
         let lines = objects.map { line($0, lang: lang, markdown: markdown) }.joined(separator: "\n")
         return (title, markdown ? "### \(title)\n\n" + lines : title + "\n\n" + lines + "\n")
     }

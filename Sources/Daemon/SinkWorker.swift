@@ -168,7 +168,8 @@ public final class SinkWorker: Sendable {
             var writtenAt = ContinuousClock.now
             var matching: [(event: StoredEvent, object: JSONValue)] = []
             for event in events {
-                if let object = try? JSONParser.parse(Array(event.line.utf8)), config.match.matches(object) {
+                // Muted events (an acknowledged alert's, a silenced one's) stay in the alert log only.
+                if let object = try? JSONParser.parse(Array(event.line.utf8)), object["muted"] == nil, config.match.matches(object) {
                     matching.append((event, object))
                 }
             }
@@ -362,7 +363,9 @@ public final class SinkWorker: Sendable {
         }
         labels.append(("key", .string(event["key"]?.stringValue ?? "")))
         let time = event["time"]?.stringValue ?? Timestamp.string(now)
-        let resolved = event["event"]?.stringValue == "resolved"
+        // An acknowledged alert leaves Alertmanager (its summary says who and why) and comes
+        // back when the acknowledgement ends while it fires.
+        let resolved = event["event"]?.stringValue.flatMap(AlertEventKind.init(rawValue:)).map { !$0.saysFiring } ?? false
         var alert: [(String, JSONValue)] = [
             ("labels", .object(labels)),
             (
@@ -383,8 +386,10 @@ public final class SinkWorker: Sendable {
         guard let alerts = try? await mirror.alertsJSON(state: "firing") else { return }
         var batch: [JSONValue] = []
         for alert in alerts {
+            // Acknowledged and silenced alerts are not told again.
             guard case .raw(let line)? = alert["latest_event"], let event = try? JSONParser.parse(Array(line.utf8)),
-                config.match.matches(event), event["event"]?.stringValue == "firing"
+                config.match.matches(event), event["event"]?.stringValue == "firing", alert["ack"] == .null,
+                alert["silenced_by"] == .array([])
             else { continue }
             batch.append(SinkWorker.alertmanagerAlert(event, resendInterval: config.resendInterval))
         }

@@ -67,6 +67,26 @@ extension DaemonRunner {
         { d, _ in
             .json(try await d.sinksJSON().text)
         },
+        Route(.GET, "/v1/acks", "acknowledgements in force; `?history=1`: every one, with who ended it, when and why") { d, request in
+            try await d.acksResponse(request)
+        },
+        Route(.POST, "/v1/acks", "acknowledge a firing alert: JSON `key`, `note`, `by`, `until` or `until_next_release`; 201, 422 on bad input")
+        { d, request in
+            await d.acknowledge(request)
+        },
+        Route(.DELETE, "/v1/acks/{key}", "withdraw an acknowledgement (`/` in the key as `%2F`; `?by=NAME`); 404 when none is in force") { d, request in
+            await d.unacknowledge(request)
+        },
+        Route(.GET, "/v1/silences", "silences in force; `?history=1`: every one") { d, request in
+            try await d.silencesResponse(request)
+        },
+        Route(.POST, "/v1/silences", "mute matching alerts' notifications: JSON `plans`, `indicators`, `alerts`, `feeds`, `until`, `note`, `by`; 201")
+        { d, request in
+            await d.silence(request)
+        },
+        Route(.DELETE, "/v1/silences/{id}", "end a silence now (`?by=NAME`); what still fires is notified once; 404 when none") { d, request in
+            await d.unsilence(request)
+        },
         Route(.GET, "/v1/report", "the HTML report of every plan (`index.html` of `report_dir`), `text/html`") { d, _ in
             try await d.reportResponse(plan: nil)
         },
@@ -385,6 +405,10 @@ extension DaemonRunner {
         family(
             "plansync_alerts_firing", "gauge", "Alerts firing now by severity.",
             ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.firingBySeverity[$0] ?? 0)) })
+        family(
+            "plansync_alerts_acknowledged", "gauge", "Firing alerts acknowledged (not notified again) by severity.",
+            ["critical", "warning"].map { (label([("severity", $0)]), String(metrics.acknowledgedBySeverity[$0] ?? 0)) })
+        family("plansync_silences_active", "gauge", "Silences in force.", [("", String(metrics.silencesActive))])
         family("plansync_alert_events", "gauge", "Sequence number of the last alert event.", [("", String(metrics.alertEvents))])
         let sinks = sinkWorkers.current.values.map { $0.status.current }.sorted { $0.id < $1.id }
         if !sinks.isEmpty {

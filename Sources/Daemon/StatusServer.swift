@@ -58,6 +58,12 @@ public struct StatusRequest: Sendable {
     public var query: [String: String]
     /// The values of the route's `{name}` path parameters (set by the router).
     public var parameters: [String: String] = [:]
+    /// The request body (at most `StatusServer.maxBodyBytes`).
+    public var body: [UInt8] = []
+    /// The `Content-Type` header, if any.
+    public var contentType: String?
+    /// The user on the other end of the socket (from its credentials), when known.
+    public var peerUser: String?
 
     public init(method: HTTPMethod, path: String, query: [String: String], parameters: [String: String] = [:]) {
         self.method = method
@@ -118,13 +124,17 @@ public final class StatusServer: Sendable {
                     return channel.close()
                 }
                 channel.closeFuture.whenComplete { _ in connections.withLock { $0 -= 1 } }
-                do {
+                // Who is on the other end (SO_PEERCRED): the name acknowledgements default to.
+                let peer: EventLoopFuture<PeerCredentials?> =
+                    (channel as? SocketOptionProvider)?.unsafeGetSocketOption(
+                        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)
+                    ).map { (credentials: PeerCredentials) in Optional(credentials) }.recover { _ in nil } ?? channel.eventLoop.makeSucceededFuture(nil)
+                return peer.flatMapThrowing { credentials in
+                    let user = credentials.map { StatusServer.userName(uid: $0.uid) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: StatusServer.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(StatusHTTPHandler(requestTimeout: requestTimeout, cached: cached, route: route))
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
+                    try channel.pipeline.syncOperations.addHandler(
+                        StatusHTTPHandler(requestTimeout: requestTimeout, peerUser: user, cached: cached, route: route))
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
@@ -187,6 +197,20 @@ struct SocketFileIdentity: Equatable, Sendable {
     }
 }
 
+
+extension StatusServer {
+    /// The login name of `uid`, or `uid <n>` when it has none.
+    static func userName(uid: UInt32) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, let result, let name = result.pointee.pw_name {
+            return String(cString: name)
+        }
+        return "uid \(uid)"
+    }
+}
+
 /// Reads one request at a time and writes its answer; errors close only this connection.
 final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -194,18 +218,21 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let cached: @Sendable (StatusRequest) -> StatusResponse?
     private let route: @Sendable (StatusRequest) async -> StatusResponse
+    private let peerUser: String?
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
+    private var body: [UInt8] = []
     /// Set once the request is refused: what else arrives on the connection is dropped.
     private var refused = false
     private let requestTimeout: TimeAmount
     private var deadline: Scheduled<Void>?
 
     init(
-        requestTimeout: TimeAmount, cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
+        requestTimeout: TimeAmount, peerUser: String? = nil, cached: @escaping @Sendable (StatusRequest) -> StatusResponse?,
         route: @escaping @Sendable (StatusRequest) async -> StatusResponse
     ) {
         self.requestTimeout = requestTimeout
+        self.peerUser = peerUser
         self.cached = cached
         self.route = route
     }
@@ -240,6 +267,7 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let h):
             head = h
             bodyBytes = 0
+            body = []
             if let length = h.headers.first(name: "content-length").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
                 length > StatusServer.maxBodyBytes
             {
@@ -247,14 +275,22 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
-            if bodyBytes > StatusServer.maxBodyBytes, let head { refuseTooLarge(context: context, version: head.version) }
+            if bodyBytes > StatusServer.maxBodyBytes, let head {
+                refuseTooLarge(context: context, version: head.version)
+            } else {
+                body += buffer.readableBytesView
+            }
         case .end:
             guard let head else { return }
             self.head = nil
             deadline?.cancel()
             deadline = nil
             let keepAlive = head.isKeepAlive
-            let request = StatusHandlerSupport.request(from: head)
+            var request = StatusHandlerSupport.request(from: head)
+            request.body = body
+            request.peerUser = peerUser
+            request.contentType = head.headers.first(name: "content-type")
+            body = []
             if let answer = cached(request) {
                 write(context: context, answer, version: head.version, keepAlive: keepAlive)
                 return

@@ -58,6 +58,8 @@ public final class Syncer: Sendable {
     public let mirror: Mirror
     let engine: FetchEngine
     let alertLog: AlertLog
+    /// One delivery to the alert log at a time in the process (see `deliverEvents`).
+    static let deliveryGate = AsyncGate()
     /// Every destination of alert events, the alert log first; each has its own cursor.
     let sinks: [any AlertSink]
     let logger: Logger
@@ -171,24 +173,7 @@ public final class Syncer: Sendable {
         }
         phases.append(("judge", clock.now))
         FaultPoint.fromEnvironment?.trigger(.beforeAlertLog)
-        // Each sink from its own cursor: one that fails holds up no other.
-        var logError: String?
-        for sink in sinks {
-            do {
-                try await SinkDelivery.run(sink, mirror: mirror)
-            } catch {
-                if sink.id == alertLog.id {
-                    logError = "\(error)"
-                    logger.error(
-                        "cannot write the alert log; events are kept and written later",
-                        metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
-                } else {
-                    logger.error(
-                        "cannot deliver alert events; they are kept and offered again",
-                        metadata: ["sink": "\(sink.id)", "error": "\(error)"])
-                }
-            }
-        }
+        let logError = await deliverEvents()
         phases.append(("alert_log", clock.now))
         try await pruneFetchesDaily(now: now())
         var previous = started
@@ -206,6 +191,32 @@ public final class Syncer: Sendable {
         report.phaseSeconds = phaseSeconds
         report.verdictsChanged = judgement.changed
         return report
+    }
+
+    /// Writes the events the alert log (and any in-process sink) lacks, each sink from its own
+    /// cursor, one delivery at a time (a cycle's and an acknowledgement's may overlap); returns
+    /// the alert log's error, if it could not be written.
+    public func deliverEvents() async -> String? {
+        await Syncer.deliveryGate.run {
+            var logError: String?
+            for sink in sinks {
+                do {
+                    try await SinkDelivery.run(sink, mirror: mirror)
+                } catch {
+                    if sink.id == alertLog.id {
+                        logError = "\(error)"
+                        logger.error(
+                            "cannot write the alert log; events are kept and written later",
+                            metadata: ["alert_log.path": "\(config.alertLog)", "error": "\(error)"])
+                    } else {
+                        logger.error(
+                            "cannot deliver alert events; they are kept and offered again",
+                            metadata: ["sink": "\(sink.id)", "error": "\(error)"])
+                    }
+                }
+            }
+            return logError
+        }
     }
 
     /// Deletes fetch rows older than `fetch_retention` that nothing points at, at most once a

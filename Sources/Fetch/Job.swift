@@ -365,6 +365,9 @@ final class Job: @unchecked Sendable {
             attempts: attempt, message: message)
         result.retryAfter = state.retryAfter()
         switch outcome {
+        case .httpStatus where state.body.count <= 65_536:
+            // An error answer's own words (the status socket's `{"error": ...}`, a receiver's reason).
+            result.body = state.body
         case .ok:
             result.body = state.body
             // Large bodies are hashed by the engine off its queue (`FetchEngine.complete`).

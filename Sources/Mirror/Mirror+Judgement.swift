@@ -102,9 +102,11 @@ extension Mirror {
         let everyAlert = judgedBefore.isEmpty || full
         let priorities = Dictionary(feeds.map { ($0.id, $0.priority) }, uniquingKeysWith: { a, _ in a })
         var recorder = EventRecorder(
-            db: db, stamp: stamp, collect: collect,
-            seq: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0)
+            db: db, now: now, collect: collect,
+            seq: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0,
+            book: try AckBook.load(db))
         let firstSeq = recorder.seq + 1
+        try recorder.applyDeadlines()
         // Every stored alert by owner ("plan:<id>" or "feed"), when all are looked at.
         var everyStored: [String: [String: StoredAlert]] = [:]
         if everyAlert {
@@ -171,7 +173,9 @@ extension Mirror {
                     .text(item.plan.id), .text(item.inputs), .integer(Int64(item.seq)), .text(judged.countsText), .text(stamp), .text(stamp),
                     recheck, .text(Mirror.releasesJSON(judged.result.releases, plan: item.plan.id)),
                 ])
-            try recorder.step(stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote)
+            try recorder.step(
+                stored: storedAlerts(plan: item.plan.id), holding: judged.result.conditions, note: judged.result.resolutionNote,
+                tolerance: item.plan.paceTolerance)
             if collect { verdicts += judged.result.verdicts }
             rejudged.append(item.plan.id)
             if !judged.changed.isEmpty || !judged.removed.isEmpty { changed.append(item.plan.id) }
@@ -506,38 +510,154 @@ struct StoredAlert {
 }
 
 /// Runs the alert state machine on one group of alerts at a time (a plan's, the feeds') and
-/// stores each event and the alert's new state as it is decided.
+/// stores each event and the alert's new state as it is decided. With acknowledgements and
+/// silences in force it also decides which events are muted (not notified), ends
+/// acknowledgements that resolve, worsen or run out, and records those events.
 struct EventRecorder {
     let db: Database
+    let now: Date
     let stamp: String
     let collect: Bool
     var seq: Int
     var events: [StoredEvent] = []
+    var book: AckBook
+    /// Plans whose alerts got an event.
+    var plans: Set<String> = []
 
-    init(db: Database, stamp: String, collect: Bool, seq: Int) {
+    init(db: Database, now: Date, collect: Bool, seq: Int, book: AckBook) {
         self.db = db
-        self.stamp = stamp
+        self.now = now
+        self.stamp = Timestamp.string(now)
         self.collect = collect
         self.seq = seq
+        self.book = book
     }
 
-    /// Steps `stored` (the group's alerts) against the conditions `holding` now.
-    mutating func step(stored: [String: StoredAlert], holding: [AlertCondition], note: (String) -> String?) throws {
+    /// Steps `stored` (the group's alerts) against the conditions `holding` now. `tolerance` is
+    /// the plan's (`pace_tolerance_pp`): how much an acknowledged shortfall may grow.
+    mutating func step(
+        stored: [String: StoredAlert], holding: [AlertCondition], note: (String) -> String?, tolerance: Figure = Figure(0)
+    ) throws {
         guard !stored.isEmpty || !holding.isEmpty else { return }
-        let actions = AlertMachine.step(stored: stored.mapValues(\.record), holding: holding, resolutionNote: note)
+        var actions = AlertMachine.step(stored: stored.mapValues(\.record), holding: holding, resolutionNote: note)
+        for index in actions.indices where actions[index].event == .resolved {
+            actions[index].details = stored[actions[index].key]?.parsedDetails ?? .object([])
+        }
+        guard !book.isEmpty else {
+            for action in actions { try record(action) }
+            return
+        }
+        let firing = Set(actions.lazy.filter { $0.event == .firing }.map(\.key))
         for var action in actions {
-            if action.event == .resolved {
-                action.details = stored[action.key].flatMap { try? JSONParser.parse(Array($0.details.utf8)) } ?? .object([])
+            if action.event == .resolved, let ack = book.acks[action.key] {
+                if let missed = AckBook.missedKey(forAtRisk: action.key), firing.contains(missed) {
+                    // At risk → missed: worse. Its one notification is the missed alert's firing.
+                    try book.end(db, key: action.key, stamp: stamp, reason: "broken", by: nil)
+                    let ended = ack.json(ended: (now, "broken", nil))
+                    try record(
+                        AlertAction(
+                            event: .ackBroken, key: action.key, kind: action.kind, severity: action.severity, details: action.details,
+                            message: "acknowledgement by \(ack.by) broken: now \(AlertKind.targetMissed.rawValue) (\(missed))", ack: ended,
+                            muted: "notified as \(missed)"))
+                    action.ack = ended
+                    action.muted = "acknowledged"
+                } else {
+                    try book.end(db, key: action.key, stamp: stamp, reason: "resolved", by: nil)
+                    action.ack = ack.json(ended: (now, "resolved", nil))
+                }
             }
-            seq += 1
-            let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
-            let line = object.text
-            try db.runBound(
-                "INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    .integer(Int64(seq)), .text(stamp), .text(action.key), .text(action.event.rawValue), .text(action.kind.rawValue),
-                    .text(action.severity.rawValue), .text(line),
-                ])
+            if action.muted == nil, let silence = book.silence(kind: action.kind, details: action.details) { action.muted = silence.mutedText }
+            try record(action)
+        }
+        // Alerts still firing with an acknowledgement: worse than acknowledged, or its next figure in?
+        guard !book.acks.isEmpty else { return }
+        for condition in holding where stored[condition.key]?.record.firing == true {
+            guard let ack = book.acks[condition.key] else { continue }
+            if let why = ack.worsening(condition, tolerance: tolerance) {
+                try book.end(db, key: ack.key, stamp: stamp, reason: "broken", by: nil)
+                try recordLifecycle(
+                    .ackBroken, key: ack.key, kind: condition.kind, severity: condition.severity, details: condition.details,
+                    ack: ack.json(ended: (now, "broken", nil)), message: "acknowledgement by \(ack.by) broken (\(why)): \(condition.message)")
+            } else if ack.untilNextRelease, let plan = condition.details["plan"]?.stringValue,
+                let indicator = condition.details["indicator"]?.stringValue,
+                try AckBook.figuresMark(db, plan: plan, indicator: indicator) > ack.figuresMark
+            {
+                try book.end(db, key: ack.key, stamp: stamp, reason: "next_release", by: nil)
+                try recordLifecycle(
+                    .ackExpired, key: ack.key, kind: condition.kind, severity: condition.severity, details: condition.details,
+                    ack: ack.json(ended: (now, "next_release", nil)),
+                    message: "acknowledgement by \(ack.by) ended: a new figure of \(indicator) arrived; still firing: \(condition.message)")
+            }
+        }
+    }
+
+    /// Ends acknowledgements and silences whose time has come; what still fires is notified once.
+    mutating func applyDeadlines() throws {
+        for ack in book.acks.values.sorted(by: { $0.id < $1.id }) {
+            guard let until = ack.until, until <= now else { continue }
+            let alert = try StoredAlert.read(db, "WHERE key = ?", [ack.key]).first
+            guard let alert, alert.record.firing else {
+                try book.end(db, key: ack.key, stamp: stamp, reason: "resolved", by: nil)
+                continue
+            }
+            try book.end(db, key: ack.key, stamp: stamp, reason: "expired", by: nil)
+            try recordLifecycle(
+                .ackExpired, alert: alert, details: alert.parsedDetails, ack: ack.json(ended: (now, "expired", nil)),
+                message: "acknowledgement by \(ack.by) expired; still firing: \(alert.record.message)")
+        }
+        for silence in book.silences where silence.until <= now { try endSilence(silence, reason: "expired", by: nil) }
+    }
+
+    /// Ends a silence: each alert it matched that still fires, and is not acknowledged or
+    /// matched by another silence in force, is notified once (`silence_ended`).
+    mutating func endSilence(_ silence: Silence, reason: String, by: String?) throws {
+        try db.runBound(
+            "UPDATE silence SET ended_at = ?, end_reason = ?, ended_by = ? WHERE id = ?",
+            [.text(stamp), .text(reason), .text(by), .integer(Int64(silence.id))])
+        book.silences.removeAll { $0.id == silence.id }
+        var condition = "WHERE state = 'firing'"
+        var arguments: [String] = []
+        if !silence.alerts.isEmpty {
+            condition += " AND alert IN (\(silence.alerts.map { _ in "?" }.joined(separator: ", ")))"
+            arguments += silence.alerts
+        }
+        for alert in try StoredAlert.read(db, condition + " ORDER BY key", arguments) {
+            let details = alert.parsedDetails
+            guard silence.matches(kind: alert.record.kind, details: details), book.acks[alert.record.key] == nil,
+                book.silence(kind: alert.record.kind, details: details) == nil
+            else { continue }
+            try recordLifecycle(
+                .silenceEnded, alert: alert, details: details, ack: nil,
+                message: "silence \(silence.id) ended (\(silence.note)); still firing: \(alert.record.message)")
+        }
+    }
+
+    /// Records an event about a stored alert (not a change of its state).
+    mutating func recordLifecycle(_ event: AlertEventKind, alert: StoredAlert, details: JSONValue, ack: JSONValue?, message: String) throws {
+        try recordLifecycle(
+            event, key: alert.record.key, kind: alert.record.kind, severity: alert.record.severity, details: details, ack: ack,
+            message: message)
+    }
+
+    mutating func recordLifecycle(
+        _ event: AlertEventKind, key: String, kind: AlertKind, severity: Severity, details: JSONValue, ack: JSONValue?, message: String
+    ) throws {
+        let muted = book.silence(kind: kind, details: details)?.mutedText
+        try record(AlertAction(event: event, key: key, kind: kind, severity: severity, details: details, message: message, ack: ack, muted: muted))
+    }
+
+    /// Stores one event with the next `seq`; a firing or resolved one also sets the alert's state.
+    mutating func record(_ action: AlertAction) throws {
+        seq += 1
+        let object = AlertMachine.logObject(seq: seq, time: stamp, action: action)
+        let line = object.text
+        try db.runBound(
+            "INSERT INTO alert_event (seq, time, key, event, alert, severity, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                .integer(Int64(seq)), .text(stamp), .text(action.key), .text(action.event.rawValue), .text(action.kind.rawValue),
+                .text(action.severity.rawValue), .text(line),
+            ])
+        if action.event == .firing || action.event == .resolved {
             try db.runBound(
                 """
                 INSERT INTO alert (key, alert, state, severity, details, message, since, last_seq)
@@ -551,7 +671,8 @@ struct EventRecorder {
                     .text(action.severity.rawValue), .text(action.details.text), .text(action.message), .text(stamp),
                     .integer(Int64(seq)),
                 ])
-            if collect { events.append(StoredEvent(seq: seq, line: line, action: action, object: object)) }
         }
+        if case .string(let plan)? = action.details["plan"] { plans.insert(plan) }
+        if collect { events.append(StoredEvent(seq: seq, line: line, action: action, object: object)) }
     }
 }

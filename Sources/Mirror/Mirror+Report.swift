@@ -38,6 +38,11 @@ public struct ReportAlert: Sendable, Equatable {
     public var severity: String
     public var since: String
     public var message: String
+    /// The acknowledgement in force: who, the explanation, since and until when.
+    public var ackBy: String? = nil
+    public var ackNote: String? = nil
+    public var ackSince: String? = nil
+    public var ackUntil: String? = nil
 }
 
 /// What a report of one plan reads from the mirror, in one consistent read (its feeds come
@@ -158,11 +163,16 @@ extension Mirror {
             }
             let alerts = try db.rows(
                 """
-                SELECT key, alert, severity, since, message FROM alert
-                WHERE state = 'firing' AND (\(ranges.map { _ in "(key >= ? AND key < ?)" }.joined(separator: " OR ")))
-                ORDER BY severity = 'critical' DESC, since, key
+                SELECT a.key, a.alert, a.severity, a.since, a.message, k.by, k.note, k.since AS ack_since, k.until
+                FROM alert a LEFT JOIN ack k ON k.key = a.key AND k.ended_at IS NULL
+                WHERE a.state = 'firing' AND (\(ranges.map { _ in "(a.key >= ? AND a.key < ?)" }.joined(separator: " OR ")))
+                ORDER BY a.severity = 'critical' DESC, a.since, a.key
                 """, StatementArguments(ranges.flatMap { [$0.0, $0.1] })
-            ).map { ReportAlert(key: $0["key"], alert: $0["alert"], severity: $0["severity"], since: $0["since"], message: $0["message"]) }
+            ).map {
+                ReportAlert(
+                    key: $0["key"], alert: $0["alert"], severity: $0["severity"], since: $0["since"], message: $0["message"], ackBy: $0["by"],
+                    ackNote: $0["note"], ackSince: $0["ack_since"], ackUntil: $0["until"])
+            }
             let judgedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT judged_at FROM judged_plan WHERE plan_id = ?"), arguments: [plan])
             return PlanReportRecords(
                 verdicts: verdicts, observations: observations, alerts: alerts,

@@ -305,6 +305,61 @@ extension Mirror {
             // overdue) as a JSON array, for `/v1/indicators`.
             try db.execute(sql: "ALTER TABLE judged_plan ADD COLUMN recheck_at TEXT; ALTER TABLE judged_plan ADD COLUMN releases TEXT")
         }
+        migrator.registerMigration("v8-acks-silences") { db in
+            // Acknowledgements and silences (docs/acknowledgements.md), kept with who made and
+            // ended them, and why: the audit trail. Events now also record what people did with
+            // an alert, so alert_event's CHECK is widened (SQLite rebuilds the table for that).
+            try db.execute(
+                sql: """
+                    CREATE TABLE ack (
+                        id                 INTEGER PRIMARY KEY,
+                        key                TEXT NOT NULL,
+                        by                 TEXT NOT NULL,
+                        note               TEXT NOT NULL,
+                        since              TEXT NOT NULL,
+                        until              TEXT,
+                        until_next_release INTEGER NOT NULL DEFAULT 0,
+                        severity           TEXT NOT NULL,
+                        shortfall          TEXT,
+                        unit               TEXT,
+                        figures_mark       INTEGER NOT NULL DEFAULT 0,
+                        ended_at           TEXT,
+                        end_reason         TEXT,
+                        ended_by           TEXT
+                    );
+                    CREATE UNIQUE INDEX ack_open ON ack(key) WHERE ended_at IS NULL;
+                    CREATE INDEX ack_by_key ON ack(key, id);
+                    CREATE TABLE silence (
+                        id         INTEGER PRIMARY KEY,
+                        plans      TEXT NOT NULL,
+                        indicators TEXT NOT NULL,
+                        alerts     TEXT NOT NULL,
+                        feeds      TEXT NOT NULL,
+                        until      TEXT NOT NULL,
+                        note       TEXT NOT NULL,
+                        by         TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        ended_at   TEXT,
+                        end_reason TEXT,
+                        ended_by   TEXT
+                    );
+                    CREATE INDEX silence_open ON silence(until) WHERE ended_at IS NULL;
+                    CREATE TABLE alert_event_v8 (
+                        seq      INTEGER PRIMARY KEY,
+                        time     TEXT NOT NULL,
+                        key      TEXT NOT NULL,
+                        event    TEXT NOT NULL CHECK (event IN ('firing', 'resolved', 'acknowledged', 'unacknowledged',
+                                                                'ack_expired', 'ack_broken', 'silence_ended')),
+                        alert    TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        line     TEXT NOT NULL
+                    );
+                    INSERT INTO alert_event_v8 SELECT seq, time, key, event, alert, severity, line FROM alert_event;
+                    DROP TABLE alert_event;
+                    ALTER TABLE alert_event_v8 RENAME TO alert_event;
+                    CREATE INDEX alert_event_by_key ON alert_event(key, seq);
+                    """)
+        }
         return migrator
     }
 }

@@ -32,6 +32,9 @@ public struct MirrorMetrics: Sendable {
     public var firingBySeverity: [String: Int]
     public var revisions: Int
     public var alertEvents: Int
+    /// Firing alerts acknowledged, by severity; silences in force.
+    public var acknowledgedBySeverity: [String: Int] = [:]
+    public var silencesActive = 0
 }
 
 extension Mirror {
@@ -126,21 +129,37 @@ extension Mirror {
     public func alertsJSON(state: String? = nil) async throws(MirrorError) -> [JSONValue] {
         try await read { db in
             var sql = """
-                SELECT a.key, a.alert, a.state, a.severity, a.since, a.message, a.details, e.line
-                FROM alert a LEFT JOIN alert_event e ON e.seq = a.last_seq
+                SELECT a.key, a.alert, a.state, a.severity, a.since, a.message, a.details, e.line,
+                       k.id, k.key, k.by, k.note, k.since, k.until, k.until_next_release, k.severity, k.shortfall, k.unit, k.figures_mark
+                FROM alert a LEFT JOIN alert_event e ON e.seq = a.last_seq LEFT JOIN ack k ON k.key = a.key AND k.ended_at IS NULL
                 """
             var arguments: StatementArguments = []
             if let state { sql += " WHERE a.state = ?"; arguments += [state] }
             sql += " ORDER BY a.state = 'firing' DESC, a.severity = 'critical' DESC, a.since DESC, a.key"
+            let silences = try AckBook.load(db).silences
             return try db.rows(sql, arguments).map { row in
                 // Both columns hold JSON plansync wrote: embedded as they are, not parsed back.
-                let details = JSONValue.raw(row["details"])
+                let detailsText: String = row["details"]
                 let line: String? = row["line"]
+                var ack = JSONValue.null
+                if let id: Int64 = row[8] {
+                    ack = Acknowledgement(
+                        id: Int(id), key: row[9], by: row[10], note: row[11], since: Timestamp.date(row[12]) ?? Date(timeIntervalSince1970: 0),
+                        until: (row[13] as String?).flatMap(Timestamp.date), untilNextRelease: (row[14] as Int64?) == 1,
+                        severity: Severity(rawValue: row[15]) ?? .warning, shortfall: (row[16] as String?).flatMap { Figure($0) }, unit: row[17],
+                        figuresMark: row[18]
+                    ).json()
+                }
+                var silencedBy: [JSONValue] = []
+                if !silences.isEmpty, row["state"] == "firing", let kind = AlertKind(rawValue: row["alert"]) {
+                    let details = (try? JSONParser.parse(Array(detailsText.utf8))) ?? .object([])
+                    silencedBy = silences.filter { $0.matches(kind: kind, details: details) }.map { .int($0.id) }
+                }
                 return JSONValue.object([
                     ("key", .string(row["key"])), ("alert", .string(row["alert"])), ("state", .string(row["state"])),
                     ("severity", .string(row["severity"])), ("since", .string(row["since"])),
-                    ("message", .string(row["message"])), ("details", details),
-                    ("latest_event", line.map(JSONValue.raw) ?? .null),
+                    ("message", .string(row["message"])), ("details", .raw(detailsText)),
+                    ("latest_event", line.map(JSONValue.raw) ?? .null), ("ack", ack), ("silenced_by", .array(silencedBy)),
                 ])
             }
         }
@@ -199,10 +218,18 @@ extension Mirror {
             for row in try db.rows("SELECT severity, n FROM alert_count WHERE state = 'firing'") {
                 firing[row["severity"]] = row["n"]
             }
-            return MirrorMetrics(
+            var metrics = MirrorMetrics(
                 observationsByPlan: observations, verdictsByPlanStatus: verdicts, firingBySeverity: firing,
                 revisions: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM revision")) ?? 0,
                 alertEvents: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0)
+            metrics.acknowledgedBySeverity = ["warning": 0, "critical": 0]
+            for row in try db.rows(
+                "SELECT a.severity, COUNT(*) AS n FROM ack k JOIN alert a ON a.key = k.key WHERE k.ended_at IS NULL AND a.state = 'firing' GROUP BY 1")
+            {
+                metrics.acknowledgedBySeverity[row["severity"]] = row["n"]
+            }
+            metrics.silencesActive = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM silence WHERE ended_at IS NULL") ?? 0
+            return metrics
         }
     }
 }

@@ -39,7 +39,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible {
 /// revisions, verdicts and alerts. WAL mode, so readers never wait for the writer.
 public final class Mirror: Sendable {
     /// The schema version this build writes (also stored in `PRAGMA user_version`).
-    public static let schemaVersion = 7
+    public static let schemaVersion = 8
 
     public let path: String
     let pool: DatabasePool

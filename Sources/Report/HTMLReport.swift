@@ -148,8 +148,16 @@ public enum HTMLReport {
                 out +=
                     "<tr><td class=\(alert.severity == "critical" ? "s-missed" : "s-at_risk")>"
                     + (alert.severity == "critical" ? (labels.zh ? "严重" : "critical") : (labels.zh ? "警告" : "warning"))
+                var ack = ""
+                if let by = alert.ackBy, let note = alert.ackNote {
+                    // The explanation (情况说明) under the alert: it is still firing, and owned.
+                    let until = alert.ackUntil.map { labels.zh ? "，至 \($0)" : ", until \($0)" } ?? ""
+                    ack = "<div class=ack>\(HTML.escape(labels.acknowledgedBy(by, since: alert.ackSince ?? "") + until))："
+                    ack = labels.zh ? ack : String(ack.dropLast()) + ": "
+                    ack += HTML.escape(note) + "</div>"
+                }
                 out +=
-                    "<td>\(HTML.escape(alert.message))<td>\(HTML.escape(alert.since))"
+                    "<td>\(HTML.escape(alert.message))\(ack)<td>\(HTML.escape(alert.since))"
                     + (compact ? "" : "<td>" + (since.map { labels.duration(generatedAt.timeIntervalSince($0)) } ?? "")) + "\n"
             }
             out += "</tbody></table>\n"
@@ -233,6 +241,7 @@ public enum HTMLReport {
         th{background:#eef0f3;font-weight:600}td.num,.annex td:first-child{text-align:right}.annex col.yr,th.yr{border-left:2px solid #555}
         [class^=s-]{font-weight:600;white-space:nowrap}.pc{font-size:.9em;color:#333}
         .s-met{color:#fff;background:var(--ok)}.s-missed{color:#fff;background:var(--bad)}.s-at_risk{color:#000;background:#ffd166}
+        .ack{margin-top:.2em;font-size:.9em;color:#333;border-left:3px solid #888;padding-left:.4em}
         .s-on_track{color:#fff;background:var(--track)}.s-no_data,.s-awaiting_target{color:#333;background:#e5e7eb}
         nav [class^=s-]{font-size:.8em;padding:0 4px;margin-right:2px}
         .charts{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #ddd;padding:4px;break-inside:avoid}

@@ -139,6 +139,8 @@ public struct ReportLabels: Sendable {
     public var firingFor: String { zh ? "持续时间" : "Firing for" }
     public var since: String { zh ? "开始于" : "Since" }
     public var noAlerts: String { zh ? "没有正在告警的事项。" : "No alert is firing." }
+    /// "已确认（张三，2026-12-03T…）" / "acknowledged by 张三 (2026-12-03T…)".
+    public func acknowledgedBy(_ by: String, since: String) -> String { zh ? "已确认（\(by)，\(since)）" : "acknowledged by \(by) (\(since))" }
     public var noFeeds: String { zh ? "没有配置数据源。" : "No feed is configured." }
     public var noFigures: String { zh ? "暂无数据" : "no figures yet" }
     public var never: String { zh ? "从未" : "never" }

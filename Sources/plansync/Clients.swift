@@ -145,8 +145,17 @@ struct AlertsCommand: ParsableCommand {
         if let state, state != "firing", state != "resolved" { fail("--state must be firing or resolved") }
         let v = options.request("/v1/alerts" + (state.map { "?state=\($0)" } ?? ""))
         guard !options.json, case .array(let alerts)? = v["alerts"] else { return }
-        var rows = [["state", "severity", "alert", "since", "message"]]
-        for a in alerts { rows.append([text(a["state"]), text(a["severity"]), text(a["alert"]), text(a["since"]), text(a["message"])]) }
+        var rows = [["state", "severity", "alert", "since", "message", "handled"]]
+        for a in alerts {
+            // Acknowledged (by whom, why) or silenced: still firing, not notified.
+            var handled = "—"
+            if let ack = a["ack"], ack != .null {
+                handled = "acknowledged by \(text(ack["by"])): \(DisplayText.excerpt(text(ack["note"])))"
+            } else if case .array(let ids)? = a["silenced_by"], !ids.isEmpty {
+                handled = "silenced (" + ids.map { text($0) }.joined(separator: ", ") + ")"
+            }
+            rows.append([text(a["state"]), text(a["severity"]), text(a["alert"]), text(a["since"]), text(a["message"]), handled])
+        }
         printText(alerts.isEmpty ? "no alerts" : VerdictTable.align(rows))
     }
 }

@@ -19,7 +19,8 @@ struct Plansync: AsyncParsableCommand {
         version: version,
         subcommands: [
             DaemonCommand.self, Sync.self, Check.self, Evaluate.self, History.self, StatusCommand.self, IndicatorsCommand.self, AlertsCommand.self,
-            FeedsCommand.self, SinksCommand.self, TestSinkCommand.self, ReportCommand.self,
+            FeedsCommand.self, SinksCommand.self, TestSinkCommand.self, ReportCommand.self, AckCommand.self, UnackCommand.self,
+            SilenceCommand.self, SilencesCommand.self, UnsilenceCommand.self,
         ]
     )
 

@@ -84,12 +84,12 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
         let tables = try sqlite(path, "SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name;")
         for name in [
             "plan", "indicator", "target", "feed", "fetch", "observation", "revision", "verdict", "alert",
-            "alert_event", "current_verdict", "firing_alert", "observation_by_source", "sink_cursor", "judged_plan",
+            "alert_event", "current_verdict", "firing_alert", "observation_by_source", "sink_cursor", "judged_plan", "ack", "silence",
         ] {
             #expect(tables.split(separator: "\n").contains(Substring(name)), "missing \(name)")
         }
         #expect(try sqlite(path, "PRAGMA journal_mode;") == "wal")
-        #expect(try sqlite(path, "PRAGMA user_version;") == "7")
+        #expect(try sqlite(path, "PRAGMA user_version;") == "8")
         // Observations are keyed by feed first (one plan's rows are one range of the key).
         #expect(
             try sqlite(
@@ -112,11 +112,11 @@ func sqlite(_ path: String, _ sql: String) throws -> String {
     @Test func aNewerSchemaIsRefused() async throws {
         let path = temporaryDatabase()
         _ = try await preparedMirror(path: path)
-        _ = try sqlite(path, "PRAGMA user_version = 8;")
+        _ = try sqlite(path, "PRAGMA user_version = 9;")
         #expect {
             try Mirror(path: path)
         } throws: { error in
-            "\(error)".contains("written by a newer plansync (schema 8; this plansync knows up to 7)")
+            "\(error)".contains("written by a newer plansync (schema 9; this plansync knows up to 8)")
         }
     }
 

@@ -18,10 +18,24 @@ public enum AlertKind: String, Sendable, CaseIterable {
     public static let sinkScoped: Set<AlertKind> = [.sinkFailing]
 }
 
-/// `firing` when a condition starts to hold, `resolved` when it stops.
-public enum AlertEventKind: String, Sendable {
+/// `firing` when a condition starts to hold, `resolved` when it stops; the others record what
+/// people did with a firing alert (docs/acknowledgements.md).
+public enum AlertEventKind: String, Sendable, CaseIterable {
     case firing
     case resolved
+    /// Someone acknowledged the alert (with a note): it is not notified again while that holds.
+    case acknowledged
+    /// Someone withdrew an acknowledgement while the alert fires.
+    case unacknowledged
+    /// An acknowledgement ran out (its time, or the indicator's next figure) while the alert fires.
+    case ackExpired = "ack_expired"
+    /// The alert got worse than what was acknowledged.
+    case ackBroken = "ack_broken"
+    /// A silence matching the alert ended while it fires.
+    case silenceEnded = "silence_ended"
+
+    /// Events that tell of an alert firing now (a notification sink shows them as firing).
+    public var saysFiring: Bool { self != .resolved && self != .acknowledged }
 }
 
 /// A condition that holds now, so its alert should be firing.
@@ -103,6 +117,24 @@ public struct AlertAction: Sendable, Equatable {
     public var severity: Severity
     public var details: JSONValue
     public var message: String
+    /// The acknowledgement the event concerns (`ack` in the line): by, note, since, until, ...
+    public var ack: JSONValue?
+    /// Why notification sinks do not get this event (`muted` in the line), nil when they do.
+    public var muted: String?
+
+    public init(
+        event: AlertEventKind, key: String, kind: AlertKind, severity: Severity, details: JSONValue, message: String,
+        ack: JSONValue? = nil, muted: String? = nil
+    ) {
+        self.event = event
+        self.key = key
+        self.kind = kind
+        self.severity = severity
+        self.details = details
+        self.message = message
+        self.ack = ack
+        self.muted = muted
+    }
 }
 
 /// The persistent per-key alert state machine, as a pure function: stored states and the
@@ -158,6 +190,8 @@ public enum AlertMachine {
             ("key", .string(action.key)),
         ]
         if case .object(let details) = action.details { members += details }
+        if let ack = action.ack { members.append(("ack", ack)) }
+        if let muted = action.muted { members.append(("muted", .string(muted))) }
         members.append(("message", .string(action.message)))
         return JSONValue.object(members)
     }
