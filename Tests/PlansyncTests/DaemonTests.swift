@@ -84,10 +84,11 @@ final class RunningDaemon: @unchecked Sendable {
     }
 
     /// `curl --unix-socket` (a real client): HTTP status and body.
-    func curl(_ path: String, method: String = "GET") throws -> (status: Int, body: String) {
+    func curl(_ path: String, method: String = "GET", body: String? = nil) throws -> (status: Int, body: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         p.arguments = ["-s", "--max-time", "10", "-X", method, "--unix-socket", socket, "-w", "\n%{http_code}", "http://localhost\(path)"]
+        if let body { p.arguments! += ["-H", "Content-Type: application/json", "--data-binary", body] }
         let out = Pipe()
         p.standardOutput = out
         try p.run()
