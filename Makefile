@@ -93,11 +93,15 @@ bench-sinks: release
 	    { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq bc >/dev/null; }
 	Benchmarks/bench-sinks.sh
 
-# The reliability suite: SIGKILL at random moments, a full disk, load with malformed clients.
-# (It also runs as part of `make test`.)
+# The reliability suite: SIGKILL at random moments, a full disk, load with malformed clients
+# (it also runs as part of `make test`); then the socket API fuzzed by Schemathesis against
+# docs/openapi.yaml through a loopback bridge for API_FUZZ_SECONDS (default 120; `make test`
+# runs it for 40): no 5xx, every answer as the spec says, the mirror and alert log intact.
+API_FUZZ_SECONDS ?= 120
 reliability: deps
 	$(SWIFT) build
-	$(SWIFT) test --filter "ReliabilityTests|HardeningTests|AddressPolicyTests|AlertLogTests"
+	$(SWIFT) test --filter "ReliabilityTests|HardeningTests|AddressPolicyTests|AlertLogTests|AcknowledgementDaemonTests"
+	API_FUZZ_SECONDS=$(API_FUZZ_SECONDS) .ci/api-fuzz
 
 # Fuzzes every parser with libFuzzer + AddressSanitizer, seeded with the test fixtures;
 # FUZZ_SECONDS per parser (default 60). A crash input is saved as fuzz-crash-*; replay it with

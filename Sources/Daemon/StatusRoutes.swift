@@ -38,7 +38,7 @@ extension DaemonRunner {
                 return d.allVerdictsResponse(year: request.query["year"].flatMap { Int($0) })
             }
         },
-        Route(.GET, "/v1/alerts", "alerts with their latest event; `?state=firing` or `?state=resolved`") { d, request in
+        Route(.GET, "/v1/alerts", "alerts with their latest event, acknowledgement (`ack`) and matching silences (`silenced_by`); `?state=firing` or `?state=resolved`") { d, request in
             let filter = request.query["state"]
             if let filter, filter != "firing", filter != "resolved" {
                 return .error(.badRequest, "state must be firing or resolved, not '\(DisplayText.excerpt(filter))'")

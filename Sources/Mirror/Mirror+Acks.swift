@@ -59,6 +59,9 @@ extension Mirror {
     static func checkNoteAndName(note: String, by: String) -> String? {
         if note.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "note is empty: say why (the explanation stays with the alert)" }
         if note.count > noteLimit { return "note is \(note.count) characters long; at most \(noteLimit)" }
+        if note.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+            return "note contains control characters (other than line breaks and tabs)"
+        }
         if by.trimmingCharacters(in: .whitespaces).isEmpty { return "by is empty: name who acknowledges" }
         if by.count > nameLimit { return "by is \(by.count) characters long; at most \(nameLimit)" }
         if by.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "by contains control characters" }
@@ -147,8 +150,9 @@ extension Mirror {
             return .failure(
                 .invalid("unknown alert kind '\(DisplayText.excerpt(kind))' (known: \(AlertKind.allCases.map(\.rawValue).joined(separator: ", ")))"))
         }
-        for value in request.plans + request.indicators + request.feeds where value.isEmpty || value.count > 200 {
-            return .failure(.invalid("an empty or over-long plan, indicator or feed name ('\(DisplayText.excerpt(value))')"))
+        for value in request.plans + request.indicators + request.feeds
+        where value.isEmpty || value.count > 200 || value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return .failure(.invalid("an empty, over-long or unprintable plan, indicator or feed name ('\(DisplayText.excerpt(value))')"))
         }
         if request.until <= now {
             return .failure(.invalid("until \(Timestamp.string(request.until)) is not in the future (now \(Timestamp.string(now)))"))

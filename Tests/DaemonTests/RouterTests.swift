@@ -41,9 +41,49 @@ import Testing
         #expect(
             DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" } == [
                 "GET /v1/health", "GET /v1/status", "GET /v1/indicators", "GET /v1/alerts", "GET /v1/feeds",
-                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /v1/sinks", "GET /v1/report",
+                "GET /v1/observations", "POST /v1/sync", "POST /v1/reload", "GET /v1/sinks", "GET /v1/acks", "POST /v1/acks",
+                "DELETE /v1/acks/{key}", "GET /v1/silences", "POST /v1/silences", "DELETE /v1/silences/{id}", "GET /v1/report",
                 "GET /v1/report/{plan}.html", "GET /metrics",
             ])
+    }
+
+    /// docs/openapi.yaml is valid OpenAPI 3.1 (openapi-spec-validator, from PyPI) and describes
+    /// exactly the routes of the table: no more, no fewer.
+    @Test func theOpenAPIDocumentIsValidAndListsExactlyTheRoutes() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let tools = try Self.run("\(root.path)/.ci/python-tools", in: root.path)
+        #expect(tools.status == 0, "\(tools.output)")
+        let bin = tools.output.split(separator: "\n").last.map(String.init) ?? ""
+        let validated = try Self.run("\(bin)/openapi-spec-validator docs/openapi.yaml", in: root.path)
+        #expect(validated.status == 0 && validated.output.contains("OK"), "\(validated.output)")
+        let listed = try Self.run(
+            """
+            \(bin)/python -c 'import yaml
+            spec = yaml.safe_load(open("docs/openapi.yaml", encoding="utf-8"))
+            assert spec["openapi"].startswith("3.1"), spec["openapi"]
+            for path, item in spec["paths"].items():
+                for method in item:
+                    if method in ("get", "post", "put", "delete", "patch", "head", "options"):
+                        print(method.upper(), path)'
+            """, in: root.path)
+        #expect(listed.status == 0, "\(listed.output)")
+        let documented = Set(listed.output.split(separator: "\n").map(String.init))
+        let routed = Set(DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" })
+        #expect(documented == routed, "only documented: \(documented.subtracting(routed)); only routed: \(routed.subtracting(documented))")
+    }
+
+    static func run(_ command: String, in directory: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        p.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test func aPathParameterIsOneNonEmptySegmentPercentDecoded() async {
