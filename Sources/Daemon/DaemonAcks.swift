@@ -94,7 +94,9 @@ extension DaemonRunner {
         case .success(let parsed): fields = parsed
         }
         do throws(QueryError) {
-            guard let key = try fields.string("key"), !key.isEmpty else { throw BodyFields.unprocessable("key is missing (the alert's key, from GET /v1/alerts)") }
+            guard let key = try fields.string("key"), !key.isEmpty else {
+                throw BodyFields.unprocessable("key is missing (the alert's key, from GET /v1/alerts)")
+            }
             let note = try fields.string("note") ?? ""
             let by = try fields.string("by") ?? request.peerUser ?? ""
             let until = try fields.time("until")
@@ -171,7 +173,9 @@ extension DaemonRunner {
     /// fires, the mirror ends what is due and notifies what still fires. At most a day ahead.
     func armDeadlines() async {
         guard let next = try? await mirror.nextDeadline() else {
-            deadlineTimer.withLock { $0?.cancel(); $0 = nil }
+            deadlineTimer.withLock {
+                $0?.cancel(); $0 = nil
+            }
             return
         }
         let delay = min(86_400, max(0.05, next.timeIntervalSinceNow + 0.01))

@@ -38,7 +38,10 @@ extension DaemonRunner {
                 return d.allVerdictsResponse(year: request.query["year"].flatMap { Int($0) })
             }
         },
-        Route(.GET, "/v1/alerts", "alerts with their latest event, acknowledgement (`ack`) and matching silences (`silenced_by`); `?state=firing` or `?state=resolved`") { d, request in
+        Route(
+            .GET, "/v1/alerts",
+            "alerts with their latest event, acknowledgement (`ack`) and matching silences (`silenced_by`); `?state=firing` or `?state=resolved`"
+        ) { d, request in
             let filter = request.query["state"]
             if let filter, filter != "firing", filter != "resolved" {
                 return .error(.badRequest, "state must be firing or resolved, not '\(DisplayText.excerpt(filter))'")
@@ -70,8 +73,7 @@ extension DaemonRunner {
         Route(.GET, "/v1/acks", "acknowledgements in force; `?history=1`: every one, with who ended it, when and why") { d, request in
             try await d.acksResponse(request)
         },
-        Route(.POST, "/v1/acks", "acknowledge a firing alert: JSON `key`, `note`, `by`, `until` or `until_next_release`; 201, 422 on bad input")
-        { d, request in
+        Route(.POST, "/v1/acks", "acknowledge a firing alert: JSON `key`, `note`, `by`, `until` or `until_next_release`; 201, 422 on bad input") { d, request in
             await d.acknowledge(request)
         },
         Route(.DELETE, "/v1/acks/{key}", "withdraw an acknowledgement (`/` in the key as `%2F`; `?by=NAME`); 404 when none is in force") { d, request in
@@ -80,8 +82,8 @@ extension DaemonRunner {
         Route(.GET, "/v1/silences", "silences in force; `?history=1`: every one") { d, request in
             try await d.silencesResponse(request)
         },
-        Route(.POST, "/v1/silences", "mute matching alerts' notifications: JSON `plans`, `indicators`, `alerts`, `feeds`, `until`, `note`, `by`; 201")
-        { d, request in
+        Route(.POST, "/v1/silences", "mute matching alerts' notifications: JSON `plans`, `indicators`, `alerts`, `feeds`, `until`, `note`, `by`; 201") {
+            d, request in
             await d.silence(request)
         },
         Route(.DELETE, "/v1/silences/{id}", "end a silence now (`?by=NAME`); what still fires is notified once; 404 when none") { d, request in

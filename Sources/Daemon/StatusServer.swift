@@ -197,7 +197,6 @@ struct SocketFileIdentity: Equatable, Sendable {
     }
 }
 
-
 extension StatusServer {
     /// The login name of `uid`, or `uid <n>` when it has none.
     static func userName(uid: UInt32) -> String {
@@ -298,7 +297,8 @@ final class StatusHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let isHead = head.method == .HEAD
             let promise = context.eventLoop.makePromise(of: StatusResponse.self)
             let route = self.route
-            promise.completeWithTask { await route(request) }
+            let complete = request
+            promise.completeWithTask { await route(complete) }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             promise.futureResult.whenSuccess { response in
                 let (handler, context) = bound.value

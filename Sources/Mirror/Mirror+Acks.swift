@@ -94,7 +94,9 @@ extension Mirror {
                     AlertKind.planScoped.contains(alert.record.kind)
                 else {
                     return .failure(
-                        .invalid("until_next_release needs an alert of an indicator (target, overdue, conflict); '\(key)' is a \(alert.record.kind.rawValue) alert: give until instead"))
+                        .invalid(
+                            "until_next_release needs an alert of an indicator (target, overdue, conflict); '\(key)' is a \(alert.record.kind.rawValue) alert: give until instead"
+                        ))
                 }
                 mark = try AckBook.figuresMark(db, plan: plan, indicator: indicator)
             }

@@ -143,10 +143,16 @@ struct AckCommand: AsyncParsableCommand {
         if untilNextRelease { body.append(("until_next_release", .bool(true))) }
         let (key, note, by, nextRelease) = (key, note, by ?? AckChannel.userName, untilNextRelease)
         let answer =
-            await AckChannel.perform(options, "/v1/acks", method: "POST", body: .object(body)) { await $0.acknowledge(key: key, note: note, by: by, until: until, untilNextRelease: nextRelease) }
+            await AckChannel.perform(options, "/v1/acks", method: "POST", body: .object(body)) {
+                await $0.acknowledge(key: key, note: note, by: by, until: until, untilNextRelease: nextRelease)
+            }
         AckChannel.finish(options, answer) { v in
             var until = ""
-            if let time = v["until"]?.stringValue { until = " until \(time)" } else if v["until_next_release"] == .bool(true) { until = " until the next figure" }
+            if let time = v["until"]?.stringValue {
+                until = " until \(time)"
+            } else if v["until_next_release"] == .bool(true) {
+                until = " until the next figure"
+            }
             return "acknowledged \(text(v["key"])) by \(text(v["by"]))\(until)"
         }
     }
@@ -164,7 +170,9 @@ struct UnackCommand: AsyncParsableCommand {
         let (key, by) = (key, by)
         let query = by.map { "?by=" + AckChannel.segment($0) } ?? ""
         let answer =
-            await AckChannel.perform(options, "/v1/acks/\(AckChannel.segment(key))\(query)", method: "DELETE") { await $0.unacknowledge(key: key, by: by ?? AckChannel.userName) }
+            await AckChannel.perform(options, "/v1/acks/\(AckChannel.segment(key))\(query)", method: "DELETE") {
+                await $0.unacknowledge(key: key, by: by ?? AckChannel.userName)
+            }
         AckChannel.finish(options, answer) { v in "acknowledgement of \(text(v["key"])) withdrawn" }
     }
 }

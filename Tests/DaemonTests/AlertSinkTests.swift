@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Logging
 import Mirror
+import PlanCore
 import Testing
 @testable import Daemon
 @testable import Fetch
@@ -95,4 +96,36 @@ final class RecordingSink: AlertSink, @unchecked Sendable {
 extension Workspace {
     /// Alert log text made of these lines (empty: an empty file).
     func alertLinesText(of lines: [String]) -> String { lines.map { $0 + "\n" }.joined() }
+}
+
+/// How notification sinks show acknowledgement events.
+@Suite struct AcknowledgementMessageTests {
+    static func event(_ kind: String, muted: String? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("time", .string("2026-12-01T00:00:00Z")), ("seq", .int(9)), ("event", .string(kind)), ("alert", .string("target_missed")),
+            ("severity", .string("warning")), ("key", .string("p/gdp/2022/target_missed")), ("plan", .string("p")),
+            ("actual", .number("3.0")), ("threshold", .number("6.0")), ("unit", .string("%")),
+        ]
+        if let muted { members.append(("muted", .string(muted))) }
+        members.append(("message", .string("acknowledged by 张三: 情况说明")))
+        return .object(members)
+    }
+
+    @Test func alertmanagerEndsAnAcknowledgedAlertAndFiresItAgainWhenTheAcknowledgementEnds() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let acknowledged = SinkWorker.alertmanagerAlert(Self.event("acknowledged"), resendInterval: 60, now: now)
+        #expect(acknowledged["endsAt"]?.stringValue == "2026-12-01T00:00:00Z", "ended at the event's time")
+        #expect(acknowledged["annotations"]?["summary"]?.stringValue == "acknowledged by 张三: 情况说明")
+        for kind in ["unacknowledged", "ack_expired", "ack_broken", "silence_ended", "firing"] {
+            let again = SinkWorker.alertmanagerAlert(Self.event(kind), resendInterval: 60, now: now)
+            #expect(again["endsAt"]?.stringValue == "2027-01-15T08:04:00Z", "\(kind): firing, 4 re-send intervals ahead")
+        }
+    }
+
+    @Test func robotsListTheEventWithItsMessageInTheirLanguage() {
+        let zh = SinkMessages.line(Self.event("acknowledged"), lang: "zh")
+        #expect(zh == "- **已确认** 目标未完成 · p：acknowledged by 张三: 情况说明", "\(zh)")
+        let digest = SinkMessages.digest([Self.event("firing"), Self.event("ack_broken")], lang: "en")
+        #expect(digest.title == "plansync: 1 firing, 0 resolved, 1 acknowledgement or silence changes")
+    }
 }

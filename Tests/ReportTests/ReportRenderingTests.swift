@@ -37,7 +37,11 @@ import Testing
             verdicts: verdicts, observations: observations,
             alerts: [
                 ReportAlert(
-                    key: "p/gdp/2023/target_missed", alert: "target_missed", severity: "warning", since: "2024-01-20T00:00:00Z", message: "<b>missed</b>")
+                    key: "p/gdp/2023/target_missed", alert: "target_missed", severity: "warning", since: "2024-01-20T00:00:00Z", message: "<b>missed</b>"),
+                ReportAlert(
+                    key: "p/land/2024/target_at_risk", alert: "target_at_risk", severity: "critical", since: "2024-02-20T00:00:00Z",
+                    message: "at risk", ackBy: "张三", ackNote: "<i>情况说明</i>：用地指标调整", ackSince: "2024-03-01T00:00:00Z",
+                    ackUntil: "2024-06-30T00:00:00Z"),
             ],
             latestData: observations.map(\.updatedAt).max(), judgedAt: "2024-03-15T00:00:00Z")
         return PlanSection(plan: plan, records: records, feeds: [])
@@ -72,6 +76,10 @@ import Testing
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && html.contains("&quot;A&amp;B&quot; &lt;img"),
             "\(html.components(separatedBy: "A&amp;B").dropFirst().first?.prefix(80) ?? "")")
         #expect(html.contains("&lt;b&gt;missed&lt;/b&gt;"), "alert messages too")
+        // An acknowledged alert shows who owns it and the explanation, escaped.
+        #expect(
+            html.contains("<div class=ack>已确认（张三，2024-03-01T00:00:00Z），至 2024-06-30T00:00:00Z：&lt;i&gt;情况说明&lt;/i&gt;：用地指标调整</div>"),
+            "\(html.components(separatedBy: "class=ack").dropFirst().first?.prefix(200) ?? "no ack")")
         let formula = Self.section(name: "=HYPERLINK(\"http://x\",\"y\")")
         let csv = CSVReport.render(Report(generatedAt: Date(), language: nil, plans: [formula]))
         #expect(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","), "quoted, doubled quotes, and a leading ' against formulas")
