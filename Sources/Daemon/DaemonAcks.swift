@@ -101,7 +101,8 @@ extension DaemonRunner {
             let by = try fields.string("by") ?? request.peerUser ?? ""
             let until = try fields.time("until")
             let nextRelease = try fields.bool("until_next_release")
-            return await applied(await mirror.acknowledge(key: key, note: note, by: by, until: until, untilNextRelease: nextRelease), created: true)
+            return await applied(
+                await mirror.acknowledge(key: key, note: note, by: by, until: until, untilNextRelease: nextRelease), created: true, peer: request.peerUser)
         } catch {
             return error.response
         }
@@ -111,7 +112,7 @@ extension DaemonRunner {
     func unacknowledge(_ request: StatusRequest) async -> StatusResponse {
         let key = request.parameters["key"] ?? ""
         let by = request.query["by"].flatMap { $0.isEmpty ? nil : $0 } ?? request.peerUser ?? ""
-        return await applied(await mirror.unacknowledge(key: key, by: by), created: false)
+        return await applied(await mirror.unacknowledge(key: key, by: by), created: false, peer: request.peerUser)
     }
 
     /// `POST /v1/silences`.
@@ -129,7 +130,7 @@ extension DaemonRunner {
                 plans: try fields.strings("plans"), indicators: try fields.strings("indicators"), alerts: try fields.strings("alerts"),
                 feeds: try fields.strings("feeds"), until: until, note: try fields.string("note") ?? "",
                 by: try fields.string("by") ?? request.peerUser ?? "")
-            return await applied(await mirror.silence(silence), created: true)
+            return await applied(await mirror.silence(silence), created: true, peer: request.peerUser)
         } catch {
             return error.response
         }
@@ -142,15 +143,16 @@ extension DaemonRunner {
             return .error(.unprocessableEntity, "silence id '\(DisplayText.excerpt(text))' is not a number (see GET /v1/silences)")
         }
         let by = request.query["by"].flatMap { $0.isEmpty ? nil : $0 } ?? request.peerUser ?? ""
-        return await applied(await mirror.unsilence(id: id, by: by), created: false)
+        return await applied(await mirror.unsilence(id: id, by: by), created: false, peer: request.peerUser)
     }
 
     /// The answer to a change, after its events are in the alert log and the sinks told.
-    private func applied(_ result: Result<AckChange, AckFailure>, created: Bool) async -> StatusResponse {
+    /// `peer` (the socket peer's user) is logged with the change: `by` may name someone else.
+    private func applied(_ result: Result<AckChange, AckFailure>, created: Bool, peer: String?) async -> StatusResponse {
         await afterEventsRecorded(plans: (try? result.get().plans) ?? [])
         switch result {
         case .success(let change):
-            logger.notice("acknowledgements changed", metadata: ["change": "\(change.json.text)"])
+            logger.notice("acknowledgements changed", metadata: ["change": "\(change.json.text)", "peer.user": "\(peer ?? "-")"])
             return .json(change.json.text, status: created ? .created : .ok)
         case .failure(.invalid(let message)): return .error(.unprocessableEntity, message)
         case .failure(.notFound(let message)): return .error(.notFound, message)

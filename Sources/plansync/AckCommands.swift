@@ -46,13 +46,7 @@ enum AckChannel {
     static func send(_ options: ClientOptions, _ path: String, method: String, body: JSONValue? = nil) -> (status: Int, value: JSONValue)? {
         let socket = options.socketPath()
         guard daemonListens(socket) else { return nil }
-        var request = FetchRequest(id: "status", url: "http://localhost\(path)")
-        request.unixSocket = socket
-        request.method = method
-        request.retries = 0
-        request.timeout = 30
-        request.connectTimeout = 2
-        request.userAgent = "plansync/\(PlansyncVersion.string)"
+        var request = ClientOptions.socketRequest(socket, path, method: method, timeout: 30)
         if let body {
             request.body = body.text
             request.headers = ["Content-Type: application/json"]

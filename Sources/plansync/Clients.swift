@@ -26,17 +26,22 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// GETs (or POSTs) a path on the status socket; exits 1 when the daemon is unreachable.
-    func request(_ path: String, method: String? = nil) -> JSONValue {
-        let socket = socketPath()
+    /// A request to the status socket at `socket`: one attempt, short timeouts.
+    static func socketRequest(_ socket: String, _ path: String, method: String?, timeout: Double = 10) -> FetchRequest {
         var request = FetchRequest(id: "status", url: "http://localhost\(path)")
         request.unixSocket = socket
         request.method = method
         request.retries = 0
-        request.timeout = 10
+        request.timeout = timeout
         request.connectTimeout = 2
         request.userAgent = "plansync/\(PlansyncVersion.string)"
-        let result = FetchEngine(maxConcurrent: 1).fetchAll([request])[0]
+        return request
+    }
+
+    /// GETs (or POSTs) a path on the status socket; exits 1 when the daemon is unreachable.
+    func request(_ path: String, method: String? = nil) -> JSONValue {
+        let socket = socketPath()
+        let result = FetchEngine(maxConcurrent: 1).fetchAll([ClientOptions.socketRequest(socket, path, method: method)])[0]
         guard result.outcome == .ok || result.outcome == .httpStatus, let status = result.httpStatus else {
             fail(
                 "cannot reach the plansync daemon on \(socket): \(result.message)\nhint: is it running? try `systemctl status plansync`; is this user in the socket's group?",

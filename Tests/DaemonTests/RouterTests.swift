@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 @testable import Daemon
+import TestSupport
 
 /// The status socket's router, without a socket: the route table alone decides what exists.
 @Suite struct RouterTests {
@@ -51,12 +52,12 @@ import Testing
     /// exactly the routes of the table: no more, no fewer.
     @Test func theOpenAPIDocumentIsValidAndListsExactlyTheRoutes() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let tools = try Self.run("\(root.path)/.ci/python-tools", in: root.path)
+        let tools = try runShell("\(root.path)/.ci/python-tools", in: root.path)
         #expect(tools.status == 0, "\(tools.output)")
         let bin = tools.output.split(separator: "\n").last.map(String.init) ?? ""
-        let validated = try Self.run("\(bin)/openapi-spec-validator docs/openapi.yaml", in: root.path)
+        let validated = try runShell("\(bin)/openapi-spec-validator docs/openapi.yaml", in: root.path)
         #expect(validated.status == 0 && validated.output.contains("OK"), "\(validated.output)")
-        let listed = try Self.run(
+        let listed = try runShell(
             """
             \(bin)/python -c 'import yaml
             spec = yaml.safe_load(open("docs/openapi.yaml", encoding="utf-8"))
@@ -70,20 +71,6 @@ import Testing
         let documented = Set(listed.output.split(separator: "\n").map(String.init))
         let routed = Set(DaemonRunner.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(documented == routed, "only documented: \(documented.subtracting(routed)); only routed: \(routed.subtracting(documented))")
-    }
-
-    static func run(_ command: String, in directory: String) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        p.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test func aPathParameterIsOneNonEmptySegmentPercentDecoded() async {

@@ -1,19 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs a shell command, returning status and combined output.
 func shell(_ command: String, in directory: String = PlansyncProcess.root.path) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", command]
-    p.currentDirectoryURL = URL(fileURLWithPath: directory)
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    try runShell(command, in: directory)
 }
 
 @Suite struct SystemdUnitTests {

@@ -1,0 +1,17 @@
+import Foundation
+
+/// Runs `command` with /bin/sh in `directory`; its exit status and its output (stdout and
+/// stderr together).
+public func runShell(_ command: String, in directory: String) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    p.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
