@@ -29,11 +29,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
-# The whole test suite (unit, parser, config and end-to-end tests of the built binary), then
+# The whole test suite (unit, parser, config and end-to-end tests of the built binary; the
+# PyPI tools the OpenAPI test uses are installed first, into .build/python), then
 # the socket API fuzzed for 40 s against docs/openapi.yaml (after the suite, not beside it:
 # its load would starve the suite's timing-sensitive tests on a small machine).
 test: deps
 	$(SWIFT) build
+	@.ci/python-tools >/dev/null
 	$(SWIFT) test
 	API_FUZZ_SECONDS=40 API_FUZZ_EXAMPLES=20 .ci/api-fuzz
 

@@ -15,3 +15,13 @@ public func runShell(_ command: String, in directory: String) throws -> (status:
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// `runShell` on a thread of its own, awaited: a long command (installing Python tools, a
+/// fuzzing run) must not hold one of the cooperative pool's few threads while it runs.
+public func runShellOffPool(_ command: String, in directory: String) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result { try runShell(command, in: directory) })
+        }.start()
+    }
+}
