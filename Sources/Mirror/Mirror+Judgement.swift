@@ -290,11 +290,6 @@ extension Mirror {
         return result
     }
 
-    /// Stamps every verdict of `plan` as evaluated now (rows already stamped are not rewritten).
-    static func markEvaluated(_ db: Database, plan: String, stamp: String) throws {
-        try db.run("UPDATE verdict SET evaluated_at = ? WHERE plan_id = ? AND evaluated_at <> ?", [stamp, plan, stamp])
-    }
-
     /// Judges one plan on `db` (the writer's connection or a reader's): loads its
     /// observations, judges them, and compares the verdicts with those stored.
     static func judgePlan(_ db: Database, plan: Plan, feeds: [String], priorities: [String: Int], now: Date) throws -> JudgedPlan {
@@ -317,7 +312,8 @@ extension Mirror {
         for verdict in result.verdicts {
             counts[verdict.status, default: 0] += 1
             let text = verdict.jsonText
-            // Most judgements change no verdict: those rows only get the new evaluated_at.
+            // Most judgements change no verdict: those rows are not written at all (when the
+            // plan was judged is `judged_plan.judged_at`).
             let before = previous.removeValue(forKey: Cell(indicator: verdict.indicator, year: verdict.year))
             if before?.json == text { continue }
             judged.changed.append((verdict, text, before?.status != verdict.status.rawValue))
@@ -331,8 +327,8 @@ extension Mirror {
         return judged
     }
 
-    /// Stores what judging one plan changed: new and changed verdicts, the evaluation time on
-    /// the others, and verdicts of targets the plan no longer has removed.
+    /// Stores what judging one plan changed: new and changed verdicts (the others' rows are
+    /// left as they are), and verdicts of targets the plan no longer has removed.
     static func storeVerdicts(_ db: Database, plan: String, judged: JudgedPlan, stamp: String) throws {
         for (v, text, statusChanged) in judged.changed {
             try db.runBound(
@@ -357,7 +353,6 @@ extension Mirror {
                     .integer(statusChanged ? 1 : 0),
                 ])
         }
-        try markEvaluated(db, plan: plan, stamp: stamp)
         for (indicator, year) in judged.removed {
             try db.runBound(
                 "DELETE FROM verdict WHERE plan_id = ? AND indicator = ? AND year = ?",

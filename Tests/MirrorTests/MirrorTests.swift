@@ -603,6 +603,11 @@ extension ConfigurationMirrorTests {
         #expect(
             try sqlite(path, "SELECT judged_at || ' ' || checked_at FROM judged_plan;")
                 == "\(Timestamp.string(now)) \(Timestamp.string(now.addingTimeInterval(60)))")
+        // Judged again in full to the same verdicts: the plan's judged_at moves, no verdict row is written.
+        let full = try await mirror.judge(plans: [plan], feeds: feeds, now: now.addingTimeInterval(90), full: true)
+        #expect(full.rejudged == ["p"] && full.changed.isEmpty)
+        #expect(try sqlite(path, "SELECT DISTINCT evaluated_at FROM verdict;") == Timestamp.string(now))
+        #expect(try sqlite(path, "SELECT judged_at FROM judged_plan;") == Timestamp.string(now.addingTimeInterval(90)))
         // Another plan version (a new target) is judged afresh.
         var stricter = plan
         stricter.indicators[1].targets = [Target(year: 2022, rule: .atMost(Figure("3.5")!))]
