@@ -224,7 +224,9 @@ extension Mirror {
                 alertEvents: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM alert_event")) ?? 0)
             metrics.acknowledgedBySeverity = ["warning": 0, "critical": 0]
             for row in try db.rows(
-                "SELECT a.severity, COUNT(*) AS n FROM ack k JOIN alert a ON a.key = k.key WHERE k.ended_at IS NULL AND a.state = 'firing' GROUP BY 1")
+                // CROSS JOIN: from the few acknowledgements to their alerts (left to itself,
+                // SQLite scanned every alert, 60 ms at 170,000 of them).
+                "SELECT a.severity, COUNT(*) AS n FROM ack k CROSS JOIN alert a ON a.key = k.key WHERE k.ended_at IS NULL AND a.state = 'firing' GROUP BY 1")
             {
                 metrics.acknowledgedBySeverity[row["severity"]] = row["n"]
             }
