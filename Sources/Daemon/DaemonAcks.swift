@@ -174,16 +174,8 @@ extension DaemonRunner {
     /// Sets a timer for the next acknowledgement or silence that ends by its time; when it
     /// fires, the mirror ends what is due and notifies what still fires. At most a day ahead.
     func armDeadlines() async {
-        guard let next = try? await mirror.nextDeadline() else {
-            deadlineTimer.withLock {
-                $0?.cancel(); $0 = nil
-            }
-            return
-        }
-        let delay = min(86_400, max(0.05, next.timeIntervalSinceNow + 0.01))
-        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-        timer.schedule(deadline: .now() + delay)
-        timer.setEventHandler { [weak self] in
+        guard let next = try? await mirror.nextDeadline() else { return DaemonRunner.arm(deadlineTimer, after: nil) }
+        DaemonRunner.arm(deadlineTimer, after: min(86_400, max(0.05, next.timeIntervalSinceNow + 0.01))) { [weak self] in
             guard let self else { return }
             Task {
                 do {
@@ -197,10 +189,5 @@ extension DaemonRunner {
                 }
             }
         }
-        deadlineTimer.withLock { old in
-            old?.cancel()
-            old = timer
-        }
-        timer.resume()
     }
 }

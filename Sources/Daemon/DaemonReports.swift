@@ -89,12 +89,6 @@ extension DaemonRunner {
         }
     }
 
-    /// The plans whose alerts the events `seqs` concern.
-    func plansOfEvents(_ seqs: Range<Int>) async -> Set<String> {
-        guard !seqs.isEmpty, let plans = try? await mirror.eventPlans(seqs) else { return [] }
-        return plans
-    }
-
     /// `GET /v1/report` and `/v1/report/{plan}.html`: the report file the daemon wrote, sent
     /// as it is on disk; rendered from the mirror when there is none (no `report_dir`, or
     /// before the first cycle wrote it).

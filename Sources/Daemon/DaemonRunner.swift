@@ -177,7 +177,7 @@ public final class DaemonRunner: @unchecked Sendable {
                 $0.lastCycleJudged = report.rejudged.count
             }
             if !report.eventSeqs.isEmpty { for worker in sinkWorkers.current.values { worker.ring() } }
-            refreshReports(Set(report.verdictsChanged).union(await plansOfEvents(report.eventSeqs)))
+            refreshReports(Set(report.verdictsChanged).union(report.eventPlans))
             pageOutWhenIdle()
             armRecheck()
             await armDeadlines()
@@ -211,16 +211,25 @@ public final class DaemonRunner: @unchecked Sendable {
                 }
             }
             guard let next else { return }
-            let delay = min(86_400, max(0.5, next.timeIntervalSinceNow))
-            let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-            timer.schedule(deadline: .now() + delay)
-            timer.setEventHandler { [weak self] in self?.armRecheck() }
-            recheckTimer.withLock { old in
-                old?.cancel()
-                old = timer
-            }
-            timer.resume()
+            DaemonRunner.arm(recheckTimer, after: min(86_400, max(0.5, next.timeIntervalSinceNow))) { [weak self] in self?.armRecheck() }
         }
+    }
+
+    /// Sets the one-shot timer kept in `slot` to run `handler` after `delay` seconds, cancelling
+    /// the one set before; nil cancels it.
+    static func arm(_ slot: Locked<DispatchSourceTimer?>, after delay: Double?, _ handler: @escaping @Sendable () -> Void = {}) {
+        var timer: DispatchSourceTimer?
+        if let delay {
+            let source = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+            source.schedule(deadline: .now() + delay)
+            source.setEventHandler(handler: handler)
+            timer = source
+        }
+        slot.withLock { old in
+            old?.cancel()
+            old = timer
+        }
+        timer?.resume()
     }
 
     /// Between cycles the daemon idles for hours: once no cycle ran or runs for

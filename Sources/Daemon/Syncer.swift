@@ -41,6 +41,8 @@ public struct SyncReport: Sendable {
     public var rejudged: [String]
     /// The plans whose stored verdicts changed in the cycle.
     public var verdictsChanged: [String] = []
+    /// The plans the cycle's alert events concern.
+    public var eventPlans: Set<String> = []
     /// The `seq` of each alert event the cycle recorded (read them from the mirror).
     public var eventSeqs: Range<Int>
     /// Set when the alert log could not be written (the events are kept for next time).
@@ -190,6 +192,7 @@ public final class Syncer: Sendable {
             feeds: reports, rejudged: judgement.rejudged, eventSeqs: judgement.eventSeqs, alertLogError: logError)
         report.phaseSeconds = phaseSeconds
         report.verdictsChanged = judgement.changed
+        report.eventPlans = judgement.eventPlans
         return report
     }
 

@@ -100,7 +100,7 @@ extension Mirror {
                 }
                 mark = try AckBook.figuresMark(db, plan: plan, indicator: indicator)
             }
-            if recorder.book.acks[key] != nil { try recorder.book.end(db, key: key, stamp: recorder.stamp, reason: "replaced", by: by) }
+            if let replaced = recorder.book.acks[key] { _ = try recorder.endAck(replaced, reason: "replaced", by: by) }
             var shortfall: Figure?
             if case .number(let text)? = details["shortfall"] { shortfall = Figure(text) }
             try db.runBound(
@@ -133,12 +133,11 @@ extension Mirror {
             guard let ack = recorder.book.acks[key], let alert = try StoredAlert.read(db, "WHERE key = ?", [key]).first else {
                 return .failure(.notFound("the alert '\(DisplayText.excerpt(key))' has no acknowledgement in force"))
             }
-            try recorder.book.end(db, key: key, stamp: recorder.stamp, reason: "unacknowledged", by: by)
-            let ended = (at: Timestamp.date(recorder.stamp) ?? now, reason: "unacknowledged", by: Optional(by))
+            let ended = try recorder.endAck(ack, reason: "unacknowledged", by: by)
             try recorder.recordLifecycle(
-                .unacknowledged, alert: alert, details: alert.parsedDetails, ack: ack.json(ended: ended),
+                .unacknowledged, alert: alert, details: alert.parsedDetails, ack: ended,
                 message: "acknowledgement by \(ack.by) withdrawn by \(by); still firing: \(alert.record.message)")
-            return .success(Mirror.ackJSON(ack, alert: alert.record.kind, ended: ended))
+            return .success(Mirror.ackJSON(ack, alert: alert.record.kind, ended: (recorder.now, "unacknowledged", by)))
         }
     }
 
@@ -225,9 +224,10 @@ extension Mirror {
                 FROM ack k LEFT JOIN alert a ON a.key = k.key
                 """ + (history ? " ORDER BY k.id DESC" : " WHERE k.ended_at IS NULL ORDER BY k.id")
             try db.eachRow(sql) { row in
-                let ack = AckBook.acknowledgement(row)
-                let ended = DirectSQL.text(row, 11).flatMap(Timestamp.date).map { (at: $0, reason: DirectSQL.text(row, 12) ?? "", by: DirectSQL.text(row, 13)) }
-                result.append(Mirror.ackJSON(ack, alert: DirectSQL.text(row, 14).flatMap(AlertKind.init(rawValue:)), ended: ended))
+                result.append(
+                    Mirror.ackJSON(
+                        AckBook.acknowledgement(row), alert: DirectSQL.text(row, 14).flatMap(AlertKind.init(rawValue:)),
+                        ended: AckBook.ending(row, from: 11)))
             }
             return result
         }
@@ -241,9 +241,7 @@ extension Mirror {
                 "SELECT id, plans, indicators, alerts, feeds, until, note, by, created_at, ended_at, end_reason, ended_by FROM silence"
                 + (history ? " ORDER BY id DESC" : " WHERE ended_at IS NULL ORDER BY id")
             try db.eachRow(sql) { row in
-                let silence = AckBook.silence(row)
-                let ended = DirectSQL.text(row, 9).flatMap(Timestamp.date).map { (at: $0, reason: DirectSQL.text(row, 10) ?? "", by: DirectSQL.text(row, 11)) }
-                result.append(silence.json(ended: ended))
+                result.append(AckBook.silence(row).json(ended: AckBook.ending(row, from: 9)))
             }
             return result
         }
@@ -300,14 +298,20 @@ struct AckBook {
         return book
     }
 
-    /// An `ack` row (its first 11 columns in table order).
-    static func acknowledgement(_ row: OpaquePointer) -> Acknowledgement {
-        Acknowledgement(
-            id: Int(sqlite3_column_int64(row, 0)), key: DirectSQL.text(row, 1) ?? "", by: DirectSQL.text(row, 2) ?? "",
-            note: DirectSQL.text(row, 3) ?? "", since: DirectSQL.text(row, 4).flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0),
-            until: DirectSQL.text(row, 5).flatMap(Timestamp.date), untilNextRelease: sqlite3_column_int64(row, 6) != 0,
-            severity: DirectSQL.text(row, 7).flatMap(Severity.init(rawValue:)) ?? .warning, shortfall: DirectSQL.text(row, 8).flatMap { Figure($0) },
-            unit: DirectSQL.text(row, 9), figuresMark: Int(sqlite3_column_int64(row, 10)))
+    /// An `ack` row: 11 columns in table order (id … figures_mark), from column `first`.
+    static func acknowledgement(_ row: OpaquePointer, from first: Int32 = 0) -> Acknowledgement {
+        func text(_ column: Int32) -> String? { DirectSQL.text(row, first + column) }
+        return Acknowledgement(
+            id: Int(sqlite3_column_int64(row, first)), key: text(1) ?? "", by: text(2) ?? "", note: text(3) ?? "",
+            since: text(4).flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0), until: text(5).flatMap(Timestamp.date),
+            untilNextRelease: sqlite3_column_int64(row, first + 6) != 0, severity: text(7).flatMap(Severity.init(rawValue:)) ?? .warning,
+            shortfall: text(8).flatMap { Figure($0) }, unit: text(9), figuresMark: Int(sqlite3_column_int64(row, first + 10)))
+    }
+
+    /// How an acknowledgement or silence ended (`ended_at`, `end_reason`, `ended_by` from
+    /// column `first`), nil while it is in force.
+    static func ending(_ row: OpaquePointer, from first: Int32) -> (at: Date, reason: String, by: String?)? {
+        DirectSQL.text(row, first).flatMap(Timestamp.date).map { (at: $0, reason: DirectSQL.text(row, first + 1) ?? "", by: DirectSQL.text(row, first + 2)) }
     }
 
     /// A `silence` row (its first 9 columns in table order).

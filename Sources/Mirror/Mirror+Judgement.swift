@@ -31,6 +31,8 @@ public struct Judgement: Sendable {
     public var rejudged: [String]
     /// The plans among them whose stored verdicts changed (one written, or one removed).
     public var changed: [String] = []
+    /// The plans the recorded events concern (a feed's alerts count for its plan).
+    public var eventPlans: Set<String> = []
     /// The `seq` of every event recorded (read them with `events(after:limit:)`).
     public var eventSeqs: Range<Int>
 }
@@ -232,7 +234,8 @@ extension Mirror {
         }
         try recorder.step(stored: sinkAlerts, holding: sinkConditions, note: { _ in nil })
         return Judgement(
-            verdicts: verdicts, events: recorder.events, rejudged: rejudged, changed: changed, eventSeqs: firstSeq..<(recorder.seq + 1))
+            verdicts: verdicts, events: recorder.events, rejudged: rejudged, changed: changed, eventPlans: recorder.plans,
+            eventSeqs: firstSeq..<(recorder.seq + 1))
     }
 
     /// The observations of `feeds` for the plan's indicators in `years`, found by primary-key
@@ -547,18 +550,15 @@ struct EventRecorder {
             if action.event == .resolved, let ack = book.acks[action.key] {
                 if let missed = AckBook.missedKey(forAtRisk: action.key), firing.contains(missed) {
                     // At risk → missed: worse. Its one notification is the missed alert's firing.
-                    try book.end(db, key: action.key, stamp: stamp, reason: "broken", by: nil)
-                    let ended = ack.json(ended: (now, "broken", nil))
-                    try record(
-                        AlertAction(
-                            event: .ackBroken, key: action.key, kind: action.kind, severity: action.severity, details: action.details,
-                            message: "acknowledgement by \(ack.by) broken: now \(AlertKind.targetMissed.rawValue) (\(missed))", ack: ended,
-                            muted: "notified as \(missed)"))
+                    let ended = try endAck(ack, reason: "broken")
+                    try recordLifecycle(
+                        .ackBroken, key: action.key, kind: action.kind, severity: action.severity, details: action.details, ack: ended,
+                        message: "acknowledgement by \(ack.by) broken: now \(AlertKind.targetMissed.rawValue) (\(missed))",
+                        muted: "notified as \(missed)")
                     action.ack = ended
                     action.muted = "acknowledged"
                 } else {
-                    try book.end(db, key: action.key, stamp: stamp, reason: "resolved", by: nil)
-                    action.ack = ack.json(ended: (now, "resolved", nil))
+                    action.ack = try endAck(ack, reason: "resolved")
                 }
             }
             if action.muted == nil, let silence = book.silence(kind: action.kind, details: action.details) { action.muted = silence.mutedText }
@@ -569,18 +569,16 @@ struct EventRecorder {
         for condition in holding where stored[condition.key]?.record.firing == true {
             guard let ack = book.acks[condition.key] else { continue }
             if let why = ack.worsening(condition, tolerance: tolerance) {
-                try book.end(db, key: ack.key, stamp: stamp, reason: "broken", by: nil)
                 try recordLifecycle(
                     .ackBroken, key: ack.key, kind: condition.kind, severity: condition.severity, details: condition.details,
-                    ack: ack.json(ended: (now, "broken", nil)), message: "acknowledgement by \(ack.by) broken (\(why)): \(condition.message)")
+                    ack: try endAck(ack, reason: "broken"), message: "acknowledgement by \(ack.by) broken (\(why)): \(condition.message)")
             } else if ack.untilNextRelease, let plan = condition.details["plan"]?.stringValue,
                 let indicator = condition.details["indicator"]?.stringValue,
                 try AckBook.figuresMark(db, plan: plan, indicator: indicator) > ack.figuresMark
             {
-                try book.end(db, key: ack.key, stamp: stamp, reason: "next_release", by: nil)
                 try recordLifecycle(
                     .ackExpired, key: ack.key, kind: condition.kind, severity: condition.severity, details: condition.details,
-                    ack: ack.json(ended: (now, "next_release", nil)),
+                    ack: try endAck(ack, reason: "next_release"),
                     message: "acknowledgement by \(ack.by) ended: a new figure of \(indicator) arrived; still firing: \(condition.message)")
             }
         }
@@ -592,12 +590,11 @@ struct EventRecorder {
             guard let until = ack.until, until <= now else { continue }
             let alert = try StoredAlert.read(db, "WHERE key = ?", [ack.key]).first
             guard let alert, alert.record.firing else {
-                try book.end(db, key: ack.key, stamp: stamp, reason: "resolved", by: nil)
+                _ = try endAck(ack, reason: "resolved")
                 continue
             }
-            try book.end(db, key: ack.key, stamp: stamp, reason: "expired", by: nil)
             try recordLifecycle(
-                .ackExpired, alert: alert, details: alert.parsedDetails, ack: ack.json(ended: (now, "expired", nil)),
+                .ackExpired, alert: alert, details: alert.parsedDetails, ack: try endAck(ack, reason: "expired"),
                 message: "acknowledgement by \(ack.by) expired; still firing: \(alert.record.message)")
         }
         for silence in book.silences where silence.until <= now { try endSilence(silence, reason: "expired", by: nil) }
@@ -627,6 +624,12 @@ struct EventRecorder {
         }
     }
 
+    /// Ends `ack` now (stored, and out of the book); returns it as it ended, for the event's `ack`.
+    mutating func endAck(_ ack: Acknowledgement, reason: String, by: String? = nil) throws -> JSONValue {
+        try book.end(db, key: ack.key, stamp: stamp, reason: reason, by: by)
+        return ack.json(ended: (now, reason, by))
+    }
+
     /// Records an event about a stored alert (not a change of its state).
     mutating func recordLifecycle(_ event: AlertEventKind, alert: StoredAlert, details: JSONValue, ack: JSONValue?, message: String) throws {
         try recordLifecycle(
@@ -634,10 +637,12 @@ struct EventRecorder {
             message: message)
     }
 
+    /// `muted` given: why the sinks do not get it; else a silence matching the alert mutes it.
     mutating func recordLifecycle(
-        _ event: AlertEventKind, key: String, kind: AlertKind, severity: Severity, details: JSONValue, ack: JSONValue?, message: String
+        _ event: AlertEventKind, key: String, kind: AlertKind, severity: Severity, details: JSONValue, ack: JSONValue?, message: String,
+        muted: String? = nil
     ) throws {
-        let muted = book.silence(kind: kind, details: details)?.mutedText
+        let muted = muted ?? book.silence(kind: kind, details: details)?.mutedText
         try record(AlertAction(event: event, key: key, kind: kind, severity: severity, details: details, message: message, ack: ack, muted: muted))
     }
 

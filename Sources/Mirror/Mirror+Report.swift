@@ -179,17 +179,4 @@ extension Mirror {
                 latestData: observations.map(\.updatedAt).max(), judgedAt: judgedAt)
         }
     }
-
-    /// The plans the alert events `seqs` concern (feed alerts count for their feed's plan).
-    public func eventPlans(_ seqs: Range<Int>) async throws(MirrorError) -> Set<String> {
-        try await read { db in
-            Set(
-                try String.fetchAll(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT DISTINCT json_extract(line, '$.plan') FROM alert_event WHERE seq >= ? AND seq < ? AND json_extract(line, '$.plan') IS NOT NULL"
-                    ),
-                    arguments: [seqs.lowerBound, seqs.upperBound]))
-        }
-    }
 }

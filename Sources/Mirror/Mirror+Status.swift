@@ -133,35 +133,29 @@ extension Mirror {
                        k.id, k.key, k.by, k.note, k.since, k.until, k.until_next_release, k.severity, k.shortfall, k.unit, k.figures_mark
                 FROM alert a LEFT JOIN alert_event e ON e.seq = a.last_seq LEFT JOIN ack k ON k.key = a.key AND k.ended_at IS NULL
                 """
-            var arguments: StatementArguments = []
-            if let state { sql += " WHERE a.state = ?"; arguments += [state] }
+            if state != nil { sql += " WHERE a.state = ?" }
             sql += " ORDER BY a.state = 'firing' DESC, a.severity = 'critical' DESC, a.since DESC, a.key"
             let silences = try AckBook.load(db).silences
-            return try db.rows(sql, arguments).map { row in
-                // Both columns hold JSON plansync wrote: embedded as they are, not parsed back.
-                let detailsText: String = row["details"]
-                let line: String? = row["line"]
-                var ack = JSONValue.null
-                if let id: Int64 = row[8] {
-                    ack = Acknowledgement(
-                        id: Int(id), key: row[9], by: row[10], note: row[11], since: Timestamp.date(row[12]) ?? Date(timeIntervalSince1970: 0),
-                        until: (row[13] as String?).flatMap(Timestamp.date), untilNextRelease: (row[14] as Int64?) == 1,
-                        severity: Severity(rawValue: row[15]) ?? .warning, shortfall: (row[16] as String?).flatMap { Figure($0) }, unit: row[17],
-                        figuresMark: row[18]
-                    ).json()
-                }
+            var alerts: [JSONValue] = []
+            try db.eachRow(sql, bind: { if let state { DirectSQL.bind($0, 1, state) } }) { row in
+                func text(_ column: Int32) -> String { DirectSQL.text(row, column) ?? "" }
+                // Both JSON columns are what plansync wrote: embedded as they are, not parsed back.
+                let details = text(6)
                 var silencedBy: [JSONValue] = []
-                if !silences.isEmpty, row["state"] == "firing", let kind = AlertKind(rawValue: row["alert"]) {
-                    let details = (try? JSONParser.parse(Array(detailsText.utf8))) ?? .object([])
-                    silencedBy = silences.filter { $0.matches(kind: kind, details: details) }.map { .int($0.id) }
+                if !silences.isEmpty, text(2) == "firing", let kind = AlertKind(rawValue: text(1)) {
+                    let parsed = (try? JSONParser.parse(Array(details.utf8))) ?? .object([])
+                    silencedBy = silences.filter { $0.matches(kind: kind, details: parsed) }.map { .int($0.id) }
                 }
-                return JSONValue.object([
-                    ("key", .string(row["key"])), ("alert", .string(row["alert"])), ("state", .string(row["state"])),
-                    ("severity", .string(row["severity"])), ("since", .string(row["since"])),
-                    ("message", .string(row["message"])), ("details", .raw(detailsText)),
-                    ("latest_event", line.map(JSONValue.raw) ?? .null), ("ack", ack), ("silenced_by", .array(silencedBy)),
-                ])
+                alerts.append(
+                    JSONValue.object([
+                        ("key", .string(text(0))), ("alert", .string(text(1))), ("state", .string(text(2))), ("severity", .string(text(3))),
+                        ("since", .string(text(4))), ("message", .string(text(5))), ("details", .raw(details)),
+                        ("latest_event", DirectSQL.text(row, 7).map(JSONValue.raw) ?? .null),
+                        ("ack", sqlite3_column_type(row, 8) == SQLITE_NULL ? .null : AckBook.acknowledgement(row, from: 8).json()),
+                        ("silenced_by", .array(silencedBy)),
+                    ]))
             }
+            return alerts
         }
     }
 
